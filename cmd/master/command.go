@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/paddock-zk/paddock/internal/cli"
+	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/internal/master"
+	"github.com/spf13/cobra"
+)
+
+func newCommand() *cobra.Command {
+	var (
+		opts cli.Options
+		cfg  master.Config
+	)
+	cmd := &cobra.Command{
+		Use:   "master",
+		Short: "Run a Paddock master (elected leader or hot backup)",
+		Long: `Run a Paddock master.
+
+Masters stand in a herd-free election under <root>/master. The leader assigns
+submitted tasks to registered workers, returns the tasks of lost workers to
+pending, dead-letters tasks that cannot run, and removes results nobody
+collected after --retention. The others wait as hot backups; each watches only
+the candidate ahead of it.
+
+Every write the leader makes is fenced: it is applied only if the leader's
+candidacy still exists and the epoch has not moved, so a master that was paused
+past its session timeout wakes up unable to write, steps down and stands again.
+
+SIGINT or SIGTERM resigns at once (the next backup takes over immediately);
+kill -9 leaves the takeover to the session timeout.`,
+		Example: `  master --zk 127.0.0.1:2181 --id m1
+  PADDOCK_ZK=zk1:2181,zk2:2181,zk3:2181 master --log-format json`,
+		Args:    cobra.NoArgs,
+		Version: cli.Version,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cli.CheckName("id", cfg.ID); err != nil {
+				return err
+			}
+			if cfg.Retention <= 0 || cfg.Batch <= 0 {
+				return cli.Usage(fmt.Errorf("--retention and --batch must be positive"))
+			}
+			env, err := opts.Open(cmd.Context(), "master")
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			if err := coord.EnsureLayout(cmd.Context(), env.Client, env.Layout); err != nil {
+				return fmt.Errorf("prepare the tree under %s: %w", env.Layout.Root(), err)
+			}
+			cfg.Logger = env.Log.With(cli.ID(cfg.ID))
+			return master.Run(cmd.Context(), env.Client, env.Layout, cfg)
+		},
+	}
+	opts.AddFlags(cmd.Flags(), "info")
+	cmd.Flags().StringVar(&cfg.ID, "id", cli.DefaultName(), "this master's name, shown by 'client status'")
+	cmd.Flags().DurationVar(&cfg.Retention, "retention", master.DefaultRetention, "remove results nobody collected after this long")
+	cmd.Flags().IntVar(&cfg.Batch, "batch", master.DefaultBatch, "most tasks assigned in one ZooKeeper multi")
+	return cmd
+}

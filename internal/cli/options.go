@@ -1,0 +1,132 @@
+// Package cli holds what Paddock's four binaries share: the connection and
+// logging flags (with their environment defaults), logger construction,
+// connecting to ZooKeeper, signal handling and exit codes.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// Options are the flags every binary takes.
+type Options struct {
+	ZK             string
+	Root           string
+	SessionTimeout time.Duration
+	ConnectTimeout time.Duration
+	Auth           string
+	LogLevel       string
+	LogFormat      string
+}
+
+// Environment variables that provide flag defaults.
+const (
+	EnvZK        = "PADDOCK_ZK"
+	EnvRoot      = "PADDOCK_ROOT"
+	EnvAuth      = "PADDOCK_ZK_AUTH"
+	EnvLogLevel  = "PADDOCK_LOG_LEVEL"
+	EnvLogFormat = "PADDOCK_LOG_FORMAT"
+)
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// AddFlags registers the shared flags on fs. defaultLevel differs per binary
+// (the client is quiet by default: its output is the answer).
+func (o *Options) AddFlags(fs *pflag.FlagSet, defaultLevel string) {
+	fs.StringVar(&o.ZK, "zk", env(EnvZK, "127.0.0.1:2181"), "ZooKeeper servers, comma-separated host:port (env "+EnvZK+")")
+	fs.StringVar(&o.Root, "root", env(EnvRoot, "/paddock"), `znode under which Paddock keeps its tree; "/" gives the seed's bare layout (env `+EnvRoot+")")
+	fs.DurationVar(&o.SessionTimeout, "session-timeout", coord.DefaultSessionTimeout, "ZooKeeper session timeout: how long a silent process keeps its registrations (the server clamps it to [2,20] ticks)")
+	fs.DurationVar(&o.ConnectTimeout, "connect-timeout", coord.DefaultConnectTimeout, "give up when no ZooKeeper session is established within this time")
+	fs.StringVar(&o.Auth, "zk-auth", env(EnvAuth, ""), "user:password for ZooKeeper digest auth; znodes Paddock creates are then writable by this identity only (env "+EnvAuth+")")
+	fs.StringVar(&o.LogLevel, "log-level", env(EnvLogLevel, defaultLevel), "debug, info, warn or error (env "+EnvLogLevel+")")
+	fs.StringVar(&o.LogFormat, "log-format", env(EnvLogFormat, "console"), "json or console (env "+EnvLogFormat+")")
+}
+
+// Validate checks the flags' values before anything connects.
+func (o *Options) Validate() error {
+	if _, err := coord.NewLayout(o.Root); err != nil {
+		return Usage(fmt.Errorf("--root: %w", err))
+	}
+	if _, err := zapcore.ParseLevel(o.LogLevel); err != nil {
+		return Usage(fmt.Errorf("--log-level %q: want debug, info, warn or error", o.LogLevel))
+	}
+	if o.LogFormat != "json" && o.LogFormat != "console" {
+		return Usage(fmt.Errorf("--log-format %q: want json or console", o.LogFormat))
+	}
+	if o.SessionTimeout <= 0 || o.ConnectTimeout <= 0 {
+		return Usage(errors.New("--session-timeout and --connect-timeout must be positive"))
+	}
+	if o.Auth != "" && !strings.Contains(o.Auth, ":") {
+		return Usage(errors.New("--zk-auth must be user:password"))
+	}
+	return nil
+}
+
+// Logger builds the process's logger, writing to stderr (stdout carries
+// command output).
+func (o *Options) Logger(name string) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(o.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	cfg := zap.NewProductionConfig()
+	cfg.Level = zap.NewAtomicLevelAt(level)
+	cfg.Sampling = nil
+	cfg.OutputPaths = []string{"stderr"}
+	cfg.ErrorOutputPaths = []string{"stderr"}
+	cfg.EncoderConfig.TimeKey = "ts"
+	cfg.EncoderConfig.EncodeTime = zapcore.RFC3339NanoTimeEncoder
+	if o.LogFormat == "console" {
+		cfg.Encoding = "console"
+		cfg.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
+		cfg.EncoderConfig.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05.000")
+	}
+	cfg.DisableStacktrace = level > zapcore.DebugLevel
+	l, err := cfg.Build()
+	if err != nil {
+		return nil, err
+	}
+	return l.Named(name), nil
+}
+
+// Connect dials ZooKeeper and returns the client and the layout.
+func (o *Options) Connect(ctx context.Context, log *zap.Logger) (*coord.Client, coord.Layout, error) {
+	layout, err := coord.NewLayout(o.Root)
+	if err != nil {
+		return nil, coord.Layout{}, Usage(err)
+	}
+	var servers []string
+	for _, s := range strings.Split(o.ZK, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			servers = append(servers, s)
+		}
+	}
+	c, err := coord.Dial(ctx, coord.Config{
+		Servers:        servers,
+		SessionTimeout: o.SessionTimeout,
+		ConnectTimeout: o.ConnectTimeout,
+		Auth:           o.Auth,
+		Logger:         log,
+	})
+	if err != nil {
+		if errors.Is(err, coord.ErrUnreachable) {
+			return nil, layout, fmt.Errorf("%w\nis ZooKeeper running? point --zk (or %s) at it", err, EnvZK)
+		}
+		return nil, layout, err
+	}
+	return c, layout, nil
+}

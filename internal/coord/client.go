@@ -1,0 +1,291 @@
+// Package coord is Paddock's coordination layer on ZooKeeper: session
+// handling, the znode layout, herd-free election, fencing, registration, and
+// the task queue's operations. Every read and write of the tree goes through
+// here, so docs/PROTOCOL.md can be checked against one package.
+package coord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"go.uber.org/zap"
+)
+
+// Defaults for Config.
+const (
+	DefaultSessionTimeout = 10 * time.Second
+	DefaultConnectTimeout = 5 * time.Second
+)
+
+// ErrUnreachable reports that no ZooKeeper session could be established
+// within the connect timeout.
+var ErrUnreachable = errors.New("cannot reach ZooKeeper")
+
+// ErrClosed reports a call on a closed Client.
+var ErrClosed = errors.New("coord: client closed")
+
+// Config says how to reach ZooKeeper.
+type Config struct {
+	Servers        []string      // host:port of each ZooKeeper server
+	SessionTimeout time.Duration // asked of the server, which clamps it to [2,20] ticks
+	ConnectTimeout time.Duration // how long Dial waits for a first session
+	Auth           string        // "user:password" for digest auth; empty for none
+	Logger         *zap.Logger
+}
+
+// Client is one ZooKeeper connection shared by a process. The underlying
+// library silently replaces an expired session with a new one; Client turns
+// that into explicit Session values so components know when the ephemeral
+// state they built is gone and must be rebuilt.
+type Client struct {
+	zk    *zk.Conn
+	log   *zap.Logger
+	acl   []zk.ACL
+	cfg   Config
+	ready chan struct{} // closed once zk is set; gates the first dial
+
+	mu      sync.Mutex
+	state   zk.State
+	sess    *Session      // the live session, nil between expiry and the next one
+	changed chan struct{} // closed and replaced on every session-state change
+	closed  bool
+	dialErr error // last dial failure, for ErrUnreachable's message
+}
+
+// Dial connects and waits, at most cfg.ConnectTimeout, for a session.
+func Dial(ctx context.Context, cfg Config) (*Client, error) {
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = DefaultSessionTimeout
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if err := validateServers(cfg.Servers); err != nil {
+		return nil, err
+	}
+	acl, err := aclFor(cfg.Auth)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		log:     cfg.Logger,
+		acl:     acl,
+		cfg:     cfg,
+		ready:   make(chan struct{}),
+		state:   zk.StateDisconnected,
+		changed: make(chan struct{}),
+	}
+	conn, _, err := zk.Connect(cfg.Servers, cfg.SessionTimeout,
+		zk.WithLogger(zkLogger{cfg.Logger}),
+		zk.WithLogInfo(false),
+		zk.WithEventCallback(c.onEvent),
+		zk.WithDialer(c.dial))
+	if err != nil {
+		return nil, err
+	}
+	c.zk = conn
+	close(c.ready)
+
+	wctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+	defer cancel()
+	if _, err := c.Session(wctx); err != nil {
+		conn.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		c.mu.Lock()
+		last := c.dialErr
+		c.mu.Unlock()
+		why := "connected, but no session was established (is a quorum up?)"
+		if last != nil {
+			why = last.Error()
+		}
+		return nil, fmt.Errorf("%w at %s within %s: %s", ErrUnreachable,
+			strings.Join(cfg.Servers, ","), cfg.ConnectTimeout, why)
+	}
+	if cfg.Auth != "" {
+		if _, err := call(ctx, func() (struct{}, error) {
+			return struct{}{}, conn.AddAuth("digest", []byte(cfg.Auth))
+		}); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("ZooKeeper digest auth: %w", err)
+		}
+	}
+	return c, nil
+}
+
+func validateServers(servers []string) error {
+	if len(servers) == 0 {
+		return errors.New("no ZooKeeper server given")
+	}
+	for _, s := range servers {
+		if _, _, err := net.SplitHostPort(s); err != nil {
+			return fmt.Errorf("ZooKeeper server %q is not host:port", s)
+		}
+	}
+	return nil
+}
+
+func aclFor(auth string) ([]zk.ACL, error) {
+	if auth == "" {
+		return zk.WorldACL(zk.PermAll), nil
+	}
+	user, pass, ok := strings.Cut(auth, ":")
+	if !ok || user == "" || pass == "" {
+		return nil, errors.New("ZooKeeper auth must be user:password")
+	}
+	// Anyone may read; only this identity may change what Paddock creates.
+	return append(zk.DigestACL(zk.PermAll, user, pass), zk.WorldACL(zk.PermRead)...), nil
+}
+
+// dial waits for Dial to have stored the connection, so that no session event
+// can reach onEvent before c.zk is usable, and remembers why dialing failed.
+func (c *Client) dial(network, addr string, timeout time.Duration) (net.Conn, error) {
+	<-c.ready
+	conn, err := net.DialTimeout(network, addr, timeout)
+	if err != nil {
+		c.mu.Lock()
+		c.dialErr = err
+		c.mu.Unlock()
+	}
+	return conn, err
+}
+
+// onEvent runs on the library's connection goroutine and must not block.
+func (c *Client) onEvent(ev zk.Event) {
+	if ev.Type != zk.EventSession {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	prev := c.state
+	c.state = ev.State
+	switch ev.State {
+	case zk.StateHasSession:
+		id := c.zk.SessionID()
+		if c.sess == nil || c.sess.id != id {
+			if c.sess != nil {
+				c.sess.end()
+			}
+			c.sess = newSession(id)
+			c.log.Info("zookeeper session established", zap.String("session", c.sess.String()), zap.String("server", ev.Server))
+		} else if prev != zk.StateHasSession {
+			c.log.Info("zookeeper session resumed", zap.String("session", c.sess.String()), zap.String("server", ev.Server))
+		}
+	case zk.StateExpired:
+		if c.sess != nil {
+			c.log.Warn("zookeeper session expired", zap.String("session", c.sess.String()))
+			c.sess.end()
+			c.sess = nil
+		}
+	case zk.StateDisconnected:
+		if prev == zk.StateHasSession {
+			c.log.Warn("disconnected from zookeeper", zap.String("server", ev.Server))
+		}
+	}
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// Session returns the live session, waiting for one while there is none.
+func (c *Client) Session(ctx context.Context) (*Session, error) {
+	for {
+		c.mu.Lock()
+		s, ch, closed := c.sess, c.changed, c.closed
+		c.mu.Unlock()
+		if closed {
+			return nil, ErrClosed
+		}
+		if s != nil {
+			return s, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// Connected reports whether the client is connected with a live session.
+// While it is false a request waits for a reconnection or fails.
+func (c *Client) Connected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state == zk.StateHasSession
+}
+
+// Changed returns a channel closed at the next session-state change
+// (disconnect, reconnect, expiry, new session).
+func (c *Client) Changed() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.changed
+}
+
+// WaitConnected blocks until the client is connected with a session.
+func (c *Client) WaitConnected(ctx context.Context) error {
+	for {
+		c.mu.Lock()
+		ok, ch, closed := c.state == zk.StateHasSession, c.changed, c.closed
+		c.mu.Unlock()
+		if closed {
+			return ErrClosed
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// SessionTimeout is the timeout the server granted (what it will wait for a
+// silent client before expiring its session).
+func (c *Client) SessionTimeout() time.Duration { return c.cfg.SessionTimeout }
+
+// Close ends the session: the server deletes its ephemeral znodes at once,
+// which is what makes a graceful stop fail over immediately.
+func (c *Client) Close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	if c.sess != nil {
+		c.sess.end()
+		c.sess = nil
+	}
+	close(c.changed)
+	c.changed = make(chan struct{})
+	c.mu.Unlock()
+	c.zk.Close()
+}
+
+// ACL is the ACL given to every znode this client creates.
+func (c *Client) ACL() []zk.ACL { return c.acl }
+
+// Conn exposes the library connection for what this package does not wrap.
+func (c *Client) Conn() *zk.Conn { return c.zk }
+
+type zkLogger struct{ l *zap.Logger }
+
+func (z zkLogger) Printf(format string, args ...any) {
+	z.l.Debug("zk: " + fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,261 @@
+package coord
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// ErrSessionLost reports that the session a candidacy (or any ephemeral
+// state) belonged to has ended: the caller must start over on a new one.
+var ErrSessionLost = errors.New("zookeeper session lost")
+
+// ErrCandidacyLost reports that a candidate's znode disappeared while its
+// session lived (someone deleted it).
+var ErrCandidacyLost = errors.New("candidacy znode is gone")
+
+const candidatePrefix = "candidate-"
+
+// Election is a herd-free leader election (ZooKeeper's recipe): candidates
+// are ephemeral sequential znodes under dir; the lowest sequence number
+// leads; every other candidate watches only its predecessor, so a departure
+// wakes exactly one process however many are queued.
+type Election struct {
+	c   *Client
+	dir string
+}
+
+// NewElection returns the election held under dir (which must exist).
+func NewElection(c *Client, dir string) *Election { return &Election{c: c, dir: dir} }
+
+// Candidate is one process's place in an election, valid for one session.
+type Candidate struct {
+	e    *Election
+	sess *Session
+	key  string
+	seq  int64
+}
+
+// Key is the candidate's znode path: the leader's key, checked by its fence.
+func (cd *Candidate) Key() string { return cd.key }
+
+// Seq is the candidate's sequence number: its place in the queue.
+func (cd *Candidate) Seq() int64 { return cd.seq }
+
+// Session is the session the candidacy belongs to.
+func (cd *Candidate) Session() *Session { return cd.sess }
+
+// Join enters the election under sess with data (what others see of this
+// candidate). The znode name carries a random tag so that a create whose
+// reply was lost to a connection drop can be found instead of duplicated.
+func (e *Election) Join(ctx context.Context, sess *Session, data []byte) (*Candidate, error) {
+	var tag [8]byte
+	if _, err := rand.Read(tag[:]); err != nil {
+		return nil, err
+	}
+	prefix := candidatePrefix + hex.EncodeToString(tag[:]) + "-"
+	for {
+		if !sess.Alive() {
+			return nil, ErrSessionLost
+		}
+		p, err := e.c.Create(ctx, e.dir+"/"+prefix, data, zk.FlagEphemeralSequential)
+		if err == nil {
+			return e.candidate(sess, p)
+		}
+		if !IsConnectionError(err) {
+			return nil, fmt.Errorf("join election %s: %w", e.dir, err)
+		}
+		if err := e.c.WaitConnected(ctx); err != nil {
+			return nil, err
+		}
+		names, _, err := e.c.Children(ctx, e.dir)
+		if err != nil {
+			continue
+		}
+		for _, n := range names {
+			if strings.HasPrefix(n, prefix) {
+				return e.candidate(sess, e.dir+"/"+n)
+			}
+		}
+	}
+}
+
+func (e *Election) candidate(sess *Session, p string) (*Candidate, error) {
+	seq, ok := candidateSeq(p[strings.LastIndex(p, "/")+1:])
+	if !ok {
+		return nil, fmt.Errorf("unexpected candidate name %s", p)
+	}
+	return &Candidate{e: e, sess: sess, key: p, seq: seq}, nil
+}
+
+// candidateSeq parses the sequence number ZooKeeper appended (10 digits).
+func candidateSeq(name string) (int64, bool) {
+	if !strings.HasPrefix(name, candidatePrefix) || len(name) < len(candidatePrefix)+10 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(name[len(name)-10:], 10, 64)
+	return n, err == nil
+}
+
+// Candidates lists the election's candidate znode names in queue order:
+// the leader first.
+func (e *Election) Candidates(ctx context.Context) ([]string, error) {
+	names, _, err := e.c.Children(ctx, e.dir)
+	if err != nil {
+		return nil, err
+	}
+	return sortCandidates(names), nil
+}
+
+func sortCandidates(names []string) []string {
+	type cand struct {
+		name string
+		seq  int64
+	}
+	cs := make([]cand, 0, len(names))
+	for _, n := range names {
+		if s, ok := candidateSeq(n); ok {
+			cs = append(cs, cand{n, s})
+		}
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].seq < cs[j].seq })
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.name
+	}
+	return out
+}
+
+// Standing is where a candidate is in the queue.
+type Standing struct {
+	Position    int    // 0: leading
+	Queue       int    // candidates in all
+	Leader      string // the leader's znode name
+	LeaderData  []byte // what the leader published
+	Predecessor string // the znode name this candidate watches ("" when leading)
+}
+
+// Lead blocks until the candidate leads. observe, if not nil, is called each
+// time the candidate settles behind a (new) predecessor, and once when it is
+// elected. It returns ErrSessionLost when the session ends first,
+// ErrCandidacyLost when the znode was deleted, or ctx's error.
+func (cd *Candidate) Lead(ctx context.Context, observe func(Standing)) error {
+	c := cd.e.c
+	for {
+		if !cd.sess.Alive() {
+			return ErrSessionLost
+		}
+		names, err := cd.e.Candidates(ctx)
+		if err != nil {
+			if err := cd.retry(ctx, err); err != nil {
+				return err
+			}
+			continue
+		}
+		me := strings.TrimPrefix(cd.key, cd.e.dir+"/")
+		idx := -1
+		for i, n := range names {
+			if n == me {
+				idx = i
+				break
+			}
+		}
+		if idx < 0 {
+			if !cd.sess.Alive() {
+				return ErrSessionLost
+			}
+			return ErrCandidacyLost
+		}
+		if idx == 0 {
+			if observe != nil {
+				observe(Standing{Position: 0, Queue: len(names), Leader: me})
+			}
+			return nil
+		}
+		pred := names[idx-1]
+		stat, ch, err := c.ExistsW(ctx, cd.e.dir+"/"+pred)
+		if err != nil {
+			if err := cd.retry(ctx, err); err != nil {
+				return err
+			}
+			continue
+		}
+		if stat == nil {
+			continue // it left between the listing and the watch
+		}
+		if observe != nil {
+			data, _, _ := c.Get(ctx, cd.e.dir+"/"+names[0])
+			observe(Standing{Position: idx, Queue: len(names), Leader: names[0], LeaderData: data, Predecessor: pred})
+		}
+		select {
+		case <-ch:
+		case <-cd.sess.Done():
+			return ErrSessionLost
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// retry decides whether a failed read is worth another try on this session.
+func (cd *Candidate) retry(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if !IsConnectionError(err) {
+		return err
+	}
+	if err := cd.e.c.WaitConnected(ctx); err != nil {
+		return err
+	}
+	if !cd.sess.Alive() {
+		return ErrSessionLost
+	}
+	return nil
+}
+
+// Gone returns a channel closed once the candidacy ends: its znode deleted
+// or its session over. A leader selects on it to step down without waiting
+// for its next write to fail.
+func (cd *Candidate) Gone(ctx context.Context) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for cd.sess.Alive() && ctx.Err() == nil {
+			stat, ch, err := cd.e.c.ExistsW(ctx, cd.key)
+			if err != nil {
+				if cd.retry(ctx, err) != nil {
+					return
+				}
+				continue
+			}
+			if stat == nil {
+				return
+			}
+			select {
+			case <-ch:
+			case <-cd.sess.Done():
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return done
+}
+
+// Resign leaves the election by deleting the candidate's znode.
+func (cd *Candidate) Resign(ctx context.Context) error {
+	err := cd.e.c.Delete(ctx, cd.key, -1)
+	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return err
+	}
+	return nil
+}

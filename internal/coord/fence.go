@@ -1,0 +1,129 @@
+package coord
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"go.uber.org/zap"
+)
+
+// ErrDeposed reports that a leader's fence no longer holds: its candidacy is
+// gone (its session expired, it resigned, someone deleted it) or a newer
+// leader has bumped the epoch. Nothing of the fenced write was applied.
+var ErrDeposed = errors.New("deposed: leadership no longer holds")
+
+// Fence is a leader's proof of leadership. Every write a leader makes goes
+// through FencedMulti, which prepends the fence's checks to the same multi,
+// so a leader that was paused past its session timeout (or cut off) and
+// wakes up believing it still leads cannot apply anything.
+type Fence struct {
+	Candidate    string // the leader's election znode: gone with its session
+	EpochPath    string
+	EpochVersion int32 // the epoch znode's version right after this leader's bump
+	Epoch        int64 // the fencing token, as a number for logs and records
+}
+
+// Ops are the checks that make a multi conditional on leadership.
+func (f Fence) Ops() []Op {
+	return []Op{CheckOp(f.Candidate, -1), CheckOp(f.EpochPath, f.EpochVersion)}
+}
+
+// TakeOver is a newly elected leader's first write: it increments the epoch,
+// conditional on the candidacy still existing, and returns the fence for all
+// later writes. A leader deposed in between (or ever after) cannot write.
+func TakeOver(ctx context.Context, c *Client, l Layout, cand *Candidate, leader string) (Fence, error) {
+	for {
+		data, stat, err := c.Get(ctx, l.Epoch())
+		if err != nil {
+			return Fence{}, fmt.Errorf("read epoch: %w", err)
+		}
+		prev, err := DecodeEpoch(data)
+		if err != nil {
+			// Another tool wrote it; the version still orders leaders.
+			c.log.Warn("epoch znode holds garbage; overwriting it", zap.Error(err))
+			prev = Epoch{Epoch: int64(stat.Version)}
+		}
+		next := Epoch{Epoch: prev.Epoch + 1, Leader: leader, Since: time.Now().UTC()}
+		b, _ := json.Marshal(next)
+		_, err = c.Multi(ctx, CheckOp(cand.Key(), -1), SetOp(l.Epoch(), b, stat.Version))
+		var me *MultiError
+		switch {
+		case err == nil:
+			return Fence{Candidate: cand.Key(), EpochPath: l.Epoch(), EpochVersion: stat.Version + 1, Epoch: next.Epoch}, nil
+		case errors.As(err, &me) && me.Index == 0:
+			return Fence{}, fmt.Errorf("%w: candidacy %s is gone", ErrDeposed, cand.Key())
+		case errors.As(err, &me) && errors.Is(err, zk.ErrBadVersion):
+			continue // the epoch moved under us (a deposed leader cannot move it; a tool can)
+		default:
+			return Fence{}, fmt.Errorf("bump epoch: %w", err)
+		}
+	}
+}
+
+// FencedMulti applies ops only if f still holds. A failed fence check is
+// ErrDeposed; a failed op of the caller's is a *MultiError whose Index counts
+// the caller's ops only.
+func (c *Client) FencedMulti(ctx context.Context, f Fence, ops ...Op) ([]zk.MultiResponse, error) {
+	fence := f.Ops()
+	all := make([]Op, 0, len(fence)+len(ops))
+	all = append(append(all, fence...), ops...)
+	res, err := c.Multi(ctx, all...)
+	var me *MultiError
+	if errors.As(err, &me) {
+		if me.Index < len(fence) {
+			return nil, fmt.Errorf("%w: check of %s failed: %v", ErrDeposed, me.Path, me.Err)
+		}
+		me.Index -= len(fence)
+	}
+	if len(res) >= len(fence) {
+		res = res[len(fence):]
+	}
+	return res, err
+}
+
+// FencedBatch applies many independent items (each a list of ops) in as few
+// fenced multis as possible. A multi fails as a whole when one op fails; the
+// item owning that op is reported in failed (a *MultiError whose Index counts
+// within the item) and the rest are retried, so a stale item costs one extra
+// round trip instead of the batch. err is ErrDeposed, or an error that leaves
+// the outcome of every item not in failed unknown (connection loss).
+func (c *Client) FencedBatch(ctx context.Context, f Fence, items [][]Op) (failed map[int]*MultiError, err error) {
+	live := make([]int, 0, len(items))
+	for i := range items {
+		live = append(live, i)
+	}
+	for len(live) > 0 {
+		var ops []Op
+		owner := make([]int, 0, len(live)*3)
+		start := make(map[int]int, len(live))
+		for _, i := range live {
+			start[i] = len(ops)
+			ops = append(ops, items[i]...)
+			for range items[i] {
+				owner = append(owner, i)
+			}
+		}
+		_, err := c.FencedMulti(ctx, f, ops...)
+		var me *MultiError
+		if !errors.As(err, &me) {
+			return failed, err
+		}
+		bad := owner[me.Index]
+		if failed == nil {
+			failed = make(map[int]*MultiError)
+		}
+		failed[bad] = &MultiError{Index: me.Index - start[bad], Path: me.Path, Err: me.Err}
+		next := live[:0]
+		for _, i := range live {
+			if i != bad {
+				next = append(next, i)
+			}
+		}
+		live = next
+	}
+	return failed, nil
+}

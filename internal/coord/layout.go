@@ -1,0 +1,178 @@
+package coord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/paddock-zk/paddock/internal/task"
+)
+
+// Layout builds every path Paddock uses under its root. docs/PROTOCOL.md
+// describes the same tree; change both together.
+//
+//	<root>/master                 election candidates (ephemeral sequential)
+//	<root>/epoch                  leader epoch, bumped by each new leader
+//	<root>/workers/<w>            worker registrations (ephemeral)
+//	<root>/assign/<w>/<id>        tasks assigned to worker w
+//	<root>/tasks/<shard>/<id>     submitted, unfinished tasks
+//	<root>/data/<shard>/<id>      payloads
+//	<root>/results/<shard>/<id>   results, until collected or expired
+//	<root>/dead/<shard>/<id>      dead letters
+type Layout struct{ root string }
+
+// NewLayout validates root ("/" gives the seed's bare layout).
+func NewLayout(root string) (Layout, error) {
+	if !strings.HasPrefix(root, "/") {
+		return Layout{}, fmt.Errorf("root %q must start with /", root)
+	}
+	clean := path.Clean(root)
+	if clean != root && clean+"/" != root {
+		return Layout{}, fmt.Errorf("root %q is not a clean path (want %q)", root, clean)
+	}
+	for _, part := range strings.Split(strings.Trim(clean, "/"), "/") {
+		if part == "zookeeper" && clean == "/zookeeper" {
+			return Layout{}, errors.New("root /zookeeper is reserved by ZooKeeper")
+		}
+	}
+	return Layout{root: clean}, nil
+}
+
+// MustLayout is NewLayout for roots known to be valid.
+func MustLayout(root string) Layout {
+	l, err := NewLayout(root)
+	if err != nil {
+		panic(err)
+	}
+	return l
+}
+
+func (l Layout) join(parts ...string) string {
+	return path.Join(append([]string{l.root}, parts...)...)
+}
+
+// Root is the layout's root path.
+func (l Layout) Root() string { return l.root }
+
+// Master is the election's parent.
+func (l Layout) Master() string { return l.join("master") }
+
+// Epoch is the leader-epoch znode.
+func (l Layout) Epoch() string { return l.join("epoch") }
+
+// Workers is the parent of worker registrations.
+func (l Layout) Workers() string { return l.join("workers") }
+
+// Worker is worker w's registration.
+func (l Layout) Worker(w string) string { return l.join("workers", w) }
+
+// Assign is the parent of the per-worker assignment directories.
+func (l Layout) Assign() string { return l.join("assign") }
+
+// AssignDir holds worker w's assignments.
+func (l Layout) AssignDir(w string) string { return l.join("assign", w) }
+
+// Assignment is task id's assignment to worker w.
+func (l Layout) Assignment(w string, id task.ID) string { return l.join("assign", w, string(id)) }
+
+// Tasks is the parent of the task shards.
+func (l Layout) Tasks() string { return l.join("tasks") }
+
+// TaskShard holds the submitted, unfinished tasks of one shard.
+func (l Layout) TaskShard(shard string) string { return l.join("tasks", shard) }
+
+// Task is a submitted, unfinished task.
+func (l Layout) Task(id task.ID) string { return l.join("tasks", id.Shard(), string(id)) }
+
+// Data is the parent of the payload shards.
+func (l Layout) Data() string { return l.join("data") }
+
+// Payload is a task's payload.
+func (l Layout) Payload(id task.ID) string { return l.join("data", id.Shard(), string(id)) }
+
+// Results is the parent of the result shards.
+func (l Layout) Results() string { return l.join("results") }
+
+// ResultShard holds the results of one shard.
+func (l Layout) ResultShard(shard string) string { return l.join("results", shard) }
+
+// Result is a finished task's result.
+func (l Layout) Result(id task.ID) string { return l.join("results", id.Shard(), string(id)) }
+
+// Dead is the parent of the dead-letter shards.
+func (l Layout) Dead() string { return l.join("dead") }
+
+// DeadShard holds the dead letters of one shard.
+func (l Layout) DeadShard(shard string) string { return l.join("dead", shard) }
+
+// DeadLetter is a dead-lettered task's record.
+func (l Layout) DeadLetter(id task.ID) string { return l.join("dead", id.Shard(), string(id)) }
+
+// sharded are the parents whose children are the 256 shards.
+func (l Layout) sharded() []string { return []string{l.Tasks(), l.Data(), l.Results(), l.Dead()} }
+
+// EnsureLayout creates whatever persistent znode of the layout is missing.
+// It is idempotent and safe to run from several processes at once.
+func EnsureLayout(ctx context.Context, c *Client, l Layout) error {
+	var parents []string
+	for p := l.root; p != "/"; p = path.Dir(p) {
+		parents = append([]string{p}, parents...)
+	}
+	top := append(parents, l.Master(), l.Workers(), l.Assign())
+	top = append(top, l.sharded()...)
+	for _, p := range top {
+		if err := createIfMissing(ctx, c, p, nil); err != nil {
+			return err
+		}
+	}
+	if err := createIfMissing(ctx, c, l.Epoch(), mustEncodeEpoch(Epoch{})); err != nil {
+		return err
+	}
+	for _, parent := range l.sharded() {
+		if err := ensureShards(ctx, c, parent); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func createIfMissing(ctx context.Context, c *Client, p string, data []byte) error {
+	_, err := c.Create(ctx, p, data, zk.FlagPersistent)
+	if err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		return fmt.Errorf("create %s: %w", p, err)
+	}
+	return nil
+}
+
+func ensureShards(ctx context.Context, c *Client, parent string) error {
+	for attempt := 0; ; attempt++ {
+		have, _, err := c.Children(ctx, parent)
+		if err != nil {
+			return fmt.Errorf("list %s: %w", parent, err)
+		}
+		present := make(map[string]bool, len(have))
+		for _, h := range have {
+			present[h] = true
+		}
+		var ops []Op
+		for _, s := range task.Shards() {
+			if !present[s] {
+				ops = append(ops, CreateOp(parent+"/"+s, nil, zk.FlagPersistent))
+			}
+		}
+		if len(ops) == 0 {
+			return nil
+		}
+		_, err = c.Multi(ctx, ops...)
+		if err == nil {
+			return nil
+		}
+		// Another process is creating them too: list again.
+		if !errors.Is(err, zk.ErrNodeExists) || attempt == 5 {
+			return fmt.Errorf("create shards of %s: %w", parent, err)
+		}
+	}
+}

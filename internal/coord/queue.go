@@ -1,0 +1,373 @@
+package coord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/paddock-zk/paddock/internal/task"
+)
+
+// Queue errors.
+var (
+	ErrPayloadTooLarge = errors.New("payload too large")
+	ErrUnknownTask     = errors.New("no such task")
+	ErrNotFinished     = errors.New("task has not finished")
+	ErrFinished        = errors.New("task has already finished")
+	// ErrRevoked: a worker's completion was dropped because the assignment
+	// is no longer its own (reassigned, cancelled) or a result exists.
+	ErrRevoked = errors.New("assignment revoked or task already finished")
+)
+
+// Queue is the task queue's operations on the tree: what clients, workers
+// and the master write, as the multis docs/PROTOCOL.md names.
+type Queue struct {
+	c          *Client
+	l          Layout
+	maxPayload int
+}
+
+// NewQueue returns the queue of layout l. maxPayload <= 0 means
+// task.DefaultMaxPayload.
+func NewQueue(c *Client, l Layout, maxPayload int) *Queue {
+	if maxPayload <= 0 {
+		maxPayload = task.DefaultMaxPayload
+	}
+	return &Queue{c: c, l: l, maxPayload: maxPayload}
+}
+
+// Layout is the queue's layout.
+func (q *Queue) Layout() Layout { return q.l }
+
+// Client is the queue's client.
+func (q *Queue) Client() *Client { return q.c }
+
+// MaxPayload is the largest payload Submit accepts.
+func (q *Queue) MaxPayload() int { return q.maxPayload }
+
+// SubmitOps are the operations of the "submit" multi.
+func (q *Queue) SubmitOps(id task.ID, spec task.Spec, payload []byte) ([]Op, error) {
+	if len(payload) > q.maxPayload {
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrPayloadTooLarge, len(payload), q.maxPayload)
+	}
+	spec.Size = len(payload)
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	b, err := task.Encode(spec)
+	if err != nil {
+		return nil, err
+	}
+	return []Op{
+		CreateOp(q.l.Payload(id), payload, zk.FlagPersistent),
+		CreateOp(q.l.Task(id), b, zk.FlagPersistent),
+	}, nil
+}
+
+// Submit writes a task: its payload and its task znode, in one multi. It
+// refuses an oversized payload before writing anything, and retries across
+// connection loss without duplicating the task.
+func (q *Queue) Submit(ctx context.Context, id task.ID, spec task.Spec, payload []byte) error {
+	ops, err := q.SubmitOps(id, spec, payload)
+	if err != nil {
+		return err
+	}
+	retried := false
+	for {
+		_, err := q.c.Multi(ctx, ops...)
+		switch {
+		case err == nil:
+			return nil
+		case IsConnectionError(err):
+			if err := q.c.WaitConnected(ctx); err != nil {
+				return err
+			}
+			retried = true
+		case retried && errors.Is(err, zk.ErrNodeExists):
+			return nil // the earlier attempt landed; its reply was lost
+		default:
+			return fmt.Errorf("submit %s: %w", id, err)
+		}
+	}
+}
+
+// retryRead runs a read until it succeeds or fails for a reason other than
+// the connection.
+func retryRead[T any](ctx context.Context, c *Client, f func() (T, error)) (T, error) {
+	for {
+		v, err := f()
+		if err == nil || !IsConnectionError(err) {
+			return v, err
+		}
+		if werr := c.WaitConnected(ctx); werr != nil {
+			return v, werr
+		}
+	}
+}
+
+// Spec reads a submitted, unfinished task.
+func (q *Queue) Spec(ctx context.Context, id task.ID) (task.Spec, *zk.Stat, error) {
+	type r struct {
+		data []byte
+		stat *zk.Stat
+	}
+	v, err := retryRead(ctx, q.c, func() (r, error) {
+		d, s, err := q.c.Get(ctx, q.l.Task(id))
+		return r{d, s}, err
+	})
+	if errors.Is(err, zk.ErrNoNode) {
+		return task.Spec{}, nil, ErrUnknownTask
+	}
+	if err != nil {
+		return task.Spec{}, nil, err
+	}
+	s, err := task.DecodeSpec(v.data)
+	return s, v.stat, err
+}
+
+// Result reads a task's result. ErrNotFinished: the task exists without a
+// result yet; ErrUnknownTask: neither exists (never submitted, or the result
+// was collected or expired).
+func (q *Queue) Result(ctx context.Context, id task.ID) (task.Result, error) {
+	data, err := retryRead(ctx, q.c, func() ([]byte, error) {
+		d, _, err := q.c.Get(ctx, q.l.Result(id))
+		return d, err
+	})
+	if err == nil {
+		return task.DecodeResult(data)
+	}
+	if !errors.Is(err, zk.ErrNoNode) {
+		return task.Result{}, err
+	}
+	st, err := retryRead(ctx, q.c, func() (*zk.Stat, error) { return q.c.Exists(ctx, q.l.Task(id)) })
+	if err != nil {
+		return task.Result{}, err
+	}
+	if st != nil {
+		return task.Result{}, ErrNotFinished
+	}
+	// The task may have finished between the two reads.
+	data, _, err = q.c.Get(ctx, q.l.Result(id))
+	if err == nil {
+		return task.DecodeResult(data)
+	}
+	return task.Result{}, ErrUnknownTask
+}
+
+// Wait blocks until the task has a result, driven by watches on the result
+// and the task znodes. It returns ErrUnknownTask when neither exists.
+func (q *Queue) Wait(ctx context.Context, id task.ID) (task.Result, error) {
+	for {
+		rstat, rch, err := q.c.ExistsW(ctx, q.l.Result(id))
+		if err == nil && rstat == nil {
+			var tstat *zk.Stat
+			var tch <-chan zk.Event
+			tstat, tch, err = q.c.ExistsW(ctx, q.l.Task(id))
+			if err == nil && tstat == nil {
+				return q.Result(ctx, id)
+			}
+			if err == nil {
+				select {
+				case <-rch:
+				case <-tch:
+				case <-ctx.Done():
+					return task.Result{}, ctx.Err()
+				}
+				continue
+			}
+		}
+		if err == nil {
+			return q.Result(ctx, id)
+		}
+		if !IsConnectionError(err) {
+			return task.Result{}, err
+		}
+		if err := q.c.WaitConnected(ctx); err != nil {
+			return task.Result{}, err
+		}
+	}
+}
+
+// CollectOps are the operations of the "collect" multi: the result and the
+// payload go together.
+func (q *Queue) CollectOps(id task.ID) []Op {
+	return []Op{DeleteOp(q.l.Result(id), -1), DeleteOp(q.l.Payload(id), -1)}
+}
+
+// Collect removes a task's result and payload once the client has read it.
+// Collecting twice is harmless.
+func (q *Queue) Collect(ctx context.Context, id task.ID) error {
+	for {
+		_, err := q.c.Multi(ctx, q.CollectOps(id)...)
+		var me *MultiError
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &me) && me.Index == 1 && errors.Is(err, zk.ErrNoNode):
+			// The payload is already gone (removed by hand): drop the result alone.
+			err := q.c.Delete(ctx, q.l.Result(id), -1)
+			if err != nil && !errors.Is(err, zk.ErrNoNode) {
+				return err
+			}
+			return nil
+		case errors.As(err, &me) && errors.Is(err, zk.ErrNoNode):
+			return nil // already collected
+		case IsConnectionError(err):
+			if err := q.c.WaitConnected(ctx); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("collect %s: %w", id, err)
+		}
+	}
+}
+
+// Cancel ends an unfinished task with status cancelled: the task znode and
+// its assignment (the worker watching it kills the execution) are deleted
+// and the result created, in one multi conditional on the task's version.
+func (q *Queue) Cancel(ctx context.Context, id task.ID, who string) (task.Result, error) {
+	staleAssign := 0
+	for {
+		spec, stat, err := q.Spec(ctx, id)
+		if errors.Is(err, ErrUnknownTask) {
+			if r, rerr := q.Result(ctx, id); rerr == nil {
+				return r, ErrFinished
+			}
+			return task.Result{}, ErrUnknownTask
+		}
+		if err != nil && !errors.Is(err, task.ErrMalformed) {
+			return task.Result{}, err
+		}
+		r := task.Result{
+			ID: id, Kind: spec.Kind, Status: task.Cancelled, Error: "cancelled by " + who,
+			Worker: spec.Worker, Attempts: spec.Attempts, Epoch: spec.Epoch,
+			SubmittedAt: id.SubmittedAt().UTC(), FinishedAt: time.Now().UTC(),
+		}
+		b, err := task.EncodeResult(r)
+		if err != nil {
+			return task.Result{}, err
+		}
+		ops := []Op{DeleteOp(q.l.Task(id), stat.Version)}
+		withAssign := spec.Worker != "" && staleAssign < 2
+		if withAssign {
+			ops = append(ops, DeleteOp(q.l.Assignment(spec.Worker, id), -1))
+		}
+		ops = append(ops, CreateOp(q.l.Result(id), b, zk.FlagPersistent))
+		_, err = q.c.Multi(ctx, ops...)
+		var me *MultiError
+		switch {
+		case err == nil:
+			return r, nil
+		case IsConnectionError(err):
+			if err := q.c.WaitConnected(ctx); err != nil {
+				return task.Result{}, err
+			}
+		case errors.As(err, &me) && withAssign && me.Index == 1:
+			// The task names a worker whose assignment is missing: only a
+			// tool could leave that; after a second look, cancel without it.
+			staleAssign++
+		case errors.As(err, &me):
+			// The task moved (assigned, finished): look again.
+		default:
+			return task.Result{}, fmt.Errorf("cancel %s: %w", id, err)
+		}
+	}
+}
+
+// Complete is a worker's "complete" multi: delete its assignment (at the
+// version it read, so a reassigned task cannot be completed by the old
+// assignee), delete the task, create the result. The first completion wins;
+// a later one gets ErrRevoked and nothing is written.
+func (q *Queue) Complete(ctx context.Context, worker string, assignVersion int32, r task.Result) error {
+	b, err := task.EncodeResult(r)
+	if err != nil {
+		return err
+	}
+	ops := []Op{
+		DeleteOp(q.l.Assignment(worker, r.ID), assignVersion),
+		DeleteOp(q.l.Task(r.ID), -1),
+		CreateOp(q.l.Result(r.ID), b, zk.FlagPersistent),
+	}
+	retried := false
+	for {
+		_, err := q.c.Multi(ctx, ops...)
+		var me *MultiError
+		switch {
+		case err == nil:
+			return nil
+		case IsConnectionError(err):
+			if err := q.c.WaitConnected(ctx); err != nil {
+				return err
+			}
+			retried = true
+		case errors.As(err, &me):
+			if retried && q.isOwnResult(ctx, worker, r) {
+				return nil // the earlier attempt landed; its reply was lost
+			}
+			return fmt.Errorf("%w: %v", ErrRevoked, me)
+		default:
+			return err
+		}
+	}
+}
+
+func (q *Queue) isOwnResult(ctx context.Context, worker string, r task.Result) bool {
+	got, err := q.Result(ctx, r.ID)
+	return err == nil && got.Worker == worker && got.Attempts == r.Attempts && got.StartedAt.Equal(r.StartedAt)
+}
+
+// AssignOps are one task's part of the master's "assign" multi: rewrite the
+// task (attempts, worker, epoch) at the version the decision was based on,
+// and create the assignment.
+func (q *Queue) AssignOps(id task.ID, version int32, spec task.Spec, a task.Assignment) ([]Op, error) {
+	sb, err := task.Encode(spec)
+	if err != nil {
+		return nil, err
+	}
+	ab, err := task.Encode(a)
+	if err != nil {
+		return nil, err
+	}
+	return []Op{
+		SetOp(q.l.Task(id), sb, version),
+		CreateOp(q.l.Assignment(spec.Worker, id), ab, zk.FlagPersistent),
+	}, nil
+}
+
+// UnassignOps are one task's part of the master's "unassign" multi, which
+// returns a lost worker's task to pending: delete the assignment, rewrite
+// the task with no worker.
+func (q *Queue) UnassignOps(id task.ID, from string, version int32, spec task.Spec) ([]Op, error) {
+	sb, err := task.Encode(spec)
+	if err != nil {
+		return nil, err
+	}
+	return []Op{
+		DeleteOp(q.l.Assignment(from, id), -1),
+		SetOp(q.l.Task(id), sb, version),
+	}, nil
+}
+
+// DeadLetterOps are one task's part of the master's "dead-letter" multi:
+// delete the task (and its assignment, if any), create the result with
+// status dead and the dead letter. The payload stays until the result is
+// collected or expires.
+func (q *Queue) DeadLetterOps(id task.ID, version int32, assignedTo string, d task.DeadLetter, r task.Result) ([]Op, error) {
+	db, err := task.Encode(d)
+	if err != nil {
+		return nil, err
+	}
+	rb, err := task.EncodeResult(r)
+	if err != nil {
+		return nil, err
+	}
+	ops := []Op{DeleteOp(q.l.Task(id), version)}
+	if assignedTo != "" {
+		ops = append(ops, DeleteOp(q.l.Assignment(assignedTo, id), -1))
+	}
+	return append(ops,
+		CreateOp(q.l.Result(id), rb, zk.FlagPersistent),
+		CreateOp(q.l.DeadLetter(id), db, zk.FlagPersistent)), nil
+}

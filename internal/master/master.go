@@ -1,0 +1,158 @@
+// Package master is Paddock's master: it stands in the election, and while
+// it leads it assigns tasks to workers, takes back the tasks of lost workers,
+// dead-letters what cannot run, and expires uncollected results. Every write
+// it makes is fenced (coord.FencedMulti), so a deposed master applies none.
+package master
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/internal/task"
+	"go.uber.org/zap"
+)
+
+// Defaults for Config.
+const (
+	DefaultRetention = 24 * time.Hour
+	DefaultBatch     = 256
+)
+
+// Config tunes a master.
+type Config struct {
+	ID        string        // this master's name, shown to operators
+	Retention time.Duration // how long an uncollected result is kept
+	Batch     int           // most tasks assigned in one multi
+	Logger    *zap.Logger
+}
+
+func (cfg *Config) defaults() {
+	if cfg.Retention <= 0 {
+		cfg.Retention = DefaultRetention
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = DefaultBatch
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+}
+
+// Run stands for election under l.Master() and leads whenever elected, until
+// ctx is done. Losing leadership (session expiry, a failed fence) is not an
+// error: the master logs it, steps down and stands again as a backup.
+func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error {
+	cfg.defaults()
+	log := cfg.Logger
+	el := coord.NewElection(c, l.Master())
+	me, err := json.Marshal(coord.Self(cfg.ID))
+	if err != nil {
+		return err
+	}
+	var backoff retryDelay
+	for {
+		sess, err := c.Session(ctx)
+		if err != nil {
+			return ignoreCancel(ctx, err)
+		}
+		cand, err := el.Join(ctx, sess, me)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if !errors.Is(err, coord.ErrSessionLost) {
+				log.Error("cannot join the election", zap.Error(err))
+				if err := backoff.wait(ctx); err != nil {
+					return nil
+				}
+			}
+			continue
+		}
+		backoff.reset()
+		log.Info("joined election", zap.String("candidate", cand.Key()), zap.String("session", sess.String()))
+		err = cand.Lead(ctx, func(s coord.Standing) {
+			if s.Position > 0 {
+				leader, _ := coord.DecodeMember(s.LeaderData)
+				log.Info("standing by as backup", zap.String("leader", leader.ID),
+					zap.Int("position", s.Position), zap.String("watching", s.Predecessor))
+			}
+		})
+		if ctx.Err() != nil {
+			resign(cand, log)
+			return nil
+		}
+		if err != nil {
+			log.Warn("candidacy lost; standing again", zap.Error(err))
+			resign(cand, log)
+			continue
+		}
+		fence, err := coord.TakeOver(ctx, c, l, cand, cfg.ID)
+		if err != nil {
+			if ctx.Err() != nil {
+				resign(cand, log)
+				return nil
+			}
+			log.Warn("elected but could not take over; standing again", zap.Error(err))
+			resign(cand, log)
+			continue
+		}
+		log.Info("elected: leading", zap.Int64("epoch", fence.Epoch), zap.String("candidate", cand.Key()))
+		err = lead(ctx, c, l, cfg, cand, fence)
+		resign(cand, log)
+		if ctx.Err() != nil {
+			log.Info("resigned leadership on shutdown", zap.Int64("epoch", fence.Epoch))
+			return nil
+		}
+		log.Warn("deposed: stepping down to backup", zap.Int64("epoch", fence.Epoch), zap.Error(err))
+	}
+}
+
+// resign deletes the candidacy so the next candidate takes over at once
+// instead of after a session timeout.
+func resign(cand *coord.Candidate, log *zap.Logger) {
+	if !cand.Session().Alive() {
+		return // the server has removed it already
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := cand.Resign(ctx); err != nil {
+		log.Warn("could not resign candidacy; it goes with the session", zap.Error(err))
+	}
+}
+
+func ignoreCancel(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// retryDelay spaces retries after unexpected errors (not a synchronisation
+// device: nothing waits on it for a state change).
+type retryDelay struct{ d time.Duration }
+
+func (r *retryDelay) reset() { r.d = 0 }
+
+func (r *retryDelay) wait(ctx context.Context) error {
+	r.d = min(max(2*r.d, 100*time.Millisecond), 5*time.Second)
+	t := time.NewTimer(r.d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// newResult is the result of a task the master gives up on.
+func deadResult(id task.ID, spec task.Spec, reason, detail string, worker string) task.Result {
+	return task.Result{
+		ID: id, Kind: spec.Kind, Status: task.Dead, Error: reason + ": " + detail,
+		Worker: worker, Attempts: spec.Attempts, Epoch: spec.Epoch,
+		SubmittedAt: id.SubmittedAt().UTC(), FinishedAt: time.Now().UTC(),
+	}
+}

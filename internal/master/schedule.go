@@ -1,0 +1,64 @@
+package master
+
+import (
+	"sort"
+
+	"github.com/paddock-zk/paddock/internal/task"
+)
+
+// Slots is a worker as the scheduler sees it.
+type Slots struct {
+	Worker string
+	Free   int // assignments it can take now
+	Load   int // assignments it holds
+	Cap    int // its concurrency
+	Kinds  map[string]bool
+}
+
+// Want is a task waiting for a worker.
+type Want struct {
+	ID   task.ID
+	Kind string
+}
+
+// Placement pairs a task with the worker chosen for it.
+type Placement struct {
+	ID     task.ID
+	Worker string
+}
+
+// Place decides, in the order given (FIFO), which worker takes each task:
+// among workers with a free slot that run the task's kind, the least loaded
+// relative to its concurrency (ties by name, for determinism). A kind that no
+// worker advertises goes to any worker, which fails it with a clear error,
+// rather than waiting forever. Tasks that cannot be placed now are returned
+// in order. Place updates the slots it is given.
+func Place(wants []Want, workers []*Slots) (placed []Placement, unplaced []Want) {
+	advertised := make(map[string]bool)
+	for _, w := range workers {
+		for k := range w.Kinds {
+			advertised[k] = true
+		}
+	}
+	sort.Slice(workers, func(i, j int) bool { return workers[i].Worker < workers[j].Worker })
+	for _, t := range wants {
+		var best *Slots
+		for _, w := range workers {
+			if w.Free <= 0 || (advertised[t.Kind] && !w.Kinds[t.Kind]) {
+				continue
+			}
+			// Compare Load/Cap without floating point.
+			if best == nil || w.Load*best.Cap < best.Load*w.Cap {
+				best = w
+			}
+		}
+		if best == nil {
+			unplaced = append(unplaced, t)
+			continue
+		}
+		best.Free--
+		best.Load++
+		placed = append(placed, Placement{ID: t.ID, Worker: best.Worker})
+	}
+	return placed, unplaced
+}

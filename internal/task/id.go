@@ -1,0 +1,73 @@
+// Package task holds Paddock's task model: identifiers, the records stored in
+// ZooKeeper and their encoding, the task kinds and how a worker runs them.
+package task
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ID identifies a task. It is 20 lowercase hex digits: 11 digits of the
+// submit time in Unix milliseconds followed by 9 random digits. The time
+// prefix makes lexical order approximate submission order, which the master
+// uses for FIFO scheduling; the random suffix spreads tasks over shards.
+type ID string
+
+const (
+	idTimeDigits   = 11
+	idRandomDigits = 9
+	idLen          = idTimeDigits + idRandomDigits
+)
+
+// ErrBadID reports a string that is not a task id.
+var ErrBadID = errors.New("not a task id")
+
+// NewID returns a fresh task id for a task submitted at now.
+func NewID(now time.Time) ID {
+	var b [5]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("task: crypto/rand failed: %v", err))
+	}
+	r := hex.EncodeToString(b[:])[:idRandomDigits]
+	return ID(fmt.Sprintf("%0*x%s", idTimeDigits, now.UnixMilli(), r))
+}
+
+// ParseID validates s as a task id.
+func ParseID(s string) (ID, error) {
+	if len(s) != idLen {
+		return "", fmt.Errorf("%w: %q must be %d hex digits", ErrBadID, s, idLen)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return "", fmt.Errorf("%w: %q must be %d lowercase hex digits", ErrBadID, s, idLen)
+		}
+	}
+	return ID(s), nil
+}
+
+// Shard is the id's last two hex digits: the name of the shard znode under
+// tasks/, data/, results/ and dead/ that holds this task's znodes. A client in
+// another language computes it the same way.
+func (id ID) Shard() string { return string(id[len(id)-2:]) }
+
+// SubmittedAt is the time encoded in the id.
+func (id ID) SubmittedAt() time.Time {
+	var ms int64
+	fmt.Sscanf(string(id[:idTimeDigits]), "%x", &ms)
+	return time.UnixMilli(ms)
+}
+
+func (id ID) String() string { return string(id) }
+
+// Shards lists every shard name, "00" through "ff".
+func Shards() []string {
+	s := make([]string, 256)
+	for i := range s {
+		s[i] = fmt.Sprintf("%02x", i)
+	}
+	return s
+}

@@ -1,0 +1,248 @@
+package task
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits. ZooKeeper refuses a znode or request over jute.maxbuffer (just
+// under 1 MiB by default); payloads and results must stay below it.
+const (
+	DefaultMaxPayload  = 512 << 10 // refused by the client before anything is written
+	DefaultMaxAttempts = 3
+	// MaxRecord bounds every JSON record Paddock writes (spec, assignment,
+	// result), leaving headroom under jute.maxbuffer for the request framing.
+	MaxRecord = 900 << 10
+	// OutputCap bounds the stdout and the stderr kept from one execution.
+	OutputCap = 64 << 10
+)
+
+// ErrMalformed reports a znode whose data is not the record it should be,
+// typically because another tool wrote it.
+var ErrMalformed = errors.New("malformed")
+
+var kindRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
+
+// ValidKind reports whether k can name a task kind.
+func ValidKind(k string) bool { return kindRE.MatchString(k) }
+
+// Spec is the data of tasks/<shard>/<id>: what the client asked for, plus
+// the bookkeeping the master rewrites on every assignment.
+type Spec struct {
+	Kind        string    `json:"kind"`
+	TimeoutMS   int64     `json:"timeout_ms,omitempty"`
+	MaxAttempts int       `json:"max_attempts,omitempty"`
+	SubmittedAt time.Time `json:"submitted_at"`
+	Client      string    `json:"client,omitempty"`
+	Size        int       `json:"size"`
+
+	// Written by the master. Attempts counts assignments so far; Worker is
+	// the worker whose assign/ directory holds the task now ("" while
+	// pending); LastWorker is the worker it was last taken back from.
+	Attempts   int       `json:"attempts"`
+	Worker     string    `json:"worker,omitempty"`
+	LastWorker string    `json:"last_worker,omitempty"`
+	Epoch      int64     `json:"epoch,omitempty"`
+	AssignedAt time.Time `json:"assigned_at,omitzero"`
+}
+
+// Timeout is the task's execution limit; zero means none.
+func (s Spec) Timeout() time.Duration { return millis(s.TimeoutMS) }
+
+// Attempts allowed, with the default applied.
+func (s Spec) AttemptLimit() int {
+	if s.MaxAttempts <= 0 {
+		return DefaultMaxAttempts
+	}
+	return s.MaxAttempts
+}
+
+// Validate checks what the master and the workers rely on.
+func (s Spec) Validate() error {
+	switch {
+	case !ValidKind(s.Kind):
+		return fmt.Errorf("%w: kind %q is not a kind name", ErrMalformed, s.Kind)
+	case s.TimeoutMS < 0:
+		return fmt.Errorf("%w: negative timeout_ms", ErrMalformed)
+	case s.MaxAttempts < 0 || s.MaxAttempts > 1000:
+		return fmt.Errorf("%w: max_attempts %d out of [0,1000]", ErrMalformed, s.MaxAttempts)
+	case s.Attempts < 0:
+		return fmt.Errorf("%w: negative attempts", ErrMalformed)
+	case s.Size < 0:
+		return fmt.Errorf("%w: negative size", ErrMalformed)
+	}
+	return nil
+}
+
+// Assignment is the data of assign/<worker>/<id>, written by the master: all
+// a worker needs besides the payload.
+type Assignment struct {
+	Kind        string    `json:"kind"`
+	TimeoutMS   int64     `json:"timeout_ms,omitempty"`
+	Attempt     int       `json:"attempt"`
+	MaxAttempts int       `json:"max_attempts"`
+	Epoch       int64     `json:"epoch"`
+	Master      string    `json:"master"`
+	SubmittedAt time.Time `json:"submitted_at"`
+	AssignedAt  time.Time `json:"assigned_at"`
+}
+
+// Timeout is the task's execution limit; zero means none.
+func (a Assignment) Timeout() time.Duration { return millis(a.TimeoutMS) }
+
+// millis converts a record's millisecond count, saturating rather than
+// wrapping: a client may send any int64, and a wrapped product could turn a
+// huge timeout into a tiny or negative one.
+func millis(ms int64) time.Duration {
+	const limit = int64(math.MaxInt64 / time.Millisecond)
+	switch {
+	case ms <= 0:
+		return 0
+	case ms > limit:
+		return math.MaxInt64
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+// Status is a task's terminal state.
+type Status string
+
+const (
+	Succeeded Status = "succeeded"
+	Failed    Status = "failed"
+	Cancelled Status = "cancelled"
+	Dead      Status = "dead"
+)
+
+// Result is the data of results/<shard>/<id>, created exactly once per task.
+type Result struct {
+	ID          ID        `json:"id"`
+	Kind        string    `json:"kind"`
+	Status      Status    `json:"status"`
+	Output      string    `json:"output"`
+	Error       string    `json:"error,omitempty"`
+	ExitCode    *int      `json:"exit_code,omitempty"`
+	Stderr      string    `json:"stderr,omitempty"`
+	Worker      string    `json:"worker,omitempty"`
+	Attempts    int       `json:"attempts"`
+	Epoch       int64     `json:"epoch,omitempty"`
+	SubmittedAt time.Time `json:"submitted_at"`
+	StartedAt   time.Time `json:"started_at,omitzero"`
+	FinishedAt  time.Time `json:"finished_at"`
+}
+
+// Dead-letter reasons.
+const (
+	ReasonMalformed   = "malformed"
+	ReasonMaxAttempts = "max-attempts"
+)
+
+// DeadLetter is the data of dead/<shard>/<id>: why the task was given up.
+// The original task data is kept verbatim (Spec) for inspection.
+type DeadLetter struct {
+	ID         ID        `json:"id"`
+	Reason     string    `json:"reason"`
+	Detail     string    `json:"detail"`
+	Attempts   int       `json:"attempts"`
+	LastWorker string    `json:"last_worker,omitempty"`
+	At         time.Time `json:"at"`
+	Spec       string    `json:"spec"`
+}
+
+// Encode marshals a record, refusing one over MaxRecord.
+func Encode(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxRecord {
+		return nil, fmt.Errorf("record of %d bytes exceeds the %d-byte limit", len(b), MaxRecord)
+	}
+	return b, nil
+}
+
+// DecodeSpec parses and validates task data; any failure wraps ErrMalformed.
+func DecodeSpec(b []byte) (Spec, error) {
+	var s Spec
+	if err := decode(b, &s); err != nil {
+		return Spec{}, err
+	}
+	return s, s.Validate()
+}
+
+// DecodeAssignment parses assignment data; any failure wraps ErrMalformed.
+func DecodeAssignment(b []byte) (Assignment, error) {
+	var a Assignment
+	if err := decode(b, &a); err != nil {
+		return Assignment{}, err
+	}
+	if !ValidKind(a.Kind) || a.Attempt < 1 {
+		return Assignment{}, fmt.Errorf("%w: assignment lacks a kind or an attempt number", ErrMalformed)
+	}
+	return a, nil
+}
+
+// DecodeResult parses result data; any failure wraps ErrMalformed.
+func DecodeResult(b []byte) (Result, error) {
+	var r Result
+	if err := decode(b, &r); err != nil {
+		return Result{}, err
+	}
+	switch r.Status {
+	case Succeeded, Failed, Cancelled, Dead:
+	default:
+		return Result{}, fmt.Errorf("%w: unknown status %q", ErrMalformed, r.Status)
+	}
+	return r, nil
+}
+
+// DecodeDeadLetter parses dead-letter data; any failure wraps ErrMalformed.
+func DecodeDeadLetter(b []byte) (DeadLetter, error) {
+	var d DeadLetter
+	// Decode before returning: in "return d, decode(b, &d)" the spec leaves
+	// unspecified whether d is read before or after the call fills it.
+	err := decode(b, &d)
+	return d, err
+}
+
+func decode(b []byte, v any) error {
+	if len(b) == 0 {
+		return fmt.Errorf("%w: empty", ErrMalformed)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return nil
+}
+
+// Printable returns data as text for a record: valid UTF-8 (invalid bytes
+// replaced) and at most max bytes, with a marker when cut.
+func Printable(data []byte, max int) string {
+	truncated := false
+	if len(data) > max {
+		cut := max
+		// Don't split a rune: valid text would end in a spurious U+FFFD.
+		for i := max - 1; i >= 0 && i > max-utf8.UTFMax; i-- {
+			if utf8.RuneStart(data[i]) {
+				if _, n := utf8.DecodeRune(data[i:]); i+n > max {
+					cut = i
+				}
+				break
+			}
+		}
+		data, truncated = data[:cut], true
+	}
+	s := string(data)
+	if !utf8.ValidString(s) {
+		s = string([]rune(s)) // replaces invalid bytes with U+FFFD
+	}
+	if truncated {
+		s += fmt.Sprintf("\n[truncated to %d bytes]", max)
+	}
+	return s
+}

@@ -1,0 +1,304 @@
+// Package worker is Paddock's worker: it registers itself, runs what the
+// master assigns to it, and completes each task with a multi conditional on
+// the assignment still being its own. Execution is at-least-once; results
+// are exactly-once.
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/internal/task"
+	"go.uber.org/zap"
+)
+
+// Defaults for Config.
+const (
+	DefaultConcurrency  = 4
+	DefaultDrainTimeout = 10 * time.Second
+)
+
+// Config tunes a worker.
+type Config struct {
+	ID           string
+	Concurrency  int
+	Kinds        *task.Registry // what it runs; advertised in its registration
+	DrainTimeout time.Duration  // on shutdown, how long running tasks may finish
+	Logger       *zap.Logger
+}
+
+type worker struct {
+	c   *coord.Client
+	q   *coord.Queue
+	l   coord.Layout
+	cfg Config
+	log *zap.Logger
+	sem chan struct{} // concurrency slots
+
+	runCtx context.Context // executions; cancelled when draining ends
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	running map[task.ID]*execution
+}
+
+type execution struct {
+	cancel  context.CancelFunc
+	revoked bool // its assignment vanished: do not complete
+}
+
+// Run registers the worker and serves assignments until ctx is done, then
+// drains: it tells the master it takes no more work, lets running tasks
+// finish for up to DrainTimeout, and abandons the rest (their assignments
+// stay, and the master gives them to another worker once this one's session
+// is closed).
+func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error {
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.Kinds == nil {
+		cfg.Kinds = task.Builtin(false)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	runCtx, stopRuns := context.WithCancel(context.Background())
+	defer stopRuns()
+	w := &worker{
+		c: c, q: coord.NewQueue(c, l, 0), l: l, cfg: cfg, log: cfg.Logger,
+		sem: make(chan struct{}, cfg.Concurrency), runCtx: runCtx,
+		running: make(map[task.ID]*execution),
+	}
+	info := coord.WorkerInfo{Member: coord.Self(cfg.ID), Concurrency: cfg.Concurrency, Kinds: cfg.Kinds.Names()}
+	err := w.serve(ctx, info)
+	w.drain(info, stopRuns)
+	return err
+}
+
+func (w *worker) serve(ctx context.Context, info coord.WorkerInfo) error {
+	data, err := json.Marshal(info)
+	if err != nil {
+		return err
+	}
+	for {
+		sess, err := w.c.Session(ctx)
+		if err != nil {
+			return ignoreCancel(ctx, err)
+		}
+		// The directory first: the master only assigns to registered
+		// workers, and finds their directory ready.
+		if _, err := w.c.Create(ctx, w.l.AssignDir(w.cfg.ID), nil, zk.FlagPersistent); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if !coord.IsConnectionError(err) {
+				return err
+			}
+			continue
+		}
+		if err := coord.Register(ctx, w.c, sess, w.l.Worker(w.cfg.ID), data); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, coord.ErrSessionLost) {
+				continue
+			}
+			return err
+		}
+		w.log.Info("worker registered", zap.String("worker", w.cfg.ID), zap.String("session", sess.String()),
+			zap.Int("concurrency", info.Concurrency), zap.Strings("kinds", info.Kinds))
+		err = w.watch(ctx, sess)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, coord.ErrSessionLost) {
+			w.log.Warn("session lost; registering again", zap.Int("running", w.count()))
+			continue
+		}
+		return err
+	}
+}
+
+// watch follows the worker's assign/ directory for one session: new
+// children are tasks to start, vanished ones are tasks to stop.
+func (w *worker) watch(ctx context.Context, sess *coord.Session) error {
+	dir := w.l.AssignDir(w.cfg.ID)
+	for {
+		names, ch, err := w.c.ChildrenW(ctx, dir)
+		switch {
+		case errors.Is(err, zk.ErrNoNode):
+			// A master removed it while this worker looked lost; recreate.
+			if _, err := w.c.Create(ctx, dir, nil, zk.FlagPersistent); err != nil && !errors.Is(err, zk.ErrNodeExists) && !coord.IsConnectionError(err) {
+				return err
+			}
+			continue
+		case err != nil:
+			if !coord.IsConnectionError(err) {
+				return err
+			}
+			if err := w.c.WaitConnected(ctx); err != nil {
+				return err
+			}
+			if !sess.Alive() {
+				return coord.ErrSessionLost
+			}
+			continue
+		}
+		w.reconcile(names)
+		select {
+		case <-ch:
+		case <-sess.Done():
+			return coord.ErrSessionLost
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (w *worker) reconcile(names []string) {
+	present := make(map[task.ID]bool, len(names))
+	for _, n := range names {
+		id, err := task.ParseID(n)
+		if err != nil {
+			continue
+		}
+		present[id] = true
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for id, ex := range w.running {
+		if !present[id] && !ex.revoked {
+			ex.revoked = true
+			ex.cancel()
+			w.log.Info("assignment withdrawn; stopping task", zap.Stringer("task", id))
+		}
+	}
+	for id := range present {
+		if _, ok := w.running[id]; ok {
+			continue
+		}
+		ctx, cancel := context.WithCancel(w.runCtx)
+		ex := &execution{cancel: cancel}
+		w.running[id] = ex
+		w.wg.Add(1)
+		go w.execute(ctx, id, ex)
+	}
+}
+
+func (w *worker) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.running)
+}
+
+func (w *worker) isRevoked(ex *execution) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return ex.revoked
+}
+
+func (w *worker) execute(ctx context.Context, id task.ID, ex *execution) {
+	defer w.wg.Done()
+	defer func() {
+		w.mu.Lock()
+		delete(w.running, id)
+		w.mu.Unlock()
+		ex.cancel()
+	}()
+	select {
+	case w.sem <- struct{}{}:
+		defer func() { <-w.sem }()
+	case <-ctx.Done():
+		return
+	}
+	log := w.log.With(zap.Stringer("task", id))
+	data, stat, err := w.c.Get(ctx, w.l.Assignment(w.cfg.ID, id))
+	if err != nil {
+		if !errors.Is(err, zk.ErrNoNode) && ctx.Err() == nil {
+			log.Warn("cannot read assignment; leaving it for the master", zap.Error(err))
+		}
+		return
+	}
+	started := time.Now().UTC()
+	r := task.Result{ID: id, Worker: w.cfg.ID, SubmittedAt: id.SubmittedAt().UTC(), StartedAt: started}
+	a, err := task.DecodeAssignment(data)
+	if err != nil {
+		r.Status, r.Error = task.Failed, "assignment is "+err.Error()
+	} else {
+		r.Kind, r.Attempts, r.Epoch, r.SubmittedAt = a.Kind, a.Attempt, a.Epoch, a.SubmittedAt
+		payload, _, err := w.c.Get(ctx, w.l.Payload(id))
+		switch {
+		case errors.Is(err, zk.ErrNoNode):
+			r.Status, r.Error = task.Failed, "payload znode is missing"
+		case err != nil:
+			if ctx.Err() == nil {
+				log.Warn("cannot read payload; leaving the task for the master", zap.Error(err))
+			}
+			return
+		default:
+			log.Info("task started", zap.String("kind", a.Kind), zap.Int("attempt", a.Attempt), zap.Int64("epoch", a.Epoch))
+			out := w.cfg.Kinds.Run(ctx, a.Kind, payload, a.Timeout())
+			r.Status, r.Output, r.Stderr, r.ExitCode = out.Status(), out.Output, out.Stderr, out.ExitCode
+			if out.Err != nil {
+				r.Error = out.Err.Error()
+			}
+		}
+	}
+	if w.isRevoked(ex) || errors.Is(ctx.Err(), context.Canceled) && r.Status == task.Cancelled {
+		if w.isRevoked(ex) {
+			log.Info("task stopped: its assignment was withdrawn")
+		} else {
+			log.Info("task abandoned on shutdown; the master will reassign it")
+		}
+		return
+	}
+	r.FinishedAt = time.Now().UTC()
+	// Completion outlives the execution's context: only a closed client stops it.
+	err = w.q.Complete(context.Background(), w.cfg.ID, stat.Version, r)
+	switch {
+	case err == nil:
+		log.Info("task finished", zap.String("status", string(r.Status)), zap.Int("attempt", r.Attempts),
+			zap.Duration("took", r.FinishedAt.Sub(started)))
+	case errors.Is(err, coord.ErrRevoked):
+		log.Info("completion dropped: the task was reassigned, cancelled or finished elsewhere", zap.Error(err))
+	default:
+		log.Warn("completion failed; the master will reassign the task", zap.Error(err))
+	}
+}
+
+// drain runs once serve has returned (shutdown).
+func (w *worker) drain(info coord.WorkerInfo, stopRuns context.CancelFunc) {
+	n := w.count()
+	if n > 0 && w.cfg.DrainTimeout > 0 {
+		info.Draining = true
+		if data, err := json.Marshal(info); err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_, _ = w.c.Set(ctx, w.l.Worker(w.cfg.ID), data, -1)
+			cancel()
+		}
+		w.log.Info("draining: letting running tasks finish", zap.Int("running", n), zap.Duration("timeout", w.cfg.DrainTimeout))
+		done := make(chan struct{})
+		go func() { w.wg.Wait(); close(done) }()
+		t := time.NewTimer(w.cfg.DrainTimeout)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			w.log.Warn("drain timeout: abandoning running tasks", zap.Int("running", w.count()))
+		}
+	}
+	stopRuns()
+	w.wg.Wait()
+}
+
+func ignoreCancel(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
