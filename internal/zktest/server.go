@@ -512,9 +512,10 @@ func (s *Server) Zxid() (int64, error) {
 	return int64(z), nil
 }
 
-// Sessions returns the ids of the sessions the server's session tracker
-// knows, from the dump four-letter word. Only a standalone server or an
-// ensemble's leader tracks every session.
+// Sessions returns the ids of the sessions the server knows, from the dump
+// four-letter word: a standalone server's or leader's session tracker, or
+// a follower's list of global sessions (updated as the leader's session
+// transactions are applied).
 func (s *Server) Sessions() ([]int64, error) {
 	out, err := s.FourLetter("dump")
 	if err != nil {
@@ -523,18 +524,20 @@ func (s *Server) Sessions() ([]int64, error) {
 	if strings.Contains(out, "not currently serving requests") {
 		return nil, ErrNotServing
 	}
-	// The session tracker part comes first and lists one "\t0x<id>" per
-	// line; it ends where the ephemeral nodes dump starts.
+	// The session tracker part comes first, one session per line:
+	// "\t0x<id>" (standalone, leader) or "0x<id>\t<timeout>ms" (follower).
+	// It ends where the ephemeral nodes dump starts.
 	head, _, _ := strings.Cut(out, "ephemeral nodes dump")
 	seen := map[int64]bool{}
 	var ids []int64
 	sc := bufio.NewScanner(strings.NewReader(head))
 	for sc.Scan() {
-		f := strings.TrimSpace(sc.Text())
-		if !strings.HasPrefix(f, "0x") || strings.ContainsAny(f, " :") {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 || len(f) > 2 || !strings.HasPrefix(f[0], "0x") ||
+			(len(f) == 2 && !strings.HasSuffix(f[1], "ms")) {
 			continue
 		}
-		id, err := strconv.ParseUint(f, 0, 64)
+		id, err := strconv.ParseUint(f[0], 0, 64)
 		if err != nil || seen[int64(id)] {
 			continue
 		}

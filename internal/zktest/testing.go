@@ -36,8 +36,8 @@ func (s *Server) Restart(tb testing.TB) {
 
 // WaitSessionGone polls the server (every 25ms, for at most 30s) until it
 // no longer tracks session id, i.e. until it has expired (or closed) it,
-// and fails tb otherwise. The server must be standalone or an ensemble's
-// leader (see [Server.Sessions]).
+// and fails tb otherwise. In an ensemble, ask the leader: it decides
+// expiry (followers learn of it slightly later; see [Server.Sessions]).
 //
 // This is the synchronisation point for session-expiry tests: partition the
 // client with [Proxy.Blackhole], call WaitSessionGone with the client's

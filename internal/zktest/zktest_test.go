@@ -288,6 +288,14 @@ func TestEnsemble(t *testing.T) {
 
 	conn, _ := connect(t, e.Addrs(), 4*time.Second)
 	createRetry(t, conn, "/a")
+	for _, s := range e.Servers {
+		waitFor(t, "session listed by "+s.Addr(), func() error {
+			if ok, err := s.HasSession(conn.SessionID()); !ok {
+				return fmt.Errorf("session %#x not in dump: %v", conn.SessionID(), err)
+			}
+			return nil
+		})
+	}
 
 	// Kill the leader: the other two elect a new one and the client,
 	// which knows all three addresses, carries on.

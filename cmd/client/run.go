@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/paddock-zk/paddock/internal/cli"
+	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/internal/task"
+	"github.com/spf13/cobra"
+)
+
+// runSummary is what 'client run' reports.
+type runSummary struct {
+	Tasks       int            `json:"tasks"`
+	Succeeded   int            `json:"succeeded"`
+	Failed      int            `json:"failed"` // finished with another status
+	Lost        int            `json:"lost"`   // no result could be had
+	ByStatus    map[string]int `json:"by_status"`
+	Concurrency int            `json:"concurrency"`
+	Seconds     float64        `json:"seconds"`
+	TasksPerSec float64        `json:"tasks_per_sec"`
+	LatencyP50  float64        `json:"latency_p50_ms"`
+	LatencyP99  float64        `json:"latency_p99_ms"`
+	LatencyMax  float64        `json:"latency_max_ms"`
+	Errors      []string       `json:"errors,omitempty"` // first few
+}
+
+func newRunCommand(g *globals) *cobra.Command {
+	var (
+		tf          taskFlags
+		n, inFlight int
+		asJSON      bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the seed's client loop: submit, wait, fetch, clean up, repeat",
+		Long: `Run --tasks tasks through Paddock with --concurrency loops in flight. Each loop
+submits a task, waits (watch-driven) for its result, reads it, removes it, and
+starts the next. Prints a summary: tasks, failures, tasks per second and
+submit-to-result latency (p50, p99). Exits 0 only when every task succeeded; 3
+when some failed or were lost.`,
+		Example: `  client run --tasks 1000 --concurrency 32
+  client run --tasks 20 --concurrency 2 --kind sleep --data 0.5 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if n < 1 || inFlight < 1 {
+				return cli.Usage(errors.New("--tasks and --concurrency must be at least 1"))
+			}
+			spec, payload, err := tf.spec(cmd.InOrStdin())
+			if err != nil {
+				return err
+			}
+			env, err := g.opts.Open(cmd.Context(), "client")
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			q := coord.NewQueue(env.Client, env.Layout, tf.maxPayload)
+			s := runLoops(cmd.Context(), q, spec, payload, n, inFlight)
+			if cmd.Context().Err() != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), "interrupted; the summary covers the tasks that ended")
+			}
+			if asJSON {
+				if err := printJSON(cmd.OutOrStdout(), s); err != nil {
+					return err
+				}
+			} else {
+				printSummary(cmd.OutOrStdout(), s)
+			}
+			if s.Succeeded != s.Tasks || cmd.Context().Err() != nil {
+				return cli.Exit(cli.ExitNotSuccess, nil)
+			}
+			return nil
+		},
+	}
+	tf.add(cmd)
+	cmd.Flags().IntVar(&n, "tasks", 100, "tasks to run in all")
+	cmd.Flags().IntVar(&inFlight, "concurrency", 8, "client loops in flight")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the summary as JSON")
+	return cmd
+}
+
+func runLoops(ctx context.Context, q *coord.Queue, spec task.Spec, payload []byte, n, inFlight int) runSummary {
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		s         = runSummary{ByStatus: map[string]int{}, Concurrency: inFlight}
+		next      = make(chan struct{})
+		wg        sync.WaitGroup
+	)
+	record := func(status string, lat time.Duration, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		s.Tasks++
+		switch {
+		case err != nil:
+			s.Lost++
+			if len(s.Errors) < 5 {
+				s.Errors = append(s.Errors, err.Error())
+			}
+		case status == string(task.Succeeded):
+			s.Succeeded++
+		default:
+			s.Failed++
+		}
+		if err == nil {
+			s.ByStatus[status]++
+			latencies = append(latencies, lat)
+		}
+	}
+	start := time.Now()
+	for range min(inFlight, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range next {
+				sp := spec
+				sp.SubmittedAt = time.Now().UTC()
+				t0 := time.Now()
+				id := task.NewID(t0)
+				if err := q.Submit(ctx, id, sp, payload); err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					record("", 0, fmt.Errorf("submit: %w", err))
+					continue
+				}
+				r, err := q.Wait(ctx, id)
+				if ctx.Err() != nil {
+					return
+				}
+				if err != nil {
+					record("", 0, fmt.Errorf("task %s: %w", id, err))
+					continue
+				}
+				lat := time.Since(t0)
+				if err := q.Collect(ctx, id); err != nil && ctx.Err() == nil {
+					record("", 0, fmt.Errorf("collect %s: %w", id, err))
+					continue
+				}
+				record(string(r.Status), lat, nil)
+			}
+		}()
+	}
+feed:
+	for range n {
+		select {
+		case next <- struct{}{}:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	elapsed := time.Since(start)
+	s.Seconds = elapsed.Seconds()
+	if elapsed > 0 {
+		s.TasksPerSec = float64(s.Succeeded+s.Failed) / elapsed.Seconds()
+	}
+	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+	s.LatencyP50 = ms(percentile(latencies, 0.50))
+	s.LatencyP99 = ms(percentile(latencies, 0.99))
+	if len(latencies) > 0 {
+		s.LatencyMax = ms(latencies[len(latencies)-1])
+	}
+	return s
+}
+
+// percentile of sorted durations, nearest-rank.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted))*p+0.5) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func printSummary(w io.Writer, s runSummary) {
+	fmt.Fprintf(w, "tasks:      %d (succeeded %d, failed %d, lost %d)\n", s.Tasks, s.Succeeded, s.Failed, s.Lost)
+	fmt.Fprintf(w, "throughput: %.1f tasks/s over %.2fs with %d loops\n", s.TasksPerSec, s.Seconds, s.Concurrency)
+	fmt.Fprintf(w, "latency:    p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", s.LatencyP50, s.LatencyP99, s.LatencyMax)
+	for _, e := range s.Errors {
+		fmt.Fprintf(w, "error:      %s\n", e)
+	}
+}

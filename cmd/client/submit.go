@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/paddock-zk/paddock/internal/cli"
+	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/internal/task"
+	"github.com/spf13/cobra"
+)
+
+// taskFlags describe a task; submit and run share them.
+type taskFlags struct {
+	kind        string
+	data        string
+	dataFile    string
+	timeout     time.Duration
+	maxAttempts int
+	maxPayload  int
+}
+
+func (f *taskFlags) add(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.kind, "kind", "echo", "task kind: sleep (payload: seconds), echo, fail, exec (payload: JSON argv; workers need --allow-exec)")
+	fs.StringVar(&f.data, "data", "", "payload")
+	fs.StringVar(&f.dataFile, "data-file", "", "read the payload from this file ('-' for stdin)")
+	fs.DurationVar(&f.timeout, "timeout", 0, "execution time limit on the worker (0: none)")
+	fs.IntVar(&f.maxAttempts, "max-attempts", task.DefaultMaxAttempts, "assignments allowed before the task is dead-lettered (a task whose workers keep dying)")
+	fs.IntVar(&f.maxPayload, "max-payload", task.DefaultMaxPayload, "largest payload accepted, in bytes (ZooKeeper's own limit is about 1 MB)")
+	cmd.MarkFlagsMutuallyExclusive("data", "data-file")
+}
+
+// spec checks the flags and reads the payload, before anything is written.
+func (f *taskFlags) spec(stdin io.Reader) (task.Spec, []byte, error) {
+	if !task.ValidKind(f.kind) {
+		return task.Spec{}, nil, cli.Usage(fmt.Errorf("--kind %q is not a kind name (e.g. sleep, echo, fail, exec)", f.kind))
+	}
+	if f.timeout < 0 {
+		return task.Spec{}, nil, cli.Usage(errors.New("--timeout must not be negative"))
+	}
+	if f.maxAttempts < 1 || f.maxAttempts > 1000 {
+		return task.Spec{}, nil, cli.Usage(fmt.Errorf("--max-attempts %d: want 1 to 1000", f.maxAttempts))
+	}
+	if f.maxPayload < 1 || f.maxPayload > task.MaxRecord {
+		return task.Spec{}, nil, cli.Usage(fmt.Errorf("--max-payload %d: want 1 to %d", f.maxPayload, task.MaxRecord))
+	}
+	payload := []byte(f.data)
+	if f.dataFile != "" {
+		var err error
+		if f.dataFile == "-" {
+			payload, err = io.ReadAll(io.LimitReader(stdin, int64(f.maxPayload)+1))
+		} else {
+			payload, err = readLimited(f.dataFile, f.maxPayload)
+		}
+		if err != nil {
+			return task.Spec{}, nil, err
+		}
+	}
+	if len(payload) > f.maxPayload {
+		return task.Spec{}, nil, fmt.Errorf("%w: more than %d bytes (--max-payload); nothing was submitted", coord.ErrPayloadTooLarge, f.maxPayload)
+	}
+	spec := task.Spec{
+		Kind:        f.kind,
+		TimeoutMS:   f.timeout.Milliseconds(),
+		MaxAttempts: f.maxAttempts,
+		SubmittedAt: time.Now().UTC(),
+		Client:      clientName(),
+	}
+	return spec, payload, nil
+}
+
+func readLimited(path string, limit int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, int64(limit)+1))
+}
+
+func clientName() string {
+	h, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d", h, os.Getpid())
+}
+
+func newSubmitCommand(g *globals) *cobra.Command {
+	var (
+		tf          taskFlags
+		wait        bool
+		waitTimeout time.Duration
+		keep        bool
+		asJSON      bool
+	)
+	cmd := &cobra.Command{
+		Use:   "submit",
+		Short: "Submit a task and print its id (or, with --wait, its result)",
+		Long: `Submit a task: its payload goes to <root>/data and the task to <root>/tasks, in
+one ZooKeeper multi. The task id is printed at once. With --wait the command
+then waits (watch-driven) for the result, prints it, removes it from ZooKeeper
+(unless --keep), and exits 0 only when the task succeeded.
+
+Payloads over --max-payload are refused before anything is written.`,
+		Example: `  client submit --kind sleep --data 2 --wait
+  client submit --kind echo --data hello --json
+  client submit --kind exec --data '["uname","-a"]' --timeout 10s --wait`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			spec, payload, err := tf.spec(cmd.InOrStdin())
+			if err != nil {
+				return err
+			}
+			env, err := g.opts.Open(cmd.Context(), "client")
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			q := coord.NewQueue(env.Client, env.Layout, tf.maxPayload)
+			id := task.NewID(time.Now())
+			if err := q.Submit(cmd.Context(), id, spec, payload); err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if !wait {
+				if asJSON {
+					return printJSON(out, map[string]string{"id": string(id)})
+				}
+				fmt.Fprintln(out, id)
+				return nil
+			}
+			if !asJSON {
+				fmt.Fprintf(cmd.ErrOrStderr(), "submitted %s; waiting for its result\n", id)
+			}
+			ctx := cmd.Context()
+			if waitTimeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, waitTimeout)
+				defer cancel()
+			}
+			r, err := q.Wait(ctx, id)
+			if err != nil {
+				return waitError(id, err)
+			}
+			if !keep {
+				if err := q.Collect(cmd.Context(), id); err != nil {
+					env.Log.Warn("could not remove the result; the master expires it later")
+				}
+			}
+			return printResult(out, r, asJSON)
+		},
+	}
+	tf.add(cmd)
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the result and print it")
+	cmd.Flags().DurationVar(&waitTimeout, "wait-timeout", 0, "with --wait, give up after this long (0: wait forever); the task keeps running")
+	cmd.Flags().BoolVar(&keep, "keep", false, "with --wait, leave the result in ZooKeeper for others to read")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func waitError(id task.ID, err error) error {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("gave up waiting for %s; it keeps running: 'client result %s --wait' picks it up", id, id)
+	case errors.Is(err, context.Canceled):
+		return cli.Exit(cli.ExitFailure, fmt.Errorf("interrupted; %s keeps running: 'client result %s --wait' picks it up", id, id))
+	case errors.Is(err, coord.ErrUnknownTask):
+		return fmt.Errorf("task %s vanished without a result (deleted by hand?)", id)
+	}
+	return err
+}
