@@ -134,6 +134,7 @@ type Server struct {
 	exited  chan struct{} // closed when cmd has been waited for
 	waitErr error         // valid after exited is closed
 	paused  bool
+	logFrom int64 // size of the log file when the current process started
 }
 
 // Launch starts a standalone ZooKeeper server whose zoo.cfg, data
@@ -280,8 +281,21 @@ func (s *Server) writeConfig(quorum [][2]string, myid int) error {
 	if err := os.WriteFile(s.cfgPath, []byte(b.String()), 0o644); err != nil {
 		return fmt.Errorf("zktest: %w", err)
 	}
+	// The directory is first on the class path: an Apache release (which
+	// logs through logback) picks this up instead of logging at DEBUG.
+	if err := os.WriteFile(filepath.Join(s.dir, "logback.xml"), []byte(logbackXML), 0o644); err != nil {
+		return fmt.Errorf("zktest: %w", err)
+	}
 	return nil
 }
+
+const logbackXML = `<configuration>
+  <appender name="CONSOLE" class="ch.qos.logback.core.ConsoleAppender">
+    <encoder><pattern>%d{HH:mm:ss.SSS} [%thread] %-5level %logger{36} - %msg%n</pattern></encoder>
+  </appender>
+  <root level="INFO"><appender-ref ref="CONSOLE"/></root>
+</configuration>
+`
 
 // start launches the JVM without waiting for readiness.
 func (s *Server) start() error {
@@ -295,6 +309,9 @@ func (s *Server) start() error {
 		return fmt.Errorf("zktest: %w", err)
 	}
 	defer logFile.Close() // the child has its own descriptor
+	if st, err := logFile.Stat(); err == nil {
+		s.logFrom = st.Size()
+	}
 	fmt.Fprintf(logFile, "=== zktest: starting ZooKeeper on %s at %s\n", s.Addr(), time.Now().Format(time.RFC3339Nano))
 
 	args := append([]string{}, jvmFlags...)
@@ -359,16 +376,6 @@ func (s *Server) waitReady(timeout time.Duration) error {
 // WaitReady waits (up to the start timeout) until the server serves
 // requests: srvr reports a Mode.
 func (s *Server) WaitReady() error { return s.waitReady(s.opts.startTimeout) }
-
-// signal sends sig to the running JVM.
-func (s *Server) signal(sig syscall.Signal) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.runningLocked() {
-		return ErrNotRunning
-	}
-	return s.cmd.Process.Signal(sig)
-}
 
 // stop sends sig (SIGTERM or SIGKILL), resumes a paused JVM so that it can
 // act on it, and waits for exit, escalating to SIGKILL after stopTimeout.
@@ -585,9 +592,16 @@ func tailFile(path string, n int) string {
 	return string(bytes.Join(lines, []byte("\n")))
 }
 
+// portInUse reports whether the latest start failed to bind a port.
 func (s *Server) portInUse() bool {
+	s.mu.Lock()
+	from := s.logFrom
+	s.mu.Unlock()
 	b, err := os.ReadFile(s.logPath)
-	return err == nil && bytes.Contains(b, []byte("Address already in use"))
+	if err != nil || int64(len(b)) < from {
+		return false
+	}
+	return bytes.Contains(b[from:], []byte("Address already in use"))
 }
 
 // findZooKeeper returns the java binary and the class path for the

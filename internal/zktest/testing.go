@@ -42,9 +42,9 @@ func (s *Server) Restart(tb testing.TB) {
 // This is the synchronisation point for session-expiry tests: partition the
 // client with [Proxy.Blackhole], call WaitSessionGone with the client's
 // session id, then [Proxy.Restore]; the client's next request to the
-// server is answered with "session expired". The server expires a session
-// between sessionTimeout and sessionTimeout+tickTime after it last heard
-// from the client.
+// server is answered with "session expired" (see [Proxy] for timings).
+// The server expires a session between sessionTimeout and
+// sessionTimeout+tickTime after it last heard from the client.
 func (s *Server) WaitSessionGone(tb testing.TB, id int64) {
 	tb.Helper()
 	const timeout = 30 * time.Second

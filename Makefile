@@ -1,0 +1,54 @@
+# Paddock: the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/paddock-zk/paddock/internal/cli.Version=$(VERSION)
+# Packages whose tests talk to ZooKeeper run with the race detector.
+RACE_PKGS := ./internal/...
+
+.PHONY: all build zookeeper demo test unit check fmt vet process cluster-up cluster-down cluster-status clean help
+
+all: build
+
+help:
+	@echo "make demo     build, start a local ZooKeeper + 2 masters + 2 workers, run tasks, stop everything"
+	@echo "make test     everything CI runs (installs ZooKeeper if missing)"
+	@echo "make build    build bin/master bin/worker bin/client bin/election"
+	@echo "make cluster-up / cluster-status / cluster-down   a local cluster that stays up to play with"
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+
+zookeeper:
+	@scripts/ensure-zookeeper.sh
+
+demo: zookeeper build
+	@scripts/demo.sh
+
+# check: formatting and vet, cheap and first.
+check:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+# test: unit and integration tests of every package against real ZooKeeper
+# servers the tests start, with -race, then the process-level fault scenarios.
+test: zookeeper check
+	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
+	$(GO) test -count=1 -timeout 15m ./test/process/...
+
+unit:
+	$(GO) test -count=1 -short ./internal/task/ ./internal/master/ ./internal/cli/
+
+cluster-up: zookeeper build
+	@scripts/cluster.sh up
+
+cluster-status:
+	@scripts/cluster.sh status
+
+cluster-down:
+	@scripts/cluster.sh down
+
+clean:
+	rm -rf $(BIN) .tmp

@@ -1,0 +1,112 @@
+package coord_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/internal/zktest"
+	"go.uber.org/zap/zaptest"
+)
+
+// One ZooKeeper serves the package; each test works under its own root.
+// Tests that stop or cut the server start their own.
+var shared *zktest.Server
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "coord-zk-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	shared, err = zktest.Launch(dir, 0)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err, "\n(install ZooKeeper with scripts/ensure-zookeeper.sh)")
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	shared.Close()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// dial connects to addr with a short session timeout.
+func dial(t *testing.T, addr string) *coord.Client {
+	t.Helper()
+	c, err := coord.Dial(ctxT(t), coord.Config{
+		Servers:        []string{addr},
+		SessionTimeout: time.Second,
+		ConnectTimeout: 10 * time.Second,
+		Logger:         zaptest.NewLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// rootFor gives each test its own Paddock tree on the shared server.
+func rootFor(t *testing.T) coord.Layout {
+	name := strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
+	return coord.MustLayout("/t-" + name)
+}
+
+// layoutFor creates a fresh tree for the test.
+func layoutFor(t *testing.T, c *coord.Client) coord.Layout {
+	t.Helper()
+	l := rootFor(t)
+	if err := coord.EnsureLayout(ctxT(t), c, l); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// eventually waits for cond with a deadline, checking on every tick.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// expire cuts c off through proxy until the server has expired its session,
+// then lets it reconnect; it returns once c has a new session.
+func expire(t *testing.T, srv *zktest.Server, p *zktest.Proxy, c *coord.Client) *coord.Session {
+	t.Helper()
+	old, err := c.Session(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Blackhole()
+	srv.WaitSessionGone(t, old.ID())
+	p.Restore()
+	select {
+	case <-old.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("client did not notice its session expired")
+	}
+	s, err := c.Session(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ID() == old.ID() {
+		t.Fatal("same session after expiry")
+	}
+	return s
+}
