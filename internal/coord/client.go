@@ -11,6 +11,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -56,6 +57,22 @@ type Client struct {
 	changed chan struct{} // closed and replaced on every session-state change
 	closed  bool
 	dialErr error // last dial failure, for ErrUnreachable's message
+
+	requests    atomic.Int64
+	watchEvents atomic.Int64
+}
+
+// Stats counts what a client exchanged with ZooKeeper: the requests it made
+// through this package and the watch notifications it received. Tests use
+// them to show that a recipe's cost does not grow with the data.
+type Stats struct {
+	Requests    int64
+	WatchEvents int64
+}
+
+// Stats returns the counters so far.
+func (c *Client) Stats() Stats {
+	return Stats{Requests: c.requests.Load(), WatchEvents: c.watchEvents.Load()}
 }
 
 // Dial connects and waits, at most cfg.ConnectTimeout, for a session.
@@ -163,6 +180,9 @@ func (c *Client) dial(network, addr string, timeout time.Duration) (net.Conn, er
 // onEvent runs on the library's connection goroutine and must not block.
 func (c *Client) onEvent(ev zk.Event) {
 	if ev.Type != zk.EventSession {
+		if ev.Type != zk.EventNotWatching {
+			c.watchEvents.Add(1)
+		}
 		return
 	}
 	c.mu.Lock()

@@ -47,6 +47,7 @@ type Node struct {
 
 // Get reads a znode.
 func (c *Client) Get(ctx context.Context, path string) ([]byte, *zk.Stat, error) {
+	c.requests.Add(1)
 	n, err := call(ctx, func() (Node, error) {
 		d, s, err := c.zk.Get(path)
 		return Node{d, s}, err
@@ -56,6 +57,7 @@ func (c *Client) Get(ctx context.Context, path string) ([]byte, *zk.Stat, error)
 
 // GetW reads a znode and leaves a data watch on it.
 func (c *Client) GetW(ctx context.Context, path string) ([]byte, *zk.Stat, <-chan zk.Event, error) {
+	c.requests.Add(1)
 	type r struct {
 		n  Node
 		ch <-chan zk.Event
@@ -69,6 +71,7 @@ func (c *Client) GetW(ctx context.Context, path string) ([]byte, *zk.Stat, <-cha
 
 // Children lists a znode's children.
 func (c *Client) Children(ctx context.Context, path string) ([]string, *zk.Stat, error) {
+	c.requests.Add(1)
 	type r struct {
 		names []string
 		stat  *zk.Stat
@@ -82,6 +85,7 @@ func (c *Client) Children(ctx context.Context, path string) ([]string, *zk.Stat,
 
 // ChildrenW lists a znode's children and leaves a child watch on it.
 func (c *Client) ChildrenW(ctx context.Context, path string) ([]string, <-chan zk.Event, error) {
+	c.requests.Add(1)
 	type r struct {
 		names []string
 		ch    <-chan zk.Event
@@ -95,6 +99,7 @@ func (c *Client) ChildrenW(ctx context.Context, path string) ([]string, <-chan z
 
 // Exists stats a znode; the stat is nil when it does not exist.
 func (c *Client) Exists(ctx context.Context, path string) (*zk.Stat, error) {
+	c.requests.Add(1)
 	return call(ctx, func() (*zk.Stat, error) {
 		ok, s, err := c.zk.Exists(path)
 		if !ok {
@@ -107,6 +112,7 @@ func (c *Client) Exists(ctx context.Context, path string) (*zk.Stat, error) {
 // ExistsW stats a znode and leaves a watch that fires on its creation,
 // deletion or data change.
 func (c *Client) ExistsW(ctx context.Context, path string) (*zk.Stat, <-chan zk.Event, error) {
+	c.requests.Add(1)
 	type r struct {
 		stat *zk.Stat
 		ch   <-chan zk.Event
@@ -124,16 +130,19 @@ func (c *Client) ExistsW(ctx context.Context, path string) (*zk.Stat, <-chan zk.
 // Create creates a znode with the client's ACL and returns its path (which
 // differs from path for sequential znodes).
 func (c *Client) Create(ctx context.Context, path string, data []byte, flags int32) (string, error) {
+	c.requests.Add(1)
 	return call(ctx, func() (string, error) { return c.zk.Create(path, data, flags, c.acl) })
 }
 
 // Set writes a znode's data if its version matches (-1: any).
 func (c *Client) Set(ctx context.Context, path string, data []byte, version int32) (*zk.Stat, error) {
+	c.requests.Add(1)
 	return call(ctx, func() (*zk.Stat, error) { return c.zk.Set(path, data, version) })
 }
 
 // Delete deletes a znode if its version matches (-1: any).
 func (c *Client) Delete(ctx context.Context, path string, version int32) error {
+	c.requests.Add(1)
 	_, err := call(ctx, func() (struct{}, error) { return struct{}{}, c.zk.Delete(path, version) })
 	return err
 }
@@ -142,6 +151,7 @@ func (c *Client) Delete(ctx context.Context, path string, version int32) error {
 // before it (ZooKeeper reads are otherwise served by the connected server's
 // possibly lagging replica).
 func (c *Client) Sync(ctx context.Context, path string) error {
+	c.requests.Add(1)
 	_, err := call(ctx, func() (string, error) { return c.zk.Sync(path) })
 	return err
 }
@@ -188,6 +198,7 @@ func (e *MultiError) Unwrap() error { return e.Err }
 // them comes back as a *MultiError naming the op at fault; other errors
 // (connection loss, closing) leave the outcome unknown.
 func (c *Client) Multi(ctx context.Context, ops ...Op) ([]zk.MultiResponse, error) {
+	c.requests.Add(1)
 	for _, op := range ops {
 		if cr, ok := op.(*zk.CreateRequest); ok && cr.Acl == nil {
 			cr.Acl = c.acl

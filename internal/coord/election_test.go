@@ -1,0 +1,187 @@
+package coord_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/internal/zktest"
+)
+
+func TestElectionOrderAndSuccession(t *testing.T) {
+	ctx := ctxT(t)
+	c := dial(t, shared.Addr())
+	l := layoutFor(t, c)
+	sess, _ := c.Session(ctx)
+	el := coord.NewElection(c, l.Master())
+	var cands []*coord.Candidate
+	for _, name := range []string{"a", "b", "c"} {
+		cd, err := el.Join(ctx, sess, []byte(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cands = append(cands, cd)
+	}
+	if !(cands[0].Seq() < cands[1].Seq() && cands[1].Seq() < cands[2].Seq()) {
+		t.Fatalf("sequence numbers out of order")
+	}
+	if err := cands[0].Lead(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	// b and c wait; b is elected as soon as a resigns, c stays behind b.
+	elected := make(chan string, 2)
+	var waiting atomic.Int32
+	for i, name := range []string{"b", "c"} {
+		go func() {
+			err := cands[i+1].Lead(ctx, func(s coord.Standing) {
+				if s.Position > 0 {
+					waiting.Add(1)
+				}
+			})
+			if err == nil {
+				elected <- name
+			}
+		}()
+	}
+	eventually(t, 5*time.Second, "b and c to queue", func() bool { return waiting.Load() == 2 })
+	select {
+	case who := <-elected:
+		t.Fatalf("%s elected while a leads", who)
+	default:
+	}
+	if err := cands[0].Resign(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-elected; got != "b" {
+		t.Fatalf("elected %s after a resigned, want b", got)
+	}
+	names, _ := el.Candidates(ctx)
+	if len(names) != 2 {
+		t.Fatalf("candidates %v", names)
+	}
+}
+
+func TestElectionIsHerdFree(t *testing.T) {
+	// 50 candidates queue; the leader's departure must wake exactly one of
+	// them: the others' watches are on their predecessors, which stay.
+	ctx := ctxT(t)
+	c := dial(t, shared.Addr())
+	l := layoutFor(t, c)
+	sess, _ := c.Session(ctx)
+	el := coord.NewElection(c, l.Master())
+	leaderConn := dial(t, shared.Addr()) // the leader resigns through its own connection
+	const n = 50
+	cands := make([]*coord.Candidate, n)
+	leaderSess, _ := leaderConn.Session(ctx)
+	for i := range cands {
+		s, el := sess, el
+		if i == 0 {
+			s, el = leaderSess, coord.NewElection(leaderConn, l.Master())
+		}
+		cd, err := el.Join(ctx, s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cands[i] = cd
+	}
+	var wakeups atomic.Int32
+	settled := make(chan struct{}, n)
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for i := 1; i < n; i++ {
+		go func() {
+			first := true
+			_ = cands[i].Lead(lctx, func(coord.Standing) {
+				if first {
+					first = false
+					settled <- struct{}{}
+					return
+				}
+				wakeups.Add(1)
+			})
+		}()
+	}
+	for i := 1; i < n; i++ {
+		<-settled
+	}
+	before := c.Stats().WatchEvents
+	if err := leaderConn.Delete(ctx, cands[0].Key(), -1); err != nil {
+		t.Fatal(err)
+	}
+	// Candidate 1 is elected (its observe counts the election as a wakeup).
+	eventually(t, 10*time.Second, "the successor's election", func() bool { return wakeups.Load() >= 1 })
+	// ZooKeeper delivers a watch notification before the replies that
+	// follow it on the same connection: after this round trip every
+	// notification the deletion caused has arrived.
+	if err := c.Sync(ctx, l.Master()); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Stats().WatchEvents - before; got != 1 {
+		t.Fatalf("leader departure sent %d watch notifications to the 49 candidates, want 1", got)
+	}
+	if got := wakeups.Load(); got != 1 {
+		t.Fatalf("leader departure woke %d candidates, want 1", got)
+	}
+}
+
+func TestElectionCandidacyLostWithSession(t *testing.T) {
+	p := zktest.NewProxy(t, shared.Addr())
+	c := dial(t, p.Addr())
+	l := layoutFor(t, c)
+	ctx := ctxT(t)
+	sess, _ := c.Session(ctx)
+	el := coord.NewElection(c, l.Master())
+	leader, err := el.Join(ctx, sess, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := leader.Lead(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	gone := leader.Gone(ctx)
+	expire(t, shared, p, c)
+	select {
+	case <-gone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Gone did not fire after the session expired")
+	}
+	if err := leader.Lead(ctx, nil); !errors.Is(err, coord.ErrSessionLost) {
+		t.Fatalf("Lead on an expired candidacy: %v", err)
+	}
+	// The candidacy does not come back by itself.
+	if st, _ := c.Exists(ctx, leader.Key()); st != nil {
+		t.Fatal("the expired candidate znode still exists")
+	}
+}
+
+func TestElectionGoneWhenZnodeDeleted(t *testing.T) {
+	ctx := ctxT(t)
+	c := dial(t, shared.Addr())
+	l := layoutFor(t, c)
+	sess, _ := c.Session(ctx)
+	cd, err := coord.NewElection(c, l.Master()).Join(ctx, sess, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := cd.Gone(ctx)
+	other := dial(t, shared.Addr())
+	if err := other.Delete(ctx, cd.Key(), -1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-gone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Gone did not fire after the znode was deleted")
+	}
+	if err := cd.Lead(ctx, nil); !errors.Is(err, coord.ErrCandidacyLost) {
+		t.Fatalf("want ErrCandidacyLost, got %v", err)
+	}
+	if err := cd.Resign(ctx); err != nil {
+		t.Fatalf("resigning a deleted candidacy: %v", err)
+	}
+	_ = zk.ErrNoNode
+}

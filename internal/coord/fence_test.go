@@ -1,0 +1,119 @@
+package coord_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/internal/zktest"
+)
+
+func TestFenceStopsADeposedLeader(t *testing.T) {
+	ctx := ctxT(t)
+	c1 := dial(t, shared.Addr())
+	c2 := dial(t, shared.Addr())
+	l := layoutFor(t, c1)
+	s1, _ := c1.Session(ctx)
+	s2, _ := c2.Session(ctx)
+	el1, el2 := coord.NewElection(c1, l.Master()), coord.NewElection(c2, l.Master())
+	cand1, _ := el1.Join(ctx, s1, nil)
+	cand2, _ := el2.Join(ctx, s2, nil)
+	if err := cand1.Lead(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	f1, err := coord.TakeOver(ctx, c1, l, cand1, "one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c1.FencedMulti(ctx, f1, coord.CreateOp(l.Worker("x"), nil, zk.FlagPersistent)); err != nil {
+		t.Fatalf("the leader's fenced write failed: %v", err)
+	}
+	// A second leader takes over (here: the first resigns but keeps its
+	// fence, like a leader that missed the news).
+	if err := cand1.Resign(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := cand2.Lead(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	f2, err := coord.TakeOver(ctx, c2, l, cand2, "two")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f2.Epoch != f1.Epoch+1 {
+		t.Fatalf("epochs %d then %d", f1.Epoch, f2.Epoch)
+	}
+	_, err = c1.FencedMulti(ctx, f1, coord.CreateOp(l.Worker("y"), nil, zk.FlagPersistent))
+	if !errors.Is(err, coord.ErrDeposed) {
+		t.Fatalf("deposed leader's write: %v", err)
+	}
+	if st, _ := c1.Exists(ctx, l.Worker("y")); st != nil {
+		t.Fatal("a deposed leader's write landed")
+	}
+	// A caller's own failing op is a MultiError counted in its ops.
+	_, err = c2.FencedMulti(ctx, f2, coord.CheckOp(l.Worker("x"), -1), coord.CheckOp(l.Worker("nope"), -1))
+	var me *coord.MultiError
+	if !errors.As(err, &me) || me.Index != 1 || errors.Is(err, coord.ErrDeposed) {
+		t.Fatalf("want MultiError at 1, got %v", err)
+	}
+}
+
+func TestFenceStopsALeaderWhoseSessionExpired(t *testing.T) {
+	// The seed's lagging master: its session expires while it is cut off;
+	// the library reconnects with a new session; its writes must not land.
+	ctx := ctxT(t)
+	p := zktest.NewProxy(t, shared.Addr())
+	c := dial(t, p.Addr())
+	l := layoutFor(t, c)
+	sess, _ := c.Session(ctx)
+	cand, err := coord.NewElection(c, l.Master()).Join(ctx, sess, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cand.Lead(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := coord.TakeOver(ctx, c, l, cand, "lagging")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expire(t, shared, p, c)
+	_, err = c.FencedMulti(ctx, f, coord.CreateOp(l.Worker("late"), nil, zk.FlagPersistent))
+	if !errors.Is(err, coord.ErrDeposed) {
+		t.Fatalf("write after expiry: %v", err)
+	}
+	if st, _ := c.Exists(ctx, l.Worker("late")); st != nil {
+		t.Fatal("a write after session expiry landed")
+	}
+}
+
+func TestFencedBatchIsolatesAFailingItem(t *testing.T) {
+	ctx := ctxT(t)
+	c := dial(t, shared.Addr())
+	l := layoutFor(t, c)
+	sess, _ := c.Session(ctx)
+	cand, _ := coord.NewElection(c, l.Master()).Join(ctx, sess, nil)
+	f, err := coord.TakeOver(ctx, c, l, cand, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := [][]coord.Op{
+		{coord.CreateOp(l.Worker("a"), nil, zk.FlagPersistent)},
+		{coord.CreateOp(l.Worker("b"), nil, zk.FlagPersistent), coord.CheckOp(l.Worker("missing"), -1)},
+		{coord.CreateOp(l.Worker("c"), nil, zk.FlagPersistent)},
+	}
+	failed, err := c.FencedBatch(ctx, f, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(failed) != 1 || failed[1] == nil || failed[1].Index != 1 || !errors.Is(failed[1], zk.ErrNoNode) {
+		t.Fatalf("failed = %v", failed)
+	}
+	for name, want := range map[string]bool{"a": true, "b": false, "c": true} {
+		st, _ := c.Exists(ctx, l.Worker(name))
+		if (st != nil) != want {
+			t.Errorf("%s exists=%v, want %v", name, st != nil, want)
+		}
+	}
+}
