@@ -2,12 +2,14 @@ package coord_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/zktest"
 	"go.uber.org/zap/zaptest"
@@ -67,6 +69,7 @@ func rootFor(t *testing.T) coord.Layout {
 func layoutFor(t *testing.T, c *coord.Client) coord.Layout {
 	t.Helper()
 	l := rootFor(t)
+	deleteTree(t, c, l.Root())
 	if err := coord.EnsureLayout(ctxT(t), c, l); err != nil {
 		t.Fatal(err)
 	}
@@ -109,4 +112,22 @@ func expire(t *testing.T, srv *zktest.Server, p *zktest.Proxy, c *coord.Client) 
 		t.Fatal("same session after expiry")
 	}
 	return s
+}
+
+// deleteTree removes p and everything under it (left by an earlier -count run).
+func deleteTree(t *testing.T, c *coord.Client, p string) {
+	t.Helper()
+	children, _, err := c.Children(ctxT(t), p)
+	if errors.Is(err, zk.ErrNoNode) {
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range children {
+		deleteTree(t, c, p+"/"+ch)
+	}
+	if err := c.Delete(ctxT(t), p, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
+		t.Fatal(err)
+	}
 }
