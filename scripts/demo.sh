@@ -391,7 +391,9 @@ took_over() {
 	j=$(status_json) || return 1
 	NEW_LEADER=$(leader_field "$j" id)
 	NEW_EPOCH=$(epoch_of "$j")
-	[[ -n $NEW_LEADER && $NEW_LEADER != "$OLD_LEADER" ]]
+	# The new leader has taken over once it has also moved the epoch on (for
+	# a moment 'status' names it while the epoch is still the old one's).
+	[[ -n $NEW_LEADER && $NEW_LEADER != "$OLD_LEADER" && ${NEW_EPOCH:-0} -gt $OLD_EPOCH ]]
 }
 wait_until 30 "$BACKUP to take over" took_over
 TAKEOVER_MS=$(($(now_ms) - T_KILL))

@@ -451,18 +451,25 @@ func (ct *controller) takeBack(ctx context.Context, w *worker) error {
 	if err != nil {
 		return err
 	}
+	type outcome int
+	const (
+		toPending outcome = iota
+		toDead
+		orphan
+	)
 	var items [][]coord.Op
 	var itemIDs []task.ID
-	var back []bool // true: unassigned; false: dead-lettered
+	var outcomes []outcome
 	for _, id := range ids {
 		cs, ok := specs[id]
-		if !ok { // the task is gone (cancelled): so is its assignment
-			ct.forget(id)
-			continue
-		}
 		var ops []coord.Op
-		toPending := false
+		out := toDead
 		switch {
+		case !ok:
+			out = orphan
+			// The task is gone but its assignment is not (only a tool can
+			// do that): remove the orphan, or the directory never empties.
+			ops = []coord.Op{coord.DeleteOp(ct.l.Assignment(w.name, id), -1)}
 		case cs.err != nil:
 			ops, err = ct.deadOps(id, cs, w.name, task.ReasonMalformed, cs.err.Error())
 		case cs.spec.Attempts >= cs.spec.AttemptLimit():
@@ -472,12 +479,12 @@ func (ct *controller) takeBack(ctx context.Context, w *worker) error {
 			s := cs.spec
 			s.Worker, s.LastWorker = "", w.name
 			ops, err = ct.q.UnassignOps(id, w.name, cs.version, s)
-			toPending = true
+			out = toPending
 		}
 		if err != nil {
 			return err
 		}
-		items, itemIDs, back = append(items, ops), append(itemIDs, id), append(back, toPending)
+		items, itemIDs, outcomes = append(items, ops), append(itemIDs, id), append(outcomes, out)
 	}
 	failed, err := ct.c.FencedBatch(ctx, ct.fence, items)
 	if err != nil {
@@ -485,20 +492,29 @@ func (ct *controller) takeBack(ctx context.Context, w *worker) error {
 	}
 	for i, id := range itemIDs {
 		if me := failed[i]; me != nil {
-			// The task or assignment changed under us: re-read both.
-			ct.log.Debug("take-back skipped", zap.Stringer("task", id), zap.Error(me))
 			delete(ct.specs, id)
-			ct.mark(func(x *dirtySet) { x.dirs[w.name] = true })
+			if errors.Is(me, zk.ErrNoNode) || errors.Is(me, zk.ErrBadVersion) {
+				// The task or assignment changed under us: re-read both.
+				ct.log.Debug("take-back skipped", zap.Stringer("task", id), zap.Error(me))
+				ct.mark(func(x *dirtySet) { x.dirs[w.name] = true })
+			} else {
+				// The tree contradicts itself (e.g. a result already exists);
+				// retrying at once would spin. The next change retries.
+				ct.log.Warn("cannot take back a lost worker's task", zap.Stringer("task", id), zap.Error(me))
+			}
 			continue
 		}
 		delete(w.tasks, id)
 		delete(ct.assigned, id)
 		delete(ct.specs, id)
-		if back[i] {
+		switch outcomes[i] {
+		case toPending:
 			ct.pending.Push(id)
 			ct.log.Info("task returned to pending", zap.Stringer("task", id), zap.String("lost_worker", w.name))
-		} else {
+		case toDead:
 			ct.log.Warn("task dead-lettered", zap.Stringer("task", id), zap.String("lost_worker", w.name))
+		case orphan:
+			ct.log.Warn("removed an assignment whose task is gone", zap.Stringer("task", id), zap.String("lost_worker", w.name))
 		}
 	}
 	return nil
@@ -730,10 +746,19 @@ func (ct *controller) schedule(ctx context.Context) (int, error) {
 	for i, id := range itemIDs {
 		me := failed[i]
 		if i < nDead {
-			if me == nil {
-				ct.log.Warn("task dead-lettered", zap.Stringer("task", id), zap.String("reason", ct.specs[id].reasonFor()))
-			}
+			reason := ct.specs[id].reasonFor()
 			delete(ct.specs, id)
+			switch {
+			case me == nil:
+				ct.log.Warn("task dead-lettered", zap.Stringer("task", id), zap.String("reason", reason))
+			case me.Index == 0 && errors.Is(me, zk.ErrNoNode):
+				ct.forget(id) // cancelled meanwhile
+			default:
+				// Changed meanwhile (read it again) or contradicted by the
+				// tree (a result exists): keep it, never lose it.
+				ct.pending.Push(id)
+				ct.log.Warn("could not dead-letter a task; will retry", zap.Stringer("task", id), zap.Error(me))
+			}
 			continue
 		}
 		w := ct.workers[placed[i-nDead].Worker]
