@@ -530,3 +530,25 @@ func TestBacklogCostsTheMasterNothingUntilThereIsRoom(t *testing.T) {
 		}
 	}
 }
+
+func TestWorkerDrainsOnShutdownAndAbandonsTheRest(t *testing.T) {
+	e := newEnv(t)
+	e.master("m1", shared.Addr(), time.Hour)
+	w := e.worker("w", shared.Addr(), 2) // drain timeout 1 s
+	e.waitLog(10*time.Second, "w", "worker registered")
+	short := e.submit("sleep", "0.3", 0)
+	long := e.submit("sleep", "30", 0)
+	eventually(t, 10*time.Second, "both running", func() bool { return e.countLogs("w", "task started", time.Time{}) == 2 })
+	w.stop()
+	if r := e.wait(short, 5*time.Second); r.Status != task.Succeeded || r.Worker != "w" {
+		t.Fatalf("the short task should finish during the drain: %+v", r)
+	}
+	e.waitLog(5*time.Second, "w", "task abandoned on shutdown; the master will reassign it")
+	// The long one was abandoned: another worker picks it up.
+	e.worker("w2", shared.Addr(), 1)
+	e.waitLog(10*time.Second, "w2", "task started")
+	s, _, err := e.q.Spec(context.Background(), long)
+	if err != nil || s.Worker != "w2" || s.Attempts != 2 {
+		t.Fatalf("%+v %v", s, err)
+	}
+}
