@@ -7,7 +7,7 @@ LDFLAGS := -X github.com/paddock-zk/paddock/internal/cli.Version=$(VERSION)
 # Packages whose tests talk to ZooKeeper run with the race detector.
 RACE_PKGS := ./internal/...
 
-.PHONY: all build zookeeper demo test unit check fmt vet process cluster-up cluster-down cluster-status clean help
+.PHONY: all build zookeeper demo test unit check cluster-up cluster-down cluster-status cluster-logs clean help
 
 all: build
 
@@ -50,5 +50,9 @@ cluster-status:
 cluster-down:
 	@scripts/cluster.sh down
 
+cluster-logs:
+	@scripts/cluster.sh logs
+
 clean:
+	@scripts/cluster.sh down >/dev/null 2>&1 || true
 	rm -rf $(BIN) .tmp

@@ -86,6 +86,7 @@ free_port() {
 	return 1
 }
 srvr() {
+	# shellcheck disable=SC2016 # $1 is the inner shell's
 	${TIMEOUT[@]+"${TIMEOUT[@]}"} bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf srvr >&3 && cat <&3' _ "$1" 2>/dev/null
 }
 zk_classpath() {

@@ -56,8 +56,9 @@ shown() {
 show() {
 	printf '    %s$ %s%s\n' "$D" "$(shown "$@")" "$N"
 	local out rc=0
-	out=$("$@" 2>&1) || rc=$?
+	out=$(guard "$@" 2>&1) || rc=$?
 	[[ -z $out ]] || printf '%s\n' "$out" | indent
+	((rc != 124)) || say "${R}(gave up after 60 s)${N}"
 	return "$rc"
 }
 
@@ -77,6 +78,12 @@ SETSID=()
 command -v setsid >/dev/null 2>&1 && SETSID=(setsid)
 TIMEOUT=()
 command -v timeout >/dev/null 2>&1 && TIMEOUT=(timeout 2)
+# guard runs a client command with a time limit, so that the demo cannot hang
+# (a client waits for ZooKeeper for as long as it takes). --foreground keeps
+# it in our process group: Ctrl-C still reaches it.
+GUARD=()
+timeout --foreground --kill-after=5 60 true >/dev/null 2>&1 && GUARD=(timeout --foreground --kill-after=5 60)
+guard() { ${GUARD[@]+"${GUARD[@]}"} "$@"; }
 
 NAMES=() # masters and workers, in start order
 PIDS=()
@@ -105,6 +112,20 @@ start() {
 	PIDS+=("$!")
 }
 
+# forget PID: stop tracking a process the demo is about to kill on purpose.
+# Disowning it also keeps bash from reporting "Killed" on the terminal.
+forget() {
+	local i
+	for i in "${!PIDS[@]}"; do
+		if [[ ${PIDS[i]} == "$1" ]]; then
+			unset 'PIDS[i]' 'NAMES[i]'
+		fi
+	done
+	PIDS=(${PIDS[@]+"${PIDS[@]}"})
+	NAMES=(${NAMES[@]+"${NAMES[@]}"})
+	disown "$1" 2>/dev/null || true
+}
+
 pid_of() { # NAME → pid of its newest process
 	local i
 	for ((i = ${#NAMES[@]} - 1; i >= 0; i--)); do
@@ -114,14 +135,18 @@ pid_of() { # NAME → pid of its newest process
 }
 
 # stop SECONDS PID...: SIGTERM, wait up to SECONDS, then SIGKILL; reap.
-# Sets FORCED to the pids that had to be killed.
+# Sets FORCED to the pids that had to be killed, and STATUS[pid] to each
+# one's exit status.
 FORCED=''
+declare -A STATUS=()
 stop() {
-	local limit=$1 p deadline any
+	local limit=$1 p deadline any rc
 	shift
 	FORCED=''
 	(($# > 0)) || return 0
-	for p; do alive "$p" && kill -TERM "$p" 2>/dev/null || true; done
+	for p; do
+		if alive "$p"; then kill -TERM "$p" 2>/dev/null || true; fi
+	done
 	deadline=$(($(now_ms) + limit * 1000))
 	while :; do
 		any=0
@@ -133,13 +158,16 @@ stop() {
 		fi
 		sleep 0.1
 	done
-	for p; do wait "$p" 2>/dev/null || true; done
+	for p; do
+		rc=0
+		wait "$p" 2>/dev/null || rc=$?
+		STATUS[$p]=$rc
+	done
 }
 
-STOPPED=0
+# stop_everything may run twice (a Ctrl-C during the final stop): each
+# time it stops whatever still runs.
 stop_everything() {
-	((STOPPED)) && return 0
-	STOPPED=1
 	local pids=() i
 	if [[ -n $RUN_PID ]]; then
 		kill -TERM "$RUN_PID" 2>/dev/null || true
@@ -149,10 +177,12 @@ stop_everything() {
 	# Workers drain running tasks for up to 10 s; masters resign at once.
 	stop 15 ${pids[@]+"${pids[@]}"}
 	for i in "${!PIDS[@]}"; do
-		[[ "$FORCED " == *" ${PIDS[i]} "* ]] && warn "${NAMES[i]} ignored SIGTERM for 15 s; killed it"
+		if [[ "$FORCED " == *" ${PIDS[i]} "* ]]; then
+			warn "${NAMES[i]} ignored SIGTERM for 15 s; killed it"
+		elif [[ " ${pids[*]-} " == *" ${PIDS[i]} "* && ${STATUS[${PIDS[i]}]:-0} != 0 ]]; then
+			warn "${NAMES[i]} exited with status ${STATUS[${PIDS[i]}]} on SIGTERM (see ${NAMES[i]}.log)"
+		fi
 	done
-	# Reap the ones that died earlier (the killed leader), quietly.
-	for i in "${!PIDS[@]}"; do wait "${PIDS[i]}" 2>/dev/null || true; done
 	if [[ -n $ZK_PID ]]; then
 		stop 10 "$ZK_PID"
 		[[ -z $FORCED ]] || warn "ZooKeeper ignored SIGTERM for 10 s; killed it"
@@ -206,6 +236,7 @@ free_port() {
 
 # srvr PORT: ZooKeeper's srvr four-letter word.
 srvr() {
+	# shellcheck disable=SC2016 # $1 is the inner shell's
 	${TIMEOUT[@]+"${TIMEOUT[@]}"} bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf srvr >&3 && cat <&3' _ "$1" 2>/dev/null
 }
 
@@ -223,7 +254,7 @@ zk_classpath() {
 
 # start_zookeeper sets ZK_PORT and ZK_PID and waits until it serves requests.
 start_zookeeper() {
-	local dir="$WORK/zk" attempt t0 out
+	local dir="$WORK/zk" t0 out _
 	mkdir -p "$dir/data"
 	cat >"$dir/logback.xml" <<'XML'
 <configuration>
@@ -233,7 +264,7 @@ start_zookeeper() {
   <root level="INFO"><appender-ref ref="CONSOLE"/></root>
 </configuration>
 XML
-	for attempt in 1 2 3 4 5; do
+	for _ in 1 2 3 4 5; do
 		ZK_PORT=$(free_port) || fail "found no free port on 127.0.0.1"
 		cat >"$dir/zoo.cfg" <<-CFG
 			tickTime=500
@@ -274,7 +305,7 @@ XML
 # 'client status --json' prints one line; its leader (and each backup) is a
 # flat object {"id":..,"host":..,"pid":..,"started":..}. No jq needed.
 
-status_json() { "$BIN/client" status --json --connect-timeout 3s 2>/dev/null; }
+status_json() { guard "$BIN/client" status --json --connect-timeout 3s 2>/dev/null; }
 leader_field() { # JSON FIELD → .leader.FIELD ("" when there is no leader)
 	local obj
 	obj=$(sed -n 's/.*"leader":{\([^}]*\)}.*/\1/p' <<<"$1")
@@ -292,8 +323,9 @@ wait_until() {
 	shift 2
 	t0=$(now_ms)
 	until "$@"; do
+		alive "$ZK_PID" || fail "ZooKeeper (pid $ZK_PID) exited while waiting for $what"
 		for i in "${!PIDS[@]}"; do
-			if ! alive "${PIDS[i]}" && [[ "$KILLED " != *" ${PIDS[i]} "* ]]; then
+			if ! alive "${PIDS[i]}"; then
 				fail "${NAMES[i]} (pid ${PIDS[i]}) exited while waiting for $what"
 			fi
 		done
@@ -315,7 +347,6 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/paddock-demo.XXXXXX")
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-KILLED='' # pids the demo killed on purpose
 DEMO_T0=$(now_ms)
 
 printf '%sPaddock demo%s: a private ZooKeeper, 2 masters and 2 workers on 127.0.0.1\n' "$B" "$N"
@@ -355,8 +386,9 @@ TASKS_OK=$((TASKS_OK + 1))
 show "$BIN/client" submit --kind sleep --data 1 --wait || fail "the sleep task did not succeed"
 TASKS_OK=$((TASKS_OK + 1))
 say "${D}Submit without waiting, then read the result like any other client would:${N}"
+# shellcheck disable=SC2016 # printed as typed
 printf '    %s$ ID=$(bin/client submit --kind echo --data "any client can read this")%s\n' "$D" "$N"
-ID=$("$BIN/client" submit --kind echo --data 'any client can read this') || fail "client submit failed"
+ID=$(guard "$BIN/client" submit --kind echo --data 'any client can read this') || fail "client submit failed"
 say "$ID"
 show "$BIN/client" result "$ID" --wait --collect || fail "task $ID did not succeed"
 TASKS_OK=$((TASKS_OK + 1))
@@ -378,14 +410,14 @@ BACKUP=${BACKUP%% *}
 [[ $(pid_of "$OLD_LEADER" || true) == "$OLD_PID" ]] || fail "the leader's pid $OLD_PID is not a master this demo started"
 say "leader: $OLD_LEADER (pid $OLD_PID), epoch $OLD_EPOCH; backup: $BACKUP"
 printf '    %s$ bin/client run --tasks 200 --concurrency 8 &%s\n' "$D" "$N"
-"$BIN/client" run --tasks 200 --concurrency 8 >"$WORK/failover-run.out" 2>&1 &
+# (not through the guard function: then $! would be a subshell, not timeout)
+${GUARD[@]+"${GUARD[@]}"} "$BIN/client" run --tasks 200 --concurrency 8 >"$WORK/failover-run.out" 2>&1 &
 RUN_PID=$!
 sleep 0.2
 printf '    %s$ kill -9 %s%s\n' "$D" "$OLD_PID" "$N"
-KILLED+=" $OLD_PID"
+forget "$OLD_PID"
 T_KILL=$(now_ms)
 kill -KILL "$OLD_PID"
-wait "$OLD_PID" 2>/dev/null || true # reap it quietly
 took_over() {
 	local j
 	j=$(status_json) || return 1
@@ -428,13 +460,13 @@ say "stopped the masters, the workers and ZooKeeper (SIGTERM)"
 header "${G}All $TASKS_OK tasks succeeded${N}${B} in $(secs $(($(now_ms) - DEMO_T0)))"
 cat <<EOF
 
-${B}Watch a failover yourself${N} (a cluster that keeps running, state in .tmp/cluster/):
-    make cluster-up                 # ZooKeeper + 2 masters + 2 workers; prints the export line
-    export PADDOCK_ZK=127.0.0.1:PORT
-    make cluster-status             # who leads, and its pid
-    bin/client run --tasks 2000 --concurrency 8    # in a second terminal
-    kill -9 <leader pid>            # the backup takes over when the session expires (~4 s)
-    kill <leader pid>               # or SIGTERM: the leader resigns, the backup takes over at once
-    make cluster-status             # new leader, higher epoch
-    make cluster-down               # stop it all
+${B}Watch a failover yourself${N} with a cluster that keeps running (state in .tmp/cluster/):
+    make cluster-up                  ${D}# ZooKeeper + 2 masters + 2 workers, as above${N}
+    export PADDOCK_ZK=127.0.0.1:PORT ${D}# the exact line is printed by cluster-up${N}
+    make cluster-status              ${D}# who leads, and its pid${N}
+    bin/client run --tasks 5000      ${D}# tasks flowing (e.g. in a second terminal)${N}
+    kill -9 <leader pid>             ${D}# the backup takes over once the session expires (~4 s)${N}
+    kill <leader pid>                ${D}# or SIGTERM: the leader resigns, the backup takes over at once${N}
+    make cluster-status              ${D}# the new leader, a higher epoch${N}
+    make cluster-down                ${D}# stop it all${N}
 EOF

@@ -37,7 +37,7 @@ func printResult(w io.Writer, r task.Result, asJSON bool) error {
 			fmt.Fprintf(w, "error:    %s\n", r.Error)
 		}
 		if !r.StartedAt.IsZero() {
-			fmt.Fprintf(w, "ran:      %s\n", r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond))
+			fmt.Fprintf(w, "ran:      %s\n", roundDuration(r.FinishedAt.Sub(r.StartedAt)))
 		}
 		fmt.Fprintf(w, "output:   %s\n", indent(r.Output))
 		if r.Stderr != "" {
@@ -52,4 +52,14 @@ func printResult(w io.Writer, r task.Result, asJSON bool) error {
 
 func indent(s string) string {
 	return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n          ")
+}
+
+// roundDuration keeps three significant figures: "412µs", "1.5ms", "2.01s".
+func roundDuration(d time.Duration) time.Duration {
+	for unit := time.Nanosecond; unit < time.Second; unit *= 10 {
+		if d < 1000*unit {
+			return d.Round(unit)
+		}
+	}
+	return d.Round(10 * time.Millisecond)
 }

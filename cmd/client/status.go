@@ -44,9 +44,12 @@ dead-lettered. It only reads.`,
 func printStatus(out io.Writer, st coord.Status) {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "root:\t%s\n", st.Root)
-	if st.Leader != nil {
+	switch {
+	case st.Leader != nil && st.TakingOver:
+		fmt.Fprintf(w, "leader:\t%s (%s, pid %d), taking over (epoch %d was %s's)\n", st.Leader.ID, st.Leader.Host, st.Leader.PID, st.Epoch.Epoch, st.Epoch.Leader)
+	case st.Leader != nil:
 		fmt.Fprintf(w, "leader:\t%s (%s, pid %d), epoch %d\n", st.Leader.ID, st.Leader.Host, st.Leader.PID, st.Epoch.Epoch)
-	} else {
+	default:
 		fmt.Fprintf(w, "leader:\tnone (no master running)\n")
 	}
 	var backups []string

@@ -11,15 +11,18 @@ import (
 
 // Status is a snapshot of a Paddock tree, read without writing anything.
 type Status struct {
-	Root     string         `json:"root"`
-	Epoch    Epoch          `json:"epoch"`
-	Leader   *Member        `json:"leader"`  // nil: no master
-	Backups  []Member       `json:"backups"` // in line order
-	Workers  []WorkerStatus `json:"workers"`
-	Pending  int            `json:"pending"`
-	Running  int            `json:"running"`
-	Finished int            `json:"finished"` // results not yet collected
-	Dead     int            `json:"dead"`     // dead letters
+	Root   string  `json:"root"`
+	Epoch  Epoch   `json:"epoch"`
+	Leader *Member `json:"leader"` // nil: no master
+	// TakingOver: the leader has been elected but has not bumped the epoch
+	// yet (for a moment after a failover), so it assigns nothing so far.
+	TakingOver bool           `json:"taking_over"`
+	Backups    []Member       `json:"backups"` // in line order
+	Workers    []WorkerStatus `json:"workers"`
+	Pending    int            `json:"pending"`
+	Running    int            `json:"running"`
+	Finished   int            `json:"finished"` // results not yet collected
+	Dead       int            `json:"dead"`     // dead letters
 }
 
 // WorkerStatus is one registered worker and its load.
@@ -71,6 +74,8 @@ func ReadStatus(ctx context.Context, c *Client, l Layout) (Status, error) {
 			st.Backups = append(st.Backups, *m)
 		}
 	}
+
+	st.TakingOver = st.Leader != nil && st.Leader.ID != st.Epoch.Leader
 
 	names, _, err := c.Children(ctx, l.Workers())
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {

@@ -36,6 +36,7 @@ type controller struct {
 	pending  *pending
 	specs    map[task.ID]cachedSpec // read for pending tasks, reused across rounds
 	needMore bool                   // free slots went unused: list dirty shards
+	turn     int                    // rotates ties between equally loaded workers
 	ignored  map[string]bool        // foreign znode names already warned about
 }
 
@@ -704,7 +705,8 @@ func (ct *controller) schedule(ctx context.Context) (int, error) {
 		}
 	}
 	nDead := len(items)
-	placed, unplaced := Place(wants, slots)
+	ct.turn++
+	placed, unplaced := Place(wants, slots, ct.turn)
 	for _, u := range unplaced {
 		ct.pending.Push(u.ID)
 	}

@@ -29,11 +29,13 @@ type Placement struct {
 
 // Place decides, in the order given (FIFO), which worker takes each task:
 // among workers with a free slot that run the task's kind, the least loaded
-// relative to its concurrency (ties by name, for determinism). A kind that no
-// worker advertises goes to any worker, which fails it with a clear error,
-// rather than waiting forever. Tasks that cannot be placed now are returned
-// in order. Place updates the slots it is given.
-func Place(wants []Want, workers []*Slots) (placed []Placement, unplaced []Want) {
+// relative to its concurrency. Ties go to the first in name order after
+// rotating by turn, so short tasks (always at load 0 when placed) still
+// spread over every worker. A kind that no worker advertises goes to any
+// worker, which fails it with a clear error, rather than waiting forever.
+// Tasks that cannot be placed now are returned in order. Place updates the
+// slots it is given.
+func Place(wants []Want, workers []*Slots, turn int) (placed []Placement, unplaced []Want) {
 	advertised := make(map[string]bool)
 	for _, w := range workers {
 		for k := range w.Kinds {
@@ -41,6 +43,10 @@ func Place(wants []Want, workers []*Slots) (placed []Placement, unplaced []Want)
 		}
 	}
 	sort.Slice(workers, func(i, j int) bool { return workers[i].Worker < workers[j].Worker })
+	if n := len(workers); n > 0 {
+		r := turn % n
+		workers = append(workers[r:len(workers):len(workers)], workers[:r]...)
+	}
 	for _, t := range wants {
 		var best *Slots
 		for _, w := range workers {

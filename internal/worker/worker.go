@@ -48,8 +48,9 @@ type worker struct {
 }
 
 type execution struct {
-	cancel  context.CancelFunc
-	revoked bool // its assignment vanished: do not complete
+	cancel     context.CancelFunc
+	revoked    bool // its assignment vanished: do not complete
+	completing bool // its own completion removes the assignment: not a revocation
 }
 
 // Run registers the worker and serves assignments until ctx is done, then
@@ -172,7 +173,7 @@ func (w *worker) reconcile(names []string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for id, ex := range w.running {
-		if !present[id] && !ex.revoked {
+		if !present[id] && !ex.revoked && !ex.completing {
 			ex.revoked = true
 			ex.cancel()
 			w.log.Info("assignment withdrawn; stopping task", zap.Stringer("task", id))
@@ -199,6 +200,17 @@ func (w *worker) count() int {
 func (w *worker) isRevoked(ex *execution) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	return ex.revoked
+}
+
+// startCompleting marks ex as completing unless it was revoked first, and
+// reports whether it was revoked.
+func (w *worker) startCompleting(ex *execution) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !ex.revoked {
+		ex.completing = true
+	}
 	return ex.revoked
 }
 
@@ -249,7 +261,7 @@ func (w *worker) execute(ctx context.Context, id task.ID, ex *execution) {
 			}
 		}
 	}
-	if w.isRevoked(ex) || errors.Is(ctx.Err(), context.Canceled) && r.Status == task.Cancelled {
+	if w.startCompleting(ex) || errors.Is(ctx.Err(), context.Canceled) && r.Status == task.Cancelled {
 		if w.isRevoked(ex) {
 			log.Info("task stopped: its assignment was withdrawn")
 		} else {
@@ -274,7 +286,10 @@ func (w *worker) execute(ctx context.Context, id task.ID, ex *execution) {
 // drain runs once serve has returned (shutdown).
 func (w *worker) drain(info coord.WorkerInfo, stopRuns context.CancelFunc) {
 	n := w.count()
-	if n > 0 && w.cfg.DrainTimeout > 0 {
+	if n > 0 && !w.c.Connected() {
+		// Results could not be written: waiting would only delay the exit.
+		w.log.Warn("not connected to ZooKeeper: abandoning running tasks without draining", zap.Int("running", n))
+	} else if n > 0 && w.cfg.DrainTimeout > 0 {
 		info.Draining = true
 		if data, err := json.Marshal(info); err == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
