@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"sync"
+	"syscall"
 
 	"github.com/go-zookeeper/zk"
 )
@@ -233,10 +236,20 @@ func opPath(op Op) string {
 }
 
 // IsConnectionError reports an error after which the outcome of a request is
-// unknown and a retry on a (possibly new) session is the remedy.
+// unknown and a retry on a (possibly new) session is the remedy. Besides the
+// library's own errors this includes the raw network errors it hands to a
+// request whose write to the socket failed (broken pipe, reset).
 func IsConnectionError(err error) bool {
-	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrSessionExpired) ||
-		errors.Is(err, zk.ErrNoServer) || errors.Is(err, zk.ErrSessionMoved)
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrSessionExpired) ||
+		errors.Is(err, zk.ErrNoServer) || errors.Is(err, zk.ErrSessionMoved) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // pipelineWidth bounds the requests Pipeline keeps in flight: enough to fill

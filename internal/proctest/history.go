@@ -11,32 +11,33 @@ import (
 
 // Exact log messages the checks rely on.
 const (
-	MsgJoined          = "joined election"
-	MsgBackup          = "standing by as backup"
-	MsgElected         = "elected: leading"
-	MsgTookOver        = "took over"
-	MsgAssignedTasks   = "assigned tasks"
-	MsgAssigned        = "assigned" // debug, one per task: fields task, worker
-	MsgAssignRefused   = "assignment refused"
-	MsgDeposed         = "deposed: stepping down to backup"
-	MsgResigned        = "resigned leadership on shutdown"
-	MsgWorkerLost      = "worker lost"
-	MsgReturned        = "task returned to pending"
-	MsgDeadLettered    = "task dead-lettered"
-	MsgWorkerReady     = "worker ready"
-	MsgRegistered      = "worker registered"
-	MsgStarted         = "task started"  // fields task, kind, attempt, epoch
-	MsgFinished        = "task finished" // fields task, status, attempt: logged only when the completion was applied
-	MsgDropped         = "completion dropped: the task was reassigned, cancelled or finished elsewhere"
-	MsgWithdrawn       = "assignment withdrawn; stopping task"
-	MsgReregistering   = "session lost; registering again"
-	MsgSessionExpired  = "zookeeper session expired"
-	MsgSessionEstablis = "zookeeper session established"
+	MsgJoined             = "joined election"
+	MsgBackup             = "standing by as backup"
+	MsgElected            = "elected: leading"
+	MsgTookOver           = "took over"
+	MsgAssignedTasks      = "assigned tasks"
+	MsgAssigned           = "assigned" // debug, one per task: fields task, worker
+	MsgAssignRefused      = "assignment refused"
+	MsgDeposed            = "deposed: stepping down to backup"
+	MsgResigned           = "resigned leadership on shutdown"
+	MsgWorkerLost         = "worker lost"
+	MsgReturned           = "task returned to pending"
+	MsgDeadLettered       = "task dead-lettered"
+	MsgWorkerReady        = "worker ready"
+	MsgRegistered         = "worker registered"
+	MsgStarted            = "task started"  // fields task, kind, attempt, epoch
+	MsgFinished           = "task finished" // fields task, status, attempt: logged only when the completion was applied
+	MsgDropped            = "completion dropped: the task was reassigned, cancelled or finished elsewhere"
+	MsgCompletionFailed   = "completion failed; the master will reassign the task"
+	MsgWithdrawn          = "assignment withdrawn; stopping task"
+	MsgReregistering      = "session lost; registering again"
+	MsgSessionExpired     = "zookeeper session expired"
+	MsgSessionEstablished = "zookeeper session established"
 )
 
 // History is what a run left in the logs of its processes. Its checks
 // return the problems they find (empty: none) so that a test can report
-// them all; [History.Require] fails the test with them.
+// them all; [Require] fails the test with them.
 type History struct {
 	Procs   []*Proc
 	Masters []*Proc
@@ -72,8 +73,8 @@ func Require(tb testing.TB, what string, problems []string) {
 	tb.Errorf("%s: %d problem(s):\n  %s", what, len(problems), strings.Join(shown, "\n  "))
 }
 
-// workerLines returns the lines of every worker that pred matches, keyed
-// by task id.
+// byTask returns the lines of procs that p matches, keyed by their "task"
+// field.
 func (h *History) byTask(procs []*Proc, p Pred) map[string][]Line {
 	out := map[string][]Line{}
 	for _, w := range procs {
@@ -321,6 +322,14 @@ func (h *History) Fenced(m *Proc, stop time.Time) (epoch int64, problems []strin
 	if !leading {
 		return 0, []string{m.Name + " was not leading when it was stopped"}
 	}
+	// What m assigned with its old epoch: before it froze, and the rest of
+	// the batch in flight.
+	legit := map[string]bool{}
+	for _, l := range before {
+		if l.Msg == MsgAssigned && l.Str("epoch") == fmt.Sprint(epoch) {
+			legit[l.Str("task")] = true
+		}
+	}
 	batchDone := false
 	for _, l := range after {
 		if l.Msg == MsgElected {
@@ -332,9 +341,20 @@ func (h *History) Fenced(m *Proc, stop time.Time) (epoch int64, problems []strin
 				problems = append(problems, fmt.Sprintf("%s assigned after it was paused past its session timeout: %s", m.Name, l))
 			} else if e, _ := l.Int("epoch"); e != epoch {
 				problems = append(problems, fmt.Sprintf("%s finished its in-flight batch with epoch %d, not %d: %s", m.Name, e, epoch, l))
+			} else if l.Msg == MsgAssigned {
+				legit[l.Str("task")] = true
 			}
 			if l.Msg == MsgAssignedTasks {
 				batchDone = true
+			}
+		}
+	}
+	// Every assignment a worker ran with the old epoch is one of those:
+	// nothing else was written with the old fence.
+	for _, ls := range h.Started() {
+		for _, l := range ls {
+			if l.Str("epoch") == fmt.Sprint(epoch) && !legit[l.Str("task")] {
+				problems = append(problems, fmt.Sprintf("a worker ran an assignment of epoch %d that %s did not make before it froze: %s", epoch, m.Name, l))
 			}
 		}
 	}

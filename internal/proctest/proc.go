@@ -165,8 +165,13 @@ func startProc(tb testing.TB, dir, name, role, id, path string, args, env []stri
 	return p, nil
 }
 
-// Pid is the process id.
-func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+// Pid is the process id (0 if it never started).
+func (p *Proc) Pid() int {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
 
 // Signal sends sig and records it (see [Proc.Signals]); it returns the
 // time just before the signal was sent. Signalling a process that has
@@ -245,6 +250,9 @@ func (p *Proc) ExitCode() int {
 // WaitExit waits up to timeout for the process to exit and returns its exit
 // code (see [Proc.ExitCode]); ok is false on timeout.
 func (p *Proc) WaitExit(timeout time.Duration) (code int, ok bool) {
+	if p.Exited() {
+		return p.ExitCode(), true
+	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
@@ -395,14 +403,16 @@ func (p *Proc) Tail(n int) string {
 	return b.String()
 }
 
-// kill ends the process for cleanup: SIGKILL (which also ends a stopped
-// process), SIGCONT for good measure, and wait.
+// kill ends the process for cleanup: SIGKILL to it and to its process
+// group (what it spawned; SIGKILL also ends a stopped process), and wait.
+// While done is open the group id cannot have been reused: either the
+// process is alive, or something it spawned is, holding its output open.
 func (p *Proc) kill() {
-	if p.Exited() {
+	if p.cmd == nil || p.cmd.Process == nil || p.Exited() {
 		return
 	}
+	killGroup(p.Pid())
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	_ = p.cmd.Process.Signal(syscall.SIGCONT)
 	select {
 	case <-p.done:
 	case <-time.After(10 * time.Second):

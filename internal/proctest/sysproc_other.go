@@ -5,3 +5,5 @@ package proctest
 import "syscall"
 
 func sysProcAttr() *syscall.SysProcAttr { return nil }
+
+func killGroup(int) {}

@@ -45,6 +45,9 @@ type worker struct {
 
 	mu      sync.Mutex
 	running map[task.ID]*execution
+	// kick makes the watch loop list assign/<w> again: an execution that
+	// ended without a result must be started again if still assigned.
+	kick chan struct{}
 }
 
 type execution struct {
@@ -74,6 +77,7 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 		c: c, q: coord.NewQueue(c, l, 0), l: l, cfg: cfg, log: cfg.Logger,
 		sem: make(chan struct{}, cfg.Concurrency), runCtx: runCtx,
 		running: make(map[task.ID]*execution),
+		kick:    make(chan struct{}, 1),
 	}
 	info := coord.WorkerInfo{Member: coord.Self(cfg.ID), Concurrency: cfg.Concurrency, Kinds: cfg.Kinds.Names()}
 	err := w.serve(ctx, info)
@@ -153,6 +157,7 @@ func (w *worker) watch(ctx context.Context, sess *coord.Session) error {
 		w.reconcile(names)
 		select {
 		case <-ch:
+		case <-w.kick:
 		case <-sess.Done():
 			return coord.ErrSessionLost
 		case <-ctx.Done():
@@ -216,11 +221,18 @@ func (w *worker) startCompleting(ex *execution) bool {
 
 func (w *worker) execute(ctx context.Context, id task.ID, ex *execution) {
 	defer w.wg.Done()
+	again := false // ended without a result while possibly still assigned
 	defer func() {
 		w.mu.Lock()
 		delete(w.running, id)
 		w.mu.Unlock()
 		ex.cancel()
+		if again && w.runCtx.Err() == nil {
+			select {
+			case w.kick <- struct{}{}:
+			default:
+			}
+		}
 	}()
 	select {
 	case w.sem <- struct{}{}:
@@ -232,7 +244,8 @@ func (w *worker) execute(ctx context.Context, id task.ID, ex *execution) {
 	data, stat, err := w.c.Get(ctx, w.l.Assignment(w.cfg.ID, id))
 	if err != nil {
 		if !errors.Is(err, zk.ErrNoNode) && ctx.Err() == nil {
-			log.Warn("cannot read assignment; leaving it for the master", zap.Error(err))
+			log.Warn("cannot read assignment; will look again", zap.Error(err))
+			again = true
 		}
 		return
 	}
@@ -249,7 +262,8 @@ func (w *worker) execute(ctx context.Context, id task.ID, ex *execution) {
 			r.Status, r.Error = task.Failed, "payload znode is missing"
 		case err != nil:
 			if ctx.Err() == nil {
-				log.Warn("cannot read payload; leaving the task for the master", zap.Error(err))
+				log.Warn("cannot read payload; will look again", zap.Error(err))
+				again = true
 			}
 			return
 		default:
@@ -279,7 +293,9 @@ func (w *worker) execute(ctx context.Context, id task.ID, ex *execution) {
 	case errors.Is(err, coord.ErrRevoked):
 		log.Info("completion dropped: the task was reassigned, cancelled or finished elsewhere", zap.Error(err))
 	default:
-		log.Warn("completion failed; the master will reassign the task", zap.Error(err))
+		// Not revoked, not applied: run it again while it is assigned here.
+		log.Warn("completion failed; will run the task again if it is still assigned here", zap.Error(err))
+		again = true
 	}
 }
 

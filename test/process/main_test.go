@@ -8,7 +8,9 @@
 // One ZooKeeper (tickTime 250ms, so the 1.5s session timeouts the processes
 // ask for are granted) serves the package; each test works under its own
 // --root. The scenarios themselves only need a connect string (see
-// internal/proctest), so they can run against ZooKeeper started otherwise.
+// internal/proctest): with PADDOCK_PROCTEST_ZK=host:port,... they run
+// against that ZooKeeper instead, which must grant 1.5 s sessions
+// (tickTime at most 750ms, or minSessionTimeout at most 1500).
 package process
 
 import (
@@ -25,9 +27,13 @@ import (
 
 const tickTime = 250 * time.Millisecond
 
+// ExternalZKEnv names a ZooKeeper connect string to use instead of
+// launching one.
+const ExternalZKEnv = "PADDOCK_PROCTEST_ZK"
+
 var (
-	shared *zktest.Server
-	bins   proctest.Bins
+	zkConnect string // what every process is given as --zk
+	bins      proctest.Bins
 )
 
 func TestMain(m *testing.M) {
@@ -44,18 +50,23 @@ func run(m *testing.M) int {
 	// Building and starting the JVM take a few seconds each: overlap them.
 	var wg sync.WaitGroup
 	var buildErr, zkErr error
-	wg.Add(2)
+	var shared *zktest.Server
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		bins, buildErr = proctest.BuildIn(filepath.Join(dir, "bin"))
 	}()
-	go func() {
-		defer wg.Done()
-		shared, zkErr = zktest.Launch(filepath.Join(dir, "zk"), 0, zktest.WithTickTime(tickTime))
-	}()
+	if zkConnect = os.Getenv(ExternalZKEnv); zkConnect == "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			shared, zkErr = zktest.Launch(filepath.Join(dir, "zk"), 0, zktest.WithTickTime(tickTime))
+		}()
+	}
 	wg.Wait()
 	if shared != nil {
 		defer shared.Close()
+		zkConnect = shared.Addr()
 	}
 	if zkErr != nil {
 		fmt.Fprintln(os.Stderr, zkErr, "\n(install ZooKeeper with scripts/ensure-zookeeper.sh)")
@@ -71,5 +82,5 @@ func run(m *testing.M) int {
 // newEnv is a deployment for t on the shared ZooKeeper, under its own root.
 func newEnv(t *testing.T) *proctest.Env {
 	t.Helper()
-	return proctest.NewEnv(t, bins, shared.Addr())
+	return proctest.NewEnv(t, bins, zkConnect)
 }

@@ -36,8 +36,9 @@ func startCluster2(t *testing.T) *cluster2 {
 }
 
 // finish waits for the clients and checks that every task succeeded
-// exactly once.
-func (c *cluster2) finish(t *testing.T) *pt.History {
+// exactly once, none taking longer than maxLatency from submission to
+// result (the fault's outage plus a task's run).
+func (c *cluster2) finish(t *testing.T, maxLatency time.Duration) *pt.History {
 	t.Helper()
 	for _, cl := range c.clients {
 		s, code := c.e.RunDone(cl, 90*time.Second)
@@ -45,6 +46,9 @@ func (c *cluster2) finish(t *testing.T) *pt.History {
 			t.Errorf("%s: exit %d, summary %+v", cl.Name, code, s)
 		}
 		t.Logf("%s: %d tasks in %.2fs, latency p50 %.0fms, max %.0fms", cl.Name, s.Tasks, s.Seconds, s.LatencyP50, s.LatencyMax)
+		if lat := time.Duration(s.LatencyMax * float64(time.Millisecond)); lat > maxLatency {
+			t.Errorf("%s: a task took %v from submission to result, more than %v", cl.Name, lat, maxLatency)
+		}
 	}
 	h := c.e.History()
 	h.Check(t)
@@ -82,7 +86,7 @@ func TestLeaderKilled(t *testing.T) {
 	if ep := epochOf(t, el); ep <= old {
 		t.Errorf("new leader's epoch %d, old %d", ep, old)
 	}
-	c.finish(t)
+	c.finish(t, bound+time.Second)
 }
 
 // 2/2/2: the leader gets SIGTERM while two clients run: it resigns at once
@@ -104,7 +108,7 @@ func TestLeaderTerminated(t *testing.T) {
 	if ep := epochOf(t, el); ep <= old {
 		t.Errorf("new leader's epoch %d, old %d", ep, old)
 	}
-	c.finish(t)
+	c.finish(t, 2*time.Second)
 }
 
 // Master lag: the leader is frozen (SIGSTOP) past its session timeout while
@@ -132,7 +136,7 @@ func TestLeaderPaused(t *testing.T) {
 	}
 	t.Logf("m1 woke: %q %v after SIGCONT", woke.Msg, woke.TS.Sub(continued).Round(time.Millisecond))
 
-	h := c.finish(t)
+	h := c.finish(t, e.SessionTimeout+tickTime+2500*time.Millisecond)
 	old, problems := h.Fenced(m1, stopped)
 	pt.Require(t, "fencing of the paused master", problems)
 	if ep := epochOf(t, el); ep <= old {

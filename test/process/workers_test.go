@@ -62,8 +62,13 @@ func workerKilledMidTask(t *testing.T, standby bool) {
 	h.Check(t)
 	pt.Require(t, "results", h.Results(ids, results))
 	for _, id := range inFlight {
-		if r := results[id]; r.Worker != "w2" || r.Attempts != 2 {
+		r := results[id]
+		if r.Worker != "w2" || r.Attempts != 2 {
 			t.Errorf("task %s, in flight on the killed worker, finished on %s at attempt %d; want w2, attempt 2", id, r.Worker, r.Attempts)
+		}
+		// Reassigned, then run in full (1.5 s).
+		if d := r.FinishedAt.Sub(killed); d > bound+2*time.Second {
+			t.Errorf("task %s finished %v after the kill, more than %v", id, d, bound+2*time.Second)
 		}
 	}
 	quiescent(t, e, false)
@@ -207,4 +212,44 @@ func TestTwoClientsTwoWorkers(t *testing.T) {
 		t.Logf("%s completed %d tasks", w.Name, k)
 	}
 	quiescent(t, e, true)
+}
+
+// A worker frozen (SIGSTOP) past its session timeout loses its tasks to
+// another worker; continued, it finishes its own runs late and must drop
+// those completions: exactly one result per task, from the new assignee.
+func TestWorkerPaused(t *testing.T) {
+	e := newEnv(t)
+	m := leader(e, "m1")
+	w1 := worker(e, m, "w1", 2)
+	ids := submitN(e, 2, "sleep", "1")
+	w1.WaitLogN(startTimeout, 2, pt.Msg(pt.MsgStarted))
+	w2 := worker(e, m, "w2", 2)
+	stopped := w1.Stop()
+	for _, id := range ids {
+		w2.WaitLog(e.SessionTimeout+10*time.Second, pt.All(pt.Msg(pt.MsgStarted), pt.Field("task", id)))
+	}
+	// w1's 1 s runs are over (they started before a pause of more than the
+	// session timeout): once continued it tries to complete them, and must
+	// fail, whether w2 has finished them by then or not.
+	continued := w1.Cont()
+	t.Logf("w1 paused %v", continued.Sub(stopped).Round(time.Millisecond))
+	// Its completion multi fails on the server ("completion dropped"), or,
+	// when it is written to the socket the server closed at expiry before
+	// the library notices, in the library ("completion failed": go-zookeeper
+	// hands back the raw write error). Either way nothing is applied.
+	for _, id := range ids {
+		l := w1.WaitLog(15*time.Second, pt.All(pt.AnyOf(pt.Msg(pt.MsgDropped), pt.Msg(pt.MsgCompletionFailed)), pt.Field("task", id)))
+		t.Logf("w1 on %s: %s: %s", id, l.Msg, l.Str("error"))
+	}
+	w1.WaitLog(10*time.Second, pt.All(pt.Msg(pt.MsgRegistered), pt.After(stopped)))
+	results := e.WaitResults(30*time.Second, ids)
+	h := e.History()
+	h.Check(t)
+	pt.Require(t, "results", h.Results(ids, results))
+	for _, id := range ids {
+		if r := results[id]; r.Worker != "w2" || r.Attempts != 2 {
+			t.Errorf("task %s: result from %s attempt %d, want w2 attempt 2", id, r.Worker, r.Attempts)
+		}
+	}
+	quiescent(t, e, false)
 }
