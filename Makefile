@@ -5,7 +5,7 @@ BIN := bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/paddock-zk/paddock/internal/cli.Version=$(VERSION)
 # Packages whose tests talk to ZooKeeper run with the race detector.
-RACE_PKGS := ./internal/...
+RACE_PKGS := ./internal/... ./cmd/...
 
 .PHONY: all build zookeeper demo test unit check cluster-up cluster-down cluster-status cluster-logs clean help
 

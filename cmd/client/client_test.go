@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paddock-zk/paddock/internal/cli"
+)
+
+// run executes the client with args; validation errors come before any
+// connection, so these tests need no ZooKeeper.
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	root := newRootCommand()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(append(args, "--zk", "127.0.0.1:1", "--connect-timeout", "200ms"))
+	err := root.Execute()
+	return out.String(), err
+}
+
+func exitCode(err error) int {
+	var ee *cli.ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	if err != nil {
+		return cli.ExitFailure
+	}
+	return 0
+}
+
+func TestUsageErrorsBeforeConnecting(t *testing.T) {
+	big := filepath.Join(t.TempDir(), "big")
+	if err := os.WriteFile(big, make([]byte, 600<<10), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"submit", "--kind", "Not A Kind"}, cli.ExitUsage, "not a kind name"},
+		{[]string{"submit", "--max-attempts", "0"}, cli.ExitUsage, "--max-attempts"},
+		{[]string{"submit", "--timeout", "-1s"}, cli.ExitUsage, "--timeout"},
+		{[]string{"submit", "--data-file", big}, cli.ExitFailure, "nothing was submitted"},
+		{[]string{"result", "nope"}, cli.ExitUsage, "not a task id"},
+		{[]string{"cancel", "1a1fdd9a6470b11fcf6Z"}, cli.ExitUsage, "hex"},
+		{[]string{"run", "--tasks", "0"}, cli.ExitUsage, "at least 1"},
+		{[]string{"status", "--log-format", "xml"}, cli.ExitUsage, "--log-format"},
+	} {
+		_, err := run(t, tc.args...)
+		if exitCode(err) != tc.code || err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: exit %d (%v), want %d mentioning %q", tc.args, exitCode(err), err, tc.code, tc.want)
+		}
+	}
+}
+
+func TestMutuallyExclusivePayloadFlags(t *testing.T) {
+	_, err := run(t, "submit", "--data", "x", "--data-file", "y")
+	if err == nil || !strings.Contains(err.Error(), "data") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestUnreachableZooKeeperFailsFast(t *testing.T) {
+	start := time.Now()
+	_, err := run(t, "status")
+	if exitCode(err) != cli.ExitFailure || !strings.Contains(err.Error(), "cannot reach ZooKeeper") {
+		t.Fatalf("got %v", err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("took %v with a 200ms connect timeout", took)
+	}
+}
+
+func TestHelpExplainsEveryCommand(t *testing.T) {
+	for _, cmd := range []string{"init", "submit", "result", "cancel", "status", "run"} {
+		out, err := run(t, cmd, "--help")
+		if err != nil || !strings.Contains(out, "Usage:") || len(out) < 300 {
+			t.Errorf("%s --help: %v\n%s", cmd, err, out)
+		}
+	}
+}
+
+func TestPercentileAndRounding(t *testing.T) {
+	d := []time.Duration{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	if percentile(d, 0.5) != 5 || percentile(d, 0.99) != 10 || percentile(nil, 0.5) != 0 {
+		t.Fatal("percentile")
+	}
+	for in, want := range map[time.Duration]string{
+		412345 * time.Nanosecond: "412µs", 1534 * time.Microsecond: "1.53ms", 2012 * time.Millisecond: "2.01s",
+	} {
+		if got := roundDuration(in).String(); got != want {
+			t.Errorf("roundDuration(%v) = %s, want %s", in, got, want)
+		}
+	}
+}
