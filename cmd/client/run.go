@@ -23,6 +23,7 @@ type runSummary struct {
 	Lost        int            `json:"lost"`   // no result could be had
 	ByStatus    map[string]int `json:"by_status"`
 	Concurrency int            `json:"concurrency"`
+	Rate        float64        `json:"rate,omitempty"` // requested start rate, tasks/s
 	Seconds     float64        `json:"seconds"`
 	TasksPerSec float64        `json:"tasks_per_sec"`
 	LatencyP50  float64        `json:"latency_p50_ms"`
@@ -35,6 +36,7 @@ func newRunCommand(g *globals) *cobra.Command {
 	var (
 		tf          taskFlags
 		n, inFlight int
+		rate        float64
 		asJSON      bool
 	)
 	cmd := &cobra.Command{
@@ -52,6 +54,9 @@ when some failed or were lost.`,
 			if n < 1 || inFlight < 1 {
 				return cli.Usage(errors.New("--tasks and --concurrency must be at least 1"))
 			}
+			if rate < 0 {
+				return cli.Usage(errors.New("--rate must not be negative"))
+			}
 			spec, payload, err := tf.spec(cmd.InOrStdin())
 			if err != nil {
 				return err
@@ -62,7 +67,7 @@ when some failed or were lost.`,
 			}
 			defer env.Close()
 			q := coord.NewQueue(env.Client, env.Layout, tf.maxPayload)
-			s := runLoops(cmd.Context(), q, spec, payload, n, inFlight)
+			s := runLoops(cmd.Context(), q, spec, payload, n, inFlight, rate)
 			if cmd.Context().Err() != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), "interrupted; the summary covers the tasks that ended")
 			}
@@ -82,15 +87,16 @@ when some failed or were lost.`,
 	tf.add(cmd)
 	cmd.Flags().IntVar(&n, "tasks", 100, "tasks to run in all")
 	cmd.Flags().IntVar(&inFlight, "concurrency", 8, "client loops in flight")
+	cmd.Flags().Float64Var(&rate, "rate", 0, "start tasks at this many per second at most (0: as fast as the loops go); latency is then measured at a steady load")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the summary as JSON")
 	return cmd
 }
 
-func runLoops(ctx context.Context, q *coord.Queue, spec task.Spec, payload []byte, n, inFlight int) runSummary {
+func runLoops(ctx context.Context, q *coord.Queue, spec task.Spec, payload []byte, n, inFlight int, rate float64) runSummary {
 	var (
 		mu        sync.Mutex
 		latencies []time.Duration
-		s         = runSummary{ByStatus: map[string]int{}, Concurrency: inFlight}
+		s         = runSummary{ByStatus: map[string]int{}, Concurrency: inFlight, Rate: rate}
 		next      = make(chan struct{})
 		wg        sync.WaitGroup
 	)
@@ -148,8 +154,21 @@ func runLoops(ctx context.Context, q *coord.Queue, spec task.Spec, payload []byt
 			}
 		}()
 	}
+	var pace <-chan time.Time
+	if rate > 0 {
+		t := time.NewTicker(time.Duration(float64(time.Second) / rate))
+		defer t.Stop()
+		pace = t.C
+	}
 feed:
 	for range n {
+		if pace != nil {
+			select {
+			case <-pace:
+			case <-ctx.Done():
+				break feed
+			}
+		}
 		select {
 		case next <- struct{}{}:
 		case <-ctx.Done():

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/paddock-zk/paddock/internal/cli"
@@ -95,6 +96,7 @@ func newSubmitCommand(g *globals) *cobra.Command {
 		waitTimeout time.Duration
 		keep        bool
 		asJSON      bool
+		count       int
 	)
 	cmd := &cobra.Command{
 		Use:   "submit",
@@ -114,12 +116,18 @@ Payloads over --max-payload are refused before anything is written.`,
 			if err != nil {
 				return err
 			}
+			if count < 1 {
+				return cli.Usage(errors.New("--count must be at least 1"))
+			}
 			env, err := g.opts.Open(cmd.Context(), "client")
 			if err != nil {
 				return err
 			}
 			defer env.Close()
 			q := coord.NewQueue(env.Client, env.Layout, tf.maxPayload)
+			if count > 1 {
+				return submitMany(cmd, q, spec, payload, count, wait, keep, asJSON)
+			}
 			id := task.NewID(time.Now())
 			if err := q.Submit(cmd.Context(), id, spec, payload); err != nil {
 				return err
@@ -157,8 +165,80 @@ Payloads over --max-payload are refused before anything is written.`,
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the result and print it")
 	cmd.Flags().DurationVar(&waitTimeout, "wait-timeout", 0, "with --wait, give up after this long (0: wait forever); the task keeps running")
 	cmd.Flags().BoolVar(&keep, "keep", false, "with --wait, leave the result in ZooKeeper for others to read")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (one object per line with --count)")
+	cmd.Flags().IntVar(&count, "count", 1, "submit this many identical tasks, pipelined; prints one id per line")
 	return cmd
+}
+
+// submitMany submits count copies of a task with many requests in flight,
+// printing ids in submission order; with wait, it then prints one line per
+// result and fails unless all succeeded.
+func submitMany(cmd *cobra.Command, q *coord.Queue, spec task.Spec, payload []byte, count int, wait, keep, asJSON bool) error {
+	ctx := cmd.Context()
+	ids := make([]task.ID, count)
+	for i := range ids {
+		ids[i] = task.NewID(time.Now())
+	}
+	errs := make([]error, count)
+	_ = coord.Pipeline(count, func(i int) error {
+		errs[i] = q.Submit(ctx, ids[i], spec, payload)
+		return nil
+	})
+	out := cmd.OutOrStdout()
+	failed := 0
+	for i, id := range ids {
+		switch {
+		case errs[i] != nil:
+			failed++
+			fmt.Fprintf(cmd.ErrOrStderr(), "submit %d of %d: %v\n", i+1, count, errs[i])
+		case !wait && asJSON:
+			_ = printJSON(out, map[string]string{"id": string(id)})
+		case !wait:
+			fmt.Fprintln(out, id)
+		}
+	}
+	if failed > 0 && !wait {
+		return fmt.Errorf("%d of %d submissions failed", failed, count)
+	}
+	if !wait {
+		return nil
+	}
+	results := make([]task.Result, count)
+	werrs := make([]error, count)
+	_ = coord.Pipeline(count, func(i int) error {
+		if errs[i] != nil {
+			return nil
+		}
+		results[i], werrs[i] = q.Wait(ctx, ids[i])
+		if werrs[i] == nil && !keep {
+			_ = q.Collect(ctx, ids[i])
+		}
+		return nil
+	})
+	bad := failed
+	for i, r := range results {
+		switch {
+		case errs[i] != nil:
+		case werrs[i] != nil:
+			bad++
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", ids[i], waitError(ids[i], werrs[i]))
+		case asJSON:
+			_ = printJSON(out, r)
+		default:
+			line, _, _ := strings.Cut(r.Output, "\n")
+			if r.Error != "" {
+				line = r.Error
+			}
+			fmt.Fprintf(out, "%s  %-9s  %s\n", r.ID, r.Status, line)
+		}
+		if werrs[i] == nil && errs[i] == nil && r.Status != task.Succeeded {
+			bad++
+		}
+	}
+	if bad > 0 {
+		return cli.Exit(cli.ExitNotSuccess, fmt.Errorf("%d of %d tasks did not succeed", bad, count))
+	}
+	return nil
 }
 
 func waitError(id task.ID, err error) error {

@@ -156,30 +156,34 @@ func (q *Queue) Result(ctx context.Context, id task.ID) (task.Result, error) {
 	return task.Result{}, ErrUnknownTask
 }
 
-// Wait blocks until the task has a result, driven by watches on the result
-// and the task znodes. It returns ErrUnknownTask when neither exists.
+// Wait blocks until the task has a result, driven by a watch on the
+// result's creation. It checks once that the task exists (ErrUnknownTask
+// otherwise) but does not watch the task znode: the master rewrites it on
+// every assignment, and each rewrite would wake every waiter for nothing.
+// (A task deleted by hand, without a result, leaves Wait waiting: bound it
+// with ctx.)
 func (q *Queue) Wait(ctx context.Context, id task.ID) (task.Result, error) {
+	checked := false
 	for {
 		rstat, rch, err := q.c.ExistsW(ctx, q.l.Result(id))
-		if err == nil && rstat == nil {
+		if err == nil && rstat != nil {
+			return q.Result(ctx, id)
+		}
+		if err == nil && !checked {
 			var tstat *zk.Stat
-			var tch <-chan zk.Event
-			tstat, tch, err = q.c.ExistsW(ctx, q.l.Task(id))
+			tstat, err = q.c.Exists(ctx, q.l.Task(id))
 			if err == nil && tstat == nil {
-				return q.Result(ctx, id)
+				return q.Result(ctx, id) // finished meanwhile, or unknown
 			}
-			if err == nil {
-				select {
-				case <-rch:
-				case <-tch:
-				case <-ctx.Done():
-					return task.Result{}, ctx.Err()
-				}
-				continue
-			}
+			checked = err == nil
 		}
 		if err == nil {
-			return q.Result(ctx, id)
+			select {
+			case <-rch:
+				continue
+			case <-ctx.Done():
+				return task.Result{}, ctx.Err()
+			}
 		}
 		if !IsConnectionError(err) {
 			return task.Result{}, err
