@@ -7,7 +7,7 @@ LDFLAGS := -X github.com/paddock-zk/paddock/internal/cli.Version=$(VERSION)
 # Packages whose tests talk to ZooKeeper run with the race detector.
 RACE_PKGS := ./internal/... ./cmd/...
 
-.PHONY: all build zookeeper demo test unit check cluster-up cluster-down cluster-status cluster-logs clean help
+.PHONY: all build zookeeper demo test unit check bench cluster-up cluster-down cluster-status cluster-logs clean help
 
 all: build
 
@@ -56,3 +56,10 @@ cluster-logs:
 clean:
 	@scripts/cluster.sh down >/dev/null 2>&1 || true
 	rm -rf $(BIN) .tmp
+
+# bench: the measurements of BENCHMARKS.md (a private ZooKeeper, fsync on),
+# printed as a table and written to bench-report.json, then the Go
+# micro-benchmarks of the hot paths.
+bench: zookeeper
+	PADDOCK_BENCH_OUT=$(CURDIR)/bench-report.json $(GO) test -count=1 -v -timeout 60m -run TestReport ./test/bench/ | grep -v '^=== \|^    logger' 
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/task/ ./internal/master/ ./internal/coord/

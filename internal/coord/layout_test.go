@@ -3,6 +3,7 @@ package coord_test
 import (
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/task"
@@ -70,5 +71,17 @@ func TestEnsureLayoutIsIdempotentAndConcurrent(t *testing.T) {
 	}
 	if err := coord.EnsureLayout(ctxT(t), c1, l); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func BenchmarkLayoutPaths(b *testing.B) {
+	l := coord.MustLayout("/paddock")
+	id := task.NewID(time.Now())
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = l.Task(id)
+		_ = l.Payload(id)
+		_ = l.Assignment("worker-1", id)
+		_ = l.Result(id)
 	}
 }
