@@ -2,12 +2,8 @@ package coord
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/go-zookeeper/zk"
@@ -54,54 +50,18 @@ func (cd *Candidate) Session() *Session { return cd.sess }
 
 // Join enters the election under sess with data (what others see of this
 // candidate). The znode name carries a random tag so that a create whose
-// reply was lost to a connection drop can be found instead of duplicated.
+// reply was lost is found instead of duplicated, and a candidacy that landed
+// on a newer session than sess is withdrawn (it would block the queue).
 func (e *Election) Join(ctx context.Context, sess *Session, data []byte) (*Candidate, error) {
-	var tag [8]byte
-	if _, err := rand.Read(tag[:]); err != nil {
-		return nil, err
-	}
-	prefix := candidatePrefix + hex.EncodeToString(tag[:]) + "-"
-	for {
-		if !sess.Alive() {
-			return nil, ErrSessionLost
-		}
-		p, err := e.c.Create(ctx, e.dir+"/"+prefix, data, zk.FlagEphemeralSequential)
-		if err == nil {
-			return e.candidate(sess, p)
-		}
-		if !IsConnectionError(err) {
-			return nil, fmt.Errorf("join election %s: %w", e.dir, err)
-		}
-		if err := e.c.WaitConnected(ctx); err != nil {
+	p, err := createSeq(ctx, e.c, sess, e.dir, candidatePrefix, data, zk.FlagEphemeralSequential)
+	if err != nil {
+		if errors.Is(err, ErrSessionLost) || ctx.Err() != nil {
 			return nil, err
 		}
-		names, _, err := e.c.Children(ctx, e.dir)
-		if err != nil {
-			continue
-		}
-		for _, n := range names {
-			if strings.HasPrefix(n, prefix) {
-				return e.candidate(sess, e.dir+"/"+n)
-			}
-		}
+		return nil, fmt.Errorf("join election %s: %w", e.dir, err)
 	}
-}
-
-func (e *Election) candidate(sess *Session, p string) (*Candidate, error) {
-	seq, ok := candidateSeq(p[strings.LastIndex(p, "/")+1:])
-	if !ok {
-		return nil, fmt.Errorf("unexpected candidate name %s", p)
-	}
+	seq, _ := parseSeq(p[strings.LastIndex(p, "/")+1:], candidatePrefix)
 	return &Candidate{e: e, sess: sess, key: p, seq: seq}, nil
-}
-
-// candidateSeq parses the sequence number ZooKeeper appended (10 digits).
-func candidateSeq(name string) (int64, bool) {
-	if !strings.HasPrefix(name, candidatePrefix) || len(name) < len(candidatePrefix)+10 {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(name[len(name)-10:], 10, 64)
-	return n, err == nil
 }
 
 // Candidates lists the election's candidate znode names in queue order:
@@ -115,19 +75,9 @@ func (e *Election) Candidates(ctx context.Context) ([]string, error) {
 }
 
 func sortCandidates(names []string) []string {
-	type cand struct {
-		name string
-		seq  int64
-	}
-	cs := make([]cand, 0, len(names))
-	for _, n := range names {
-		if s, ok := candidateSeq(n); ok {
-			cs = append(cs, cand{n, s})
-		}
-	}
-	sort.Slice(cs, func(i, j int) bool { return cs[i].seq < cs[j].seq })
-	out := make([]string, len(cs))
-	for i, c := range cs {
+	sorted := sortedSeq(names, candidatePrefix)
+	out := make([]string, len(sorted))
+	for i, c := range sorted {
 		out[i] = c.name
 	}
 	return out

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -130,4 +131,93 @@ func deleteTree(t *testing.T, c *coord.Client, p string) {
 	if err := c.Delete(ctxT(t), p, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
 		t.Fatal(err)
 	}
+}
+
+// recipeDir gives a recipe test a fresh path on the shared server; nothing
+// is created there.
+func recipeDir(t *testing.T, c *coord.Client) string {
+	t.Helper()
+	l := rootFor(t)
+	deleteTree(t, c, l.Root())
+	return l.Root()
+}
+
+// proxied dials the shared server through a proxy of its own, for tests
+// that expire the client's session.
+func proxied(t *testing.T) (*zktest.Proxy, *coord.Client) {
+	t.Helper()
+	p := zktest.NewProxy(t, shared.Addr())
+	return p, dial(t, p.Addr())
+}
+
+// settled returns c's counters once every watch notification caused by
+// writes made so far has reached it: ZooKeeper sends a notification before
+// the replies that follow it on the same connection, so a Sync round trip
+// flushes them. Use cost to compare two of them.
+func settled(t *testing.T, c *coord.Client) coord.Stats {
+	t.Helper()
+	if err := c.Sync(ctxT(t), "/"); err != nil {
+		t.Fatal(err)
+	}
+	return c.Stats()
+}
+
+// cost is what happened between two settled points, not counting the
+// second point's own Sync.
+func cost(before, after coord.Stats) coord.Stats {
+	return coord.Stats{Requests: after.Requests - before.Requests - 1, WatchEvents: after.WatchEvents - before.WatchEvents}
+}
+
+// watchedPaths lists the paths the shared server holds watches on for
+// session id (the wchc four-letter word): tests use it to know that
+// waiters have settled on their watches.
+func watchedPaths(t *testing.T, id int64) []string {
+	t.Helper()
+	out, err := shared.FourLetter("wchc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	in := false
+	for _, line := range strings.Split(out, "\n") {
+		switch {
+		case strings.HasPrefix(line, "0x"):
+			in = line == fmt.Sprintf("0x%x", id)
+		case in && strings.HasPrefix(line, "\t"):
+			paths = append(paths, strings.TrimSpace(line))
+		}
+	}
+	return paths
+}
+
+// sessionOf is c's live session.
+func sessionOf(t *testing.T, c *coord.Client) *coord.Session {
+	t.Helper()
+	s, err := c.Session(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// serverWatches is the shared server's total number of watches (data and
+// child: mntr's zk_watch_count). Only tests that do not run in parallel
+// may rely on it.
+func serverWatches(t *testing.T) int {
+	t.Helper()
+	out, err := shared.FourLetter("mntr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(line, "zk_watch_count\t"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no zk_watch_count in mntr: %q", out)
+	return 0
 }

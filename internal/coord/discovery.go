@@ -1,0 +1,514 @@
+package coord
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"go.uber.org/zap"
+	"gopkg.in/yaml.v3"
+)
+
+// ErrNoService reports that a service has no entry: nothing is published
+// under its class and name (and, for LookupOrFile, no local file has it).
+var ErrNoService = errors.New("coord: no such service")
+
+// Entry is one published instance of a service.
+type Entry struct {
+	Key  string         // the instance's key (PettingZoo defaulted it to the host's IP)
+	Raw  []byte         // the znode's data as published (JSON or YAML)
+	Meta map[string]any // Raw decoded; nil when Raw is not a mapping
+}
+
+// Discovery is PettingZoo's distributed discovery: services publish their
+// configuration, arbitrary structured metadata, and clients find them.
+//
+//	<base>/<class>/<name>/<key>   one entry per instance, ephemeral by default
+//
+// The class may itself contain '/' (e.g. "db/postgres"). Publish writes
+// JSON, which YAML readers (the original's) read too; readers accept JSON
+// or YAML.
+//
+// An ephemeral entry lives as long as the session it was published on:
+// after expiry it is gone and the publisher must publish again on the new
+// session. Keep does that.
+type Discovery struct {
+	c    *Client
+	base string
+}
+
+// NewDiscovery returns discovery under base (e.g. "/discovery").
+func NewDiscovery(c *Client, base string) *Discovery { return &Discovery{c: c, base: base} }
+
+// ServicePath is the znode whose children are the entries of class/name.
+func (d *Discovery) ServicePath(class, name string) (string, error) {
+	if class == "" {
+		return "", errors.New("empty service class")
+	}
+	for _, part := range strings.Split(class, "/") {
+		if err := validName("service class component", part); err != nil {
+			return "", fmt.Errorf("service class %q: %w", class, err)
+		}
+	}
+	if err := validName("service name", name); err != nil {
+		return "", err
+	}
+	return d.base + "/" + class + "/" + name, nil
+}
+
+// Publish writes key's entry for class/name with meta encoded as JSON (a
+// json.RawMessage is written as is), replacing an existing entry in one
+// multi. An ephemeral entry belongs to sess: it returns ErrSessionLost when
+// sess has ended before the write. (If sess ends during the call, the entry
+// may land on the client's next session instead, which only makes it live
+// longer.)
+func (d *Discovery) Publish(ctx context.Context, sess *Session, class, name, key string, meta any, ephemeral bool) error {
+	sp, err := d.ServicePath(class, name)
+	if err != nil {
+		return err
+	}
+	if err := validName("service key", key); err != nil {
+		return err
+	}
+	data, err := json.Marshal(meta)
+	if err != nil {
+		return fmt.Errorf("publish %s/%s: encode metadata: %w", class, name, err)
+	}
+	flags := int32(zk.FlagPersistent)
+	if ephemeral {
+		flags = zk.FlagEphemeral
+	}
+	p := sp + "/" + key
+	for {
+		if ephemeral && !sess.Alive() {
+			return ErrSessionLost
+		}
+		_, err := d.c.Create(ctx, p, data, flags)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, zk.ErrNoNode):
+			if err := ensurePath(ctx, d.c, sp); err != nil {
+				return err
+			}
+			continue
+		case errors.Is(err, zk.ErrNodeExists):
+			// Replace it in one transaction, so readers never see the
+			// instance missing.
+			_, err = d.c.Multi(ctx, DeleteOp(p, -1), CreateOp(p, data, flags))
+			var me *MultiError
+			if err == nil {
+				return nil
+			}
+			if errors.As(err, &me) {
+				continue // it went, or came back, meanwhile
+			}
+		}
+		if err := retry(ctx, d.c, err); err != nil {
+			return fmt.Errorf("publish %s: %w", p, err)
+		}
+	}
+}
+
+// Unpublish removes key's entry (a missing entry is not an error).
+func (d *Discovery) Unpublish(ctx context.Context, class, name, key string) error {
+	sp, err := d.ServicePath(class, name)
+	if err != nil {
+		return err
+	}
+	err = deleteOwn(ctx, d.c, sp+"/"+key)
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil
+	}
+	return err
+}
+
+// Keep publishes an ephemeral entry and publishes it again on every new
+// session, until ctx ends; then it removes the entry (if it is still this
+// client's) and returns ctx's error. Other errors end it early.
+func (d *Discovery) Keep(ctx context.Context, class, name, key string, meta any) error {
+	for {
+		sess, err := d.c.Session(ctx)
+		if err != nil {
+			break
+		}
+		err = d.Publish(ctx, sess, class, name, key, meta, true)
+		if errors.Is(err, ErrSessionLost) {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return err
+		}
+		select {
+		case <-sess.Done():
+			d.c.log.Info("session ended; publishing again", zap.String("class", class), zap.String("name", name), zap.String("key", key))
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	// Withdraw, without the ended ctx but not for long.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if sp, err := d.ServicePath(class, name); err == nil {
+		p := sp + "/" + key
+		if st, err := d.c.Exists(wctx, p); err == nil && st != nil && st.EphemeralOwner == d.c.zk.SessionID() {
+			_ = d.c.Delete(wctx, p, st.Version)
+		}
+	}
+	return ctx.Err()
+}
+
+// Lookup returns every entry of class/name, sorted by key, or an error
+// wrapping ErrNoService when there is none.
+func (d *Discovery) Lookup(ctx context.Context, class, name string) ([]Entry, error) {
+	sp, err := d.ServicePath(class, name)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		names, _, err := d.c.Children(ctx, sp)
+		if errors.Is(err, zk.ErrNoNode) {
+			names, err = nil, nil
+		}
+		if err == nil {
+			var entries []Entry
+			entries, err = d.read(ctx, sp, names)
+			if err == nil {
+				if len(entries) == 0 {
+					return nil, noService(class, name, sp)
+				}
+				return entries, nil
+			}
+		}
+		if err := retry(ctx, d.c, err); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func noService(class, name, sp string) error {
+	return fmt.Errorf("%w: nothing published for class %q name %q (no children under %s)", ErrNoService, class, name, sp)
+}
+
+// read gets the entries named, skipping those deleted since the listing.
+func (d *Discovery) read(ctx context.Context, sp string, keys []string) ([]Entry, error) {
+	got := make([]*Entry, len(keys))
+	err := Pipeline(len(keys), func(i int) error {
+		data, _, err := d.c.Get(ctx, sp+"/"+keys[i])
+		if errors.Is(err, zk.ErrNoNode) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		e := newEntry(keys[i], data)
+		got[i] = &e
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []Entry
+	for _, e := range got {
+		if e != nil {
+			out = append(out, *e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+func newEntry(key string, raw []byte) Entry {
+	e := Entry{Key: key, Raw: raw}
+	var m map[string]any
+	if yaml.Unmarshal(raw, &m) == nil {
+		e.Meta = m
+	}
+	return e
+}
+
+// Pick returns one entry of class/name chosen at random, spreading clients
+// over the instances, or an error wrapping ErrNoService.
+func (d *Discovery) Pick(ctx context.Context, class, name string) (Entry, error) {
+	entries, err := d.Lookup(ctx, class, name)
+	if err != nil {
+		return Entry{}, err
+	}
+	return entries[rand.IntN(len(entries))], nil
+}
+
+// LookupOrFile is Lookup falling back, when nothing is published, on a
+// local YAML or JSON file: a mapping is one entry, a sequence of mappings
+// one entry each (keys "file:<path>" and "file:<path>#<i>"). When neither
+// has the service the error wraps ErrNoService and names both places.
+// Other errors (ZooKeeper unreachable) are returned as they are: a stale
+// local file must not silently stand in for a live registry.
+func (d *Discovery) LookupOrFile(ctx context.Context, class, name, file string) ([]Entry, error) {
+	entries, err := d.Lookup(ctx, class, name)
+	if !errors.Is(err, ErrNoService) {
+		return entries, err
+	}
+	sp, _ := d.ServicePath(class, name)
+	raw, ferr := os.ReadFile(file)
+	if ferr != nil {
+		return nil, fmt.Errorf("%w: class %q name %q is neither published in ZooKeeper (nothing under %s) nor in a local file (%v)", ErrNoService, class, name, sp, ferr)
+	}
+	var doc any
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("service %s/%s: local file %s is not valid YAML or JSON: %w", class, name, file, err)
+	}
+	key := "file:" + file
+	switch v := doc.(type) {
+	case map[string]any:
+		return []Entry{{Key: key, Raw: raw, Meta: v}}, nil
+	case []any:
+		var out []Entry
+		for i, item := range v {
+			m, ok := item.(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf("service %s/%s: local file %s: item %d is not a mapping", class, name, file, i)
+			}
+			b, err := json.Marshal(m)
+			if err != nil {
+				return nil, fmt.Errorf("service %s/%s: local file %s: item %d: %w", class, name, file, i, err)
+			}
+			out = append(out, Entry{Key: fmt.Sprintf("%s#%d", key, i), Raw: b, Meta: m})
+		}
+		if len(out) > 0 {
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: class %q name %q is not published in ZooKeeper (nothing under %s) and local file %s holds no mapping", ErrNoService, class, name, sp, file)
+}
+
+// Watch calls fn with the entries of class/name (sorted by key, possibly
+// none) now and after every change of the pool: an instance published,
+// replaced, changed or gone. It returns once fn has had the current pool;
+// fn then runs on the watcher's goroutine until ctx ends. The watcher keeps
+// a children watch on the service and a data watch per entry, so a change
+// costs reads of what changed only. After a session expiry it re-reads the
+// pool and calls fn if it changed meanwhile.
+func (d *Discovery) Watch(ctx context.Context, class, name string, fn func([]Entry)) error {
+	sp, err := d.ServicePath(class, name)
+	if err != nil {
+		return err
+	}
+	w := &poolWatch{
+		d: d, sp: sp, fn: fn,
+		entries: map[string]Entry{},
+		gens:    map[string]int{},
+		events:  make(chan keyedEvent[entryWatch], 16),
+		stop:    make(chan struct{}),
+	}
+	sess, err := d.c.Session(ctx)
+	if err != nil {
+		return err
+	}
+	ch, err := w.refresh(ctx, true)
+	if err != nil {
+		close(w.stop)
+		return fmt.Errorf("watch %s: %w", sp, err)
+	}
+	w.report(true)
+	go w.run(ctx, sess, ch)
+	return nil
+}
+
+type entryWatch struct {
+	key string
+	gen int
+}
+
+type poolWatch struct {
+	d       *Discovery
+	sp      string
+	fn      func([]Entry)
+	entries map[string]Entry
+	gens    map[string]int // key → generation of its data watch
+	gen     int
+	last    []Entry // what fn had last
+	events  chan keyedEvent[entryWatch]
+	stop    chan struct{}
+}
+
+// refresh lists the pool (re-arming the children watch, or an exists watch
+// while the service znode is missing) and reads the entries it does not
+// watch yet; with full it re-reads all (a new session has no watches).
+func (w *poolWatch) refresh(ctx context.Context, full bool) (<-chan zk.Event, error) {
+	c := w.d.c
+	for {
+		names, ch, err := c.ChildrenW(ctx, w.sp)
+		if errors.Is(err, zk.ErrNoNode) {
+			var st *zk.Stat
+			st, ch, err = c.ExistsW(ctx, w.sp)
+			if err == nil && st != nil {
+				continue // created meanwhile: list it
+			}
+			names = nil
+		}
+		if err != nil {
+			if err := retry(ctx, c, err); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if full {
+			w.gen++
+			w.gens = map[string]int{}
+		}
+		var want []string
+		listed := map[string]bool{}
+		for _, n := range names {
+			listed[n] = true
+			if _, ok := w.gens[n]; !ok {
+				want = append(want, n)
+			}
+		}
+		for k := range w.entries {
+			if !listed[k] {
+				delete(w.entries, k)
+				delete(w.gens, k)
+			}
+		}
+		if err := w.readEntries(ctx, want); err != nil {
+			if err := retry(ctx, c, err); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		return ch, nil
+	}
+}
+
+// readEntries reads keys with a data watch each.
+func (w *poolWatch) readEntries(ctx context.Context, keys []string) error {
+	type got struct {
+		data []byte
+		ch   <-chan zk.Event
+		ok   bool
+	}
+	res := make([]got, len(keys))
+	err := Pipeline(len(keys), func(i int) error {
+		data, _, ch, err := w.d.c.GetW(ctx, w.sp+"/"+keys[i])
+		if errors.Is(err, zk.ErrNoNode) {
+			res[i] = got{ok: true}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		res[i] = got{data, ch, true}
+		return nil
+	})
+	for i, k := range keys {
+		r := res[i]
+		switch {
+		case !r.ok:
+		case r.ch == nil:
+			delete(w.entries, k)
+			delete(w.gens, k)
+		default:
+			w.entries[k] = newEntry(k, r.data)
+			w.gens[k] = w.gen
+			watchForward(r.ch, entryWatch{k, w.gen}, w.events, w.stop)
+		}
+	}
+	return err
+}
+
+// report calls fn if the pool differs from what fn had last (or always).
+func (w *poolWatch) report(always bool) {
+	cur := make([]Entry, 0, len(w.entries))
+	for _, e := range w.entries {
+		cur = append(cur, e)
+	}
+	sort.Slice(cur, func(i, j int) bool { return cur[i].Key < cur[j].Key })
+	if !always && samePool(cur, w.last) {
+		return
+	}
+	w.last = cur
+	w.fn(append([]Entry(nil), cur...))
+}
+
+func samePool(a, b []Entry) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Key != b[i].Key || !bytes.Equal(a[i].Raw, b[i].Raw) {
+			return false
+		}
+	}
+	return true
+}
+
+func (w *poolWatch) run(ctx context.Context, sess *Session, ch <-chan zk.Event) {
+	defer close(w.stop)
+	c := w.d.c
+	var err error
+	for {
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, ErrClosed) {
+				return
+			}
+			c.log.Error("discovery watcher failed; resyncing at the next session change", zap.String("service", w.sp), zap.Error(err))
+			select {
+			case <-c.Changed():
+			case <-ctx.Done():
+				return
+			}
+			err, ch = nil, nil
+		}
+		if ch == nil || !sess.Alive() {
+			if sess, err = c.Session(ctx); err != nil {
+				continue
+			}
+			if ch, err = w.refresh(ctx, true); err == nil {
+				w.report(false)
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-ch:
+			if ev.Type == zk.EventNotWatching {
+				ch = nil
+				continue
+			}
+			if ch, err = w.refresh(ctx, false); err == nil {
+				w.report(false)
+			}
+		case e := <-w.events:
+			if e.ev.Type == zk.EventNotWatching || w.gens[e.key.key] != e.key.gen {
+				continue
+			}
+			// Changed, or deleted (perhaps replaced): read it again.
+			delete(w.gens, e.key.key)
+			for {
+				if err = w.readEntries(ctx, []string{e.key.key}); err == nil {
+					w.report(false)
+					break
+				}
+				if err = retry(ctx, c, err); err != nil {
+					break
+				}
+			}
+		case <-sess.Done():
+			ch = nil
+		}
+	}
+}
