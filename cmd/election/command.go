@@ -84,7 +84,7 @@ func ensurePath(ctx context.Context, c *coord.Client, p string) error {
 }
 
 func stand(ctx context.Context, env *cli.Env, dir, id string, p *printer) error {
-	el := coord.NewElection(env.Client, dir)
+	el := coord.NewLeaderQueue(env.Client, dir)
 	me, _ := json.Marshal(coord.Self(id))
 	for {
 		sess, err := env.Client.Session(ctx)

@@ -57,6 +57,7 @@ was left. A second signal exits at once.`,
 				return fmt.Errorf("prepare the tree under %s: %w", env.Layout.Root(), err)
 			}
 			cfg.Kinds = task.Builtin(allowExec)
+			cfg.Version = cli.Version
 			cfg.Logger = env.Log.With(cli.ID(cfg.ID))
 			return worker.Run(cmd.Context(), env.Client, env.Layout, cfg)
 		},

@@ -48,6 +48,33 @@ type Discovery struct {
 // NewDiscovery returns discovery under base (e.g. "/discovery").
 func NewDiscovery(c *Client, base string) *Discovery { return &Discovery{c: c, base: base} }
 
+// Service is one pool of instances: the children of one znode. Discovery
+// places pools at <base>/<class>/<name>; NewService puts one anywhere
+// (Paddock's workers register in <root>/workers, the seed's node).
+type Service struct {
+	c     *Client
+	path  string
+	class string // for messages
+	name  string
+}
+
+// NewService returns the pool whose entries are the children of path.
+func NewService(c *Client, path string) *Service {
+	return &Service{c: c, path: path, class: path, name: "-"}
+}
+
+// Service returns the pool of class/name.
+func (d *Discovery) Service(class, name string) (*Service, error) {
+	sp, err := d.ServicePath(class, name)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{c: d.c, path: sp, class: class, name: name}, nil
+}
+
+// Path is the znode whose children are the pool's entries.
+func (s *Service) Path() string { return s.path }
+
 // ServicePath is the znode whose children are the entries of class/name.
 func (d *Discovery) ServicePath(class, name string) (string, error) {
 	if class == "" {
@@ -71,39 +98,45 @@ func (d *Discovery) ServicePath(class, name string) (string, error) {
 // may land on the client's next session instead, which only makes it live
 // longer.)
 func (d *Discovery) Publish(ctx context.Context, sess *Session, class, name, key string, meta any, ephemeral bool) error {
-	sp, err := d.ServicePath(class, name)
+	svc, err := d.Service(class, name)
 	if err != nil {
 		return err
 	}
+	return svc.Publish(ctx, sess, key, meta, ephemeral)
+}
+
+// Publish writes key's entry, replacing an existing one (see
+// Discovery.Publish).
+func (s *Service) Publish(ctx context.Context, sess *Session, key string, meta any, ephemeral bool) error {
 	if err := validName("service key", key); err != nil {
 		return err
 	}
 	data, err := json.Marshal(meta)
 	if err != nil {
-		return fmt.Errorf("publish %s/%s: encode metadata: %w", class, name, err)
+		return fmt.Errorf("publish %s: encode metadata: %w", s.path, err)
 	}
 	flags := int32(zk.FlagPersistent)
 	if ephemeral {
 		flags = zk.FlagEphemeral
 	}
-	p := sp + "/" + key
+	p := s.path + "/" + key
 	for {
 		if ephemeral && !sess.Alive() {
 			return ErrSessionLost
 		}
-		_, err := d.c.Create(ctx, p, data, flags)
+		_, err := s.c.Create(ctx, p, data, flags)
 		switch {
 		case err == nil:
 			return nil
 		case errors.Is(err, zk.ErrNoNode):
-			if err := ensurePath(ctx, d.c, sp); err != nil {
+			if err := ensurePath(ctx, s.c, s.path); err != nil {
 				return err
 			}
 			continue
 		case errors.Is(err, zk.ErrNodeExists):
 			// Replace it in one transaction, so readers never see the
 			// instance missing.
-			_, err = d.c.Multi(ctx, DeleteOp(p, -1), CreateOp(p, data, flags))
+			_, err = s.c.Multi(ctx, DeleteOp(p, -1), CreateOp(p, data, flags))
 			var me *MultiError
 			if err == nil {
 				return nil
@@ -112,19 +145,48 @@ func (d *Discovery) Publish(ctx context.Context, sess *Session, class, name, key
 				continue // it went, or came back, meanwhile
 			}
 		}
-		if err := retry(ctx, d.c, err); err != nil {
+		if err := retry(ctx, s.c, err); err != nil {
 			return fmt.Errorf("publish %s: %w", p, err)
 		}
 	}
 }
 
-// Unpublish removes key's entry (a missing entry is not an error).
-func (d *Discovery) Unpublish(ctx context.Context, class, name, key string) error {
-	sp, err := d.ServicePath(class, name)
+// Register publishes key's ephemeral entry under sess exclusively: unlike
+// Publish it never replaces an entry of another live session (two processes
+// would then answer to one name) but waits for it to go. See Register.
+func (s *Service) Register(ctx context.Context, sess *Session, key string, meta any) error {
+	if err := validName("service key", key); err != nil {
+		return err
+	}
+	data, err := json.Marshal(meta)
+	if err != nil {
+		return fmt.Errorf("register in %s: encode metadata: %w", s.path, err)
+	}
+	return Register(ctx, s.c, sess, s.path+"/"+key, data)
+}
+
+// Update rewrites key's entry in place (e.g. a worker starting to drain).
+func (s *Service) Update(ctx context.Context, key string, meta any) error {
+	data, err := json.Marshal(meta)
 	if err != nil {
 		return err
 	}
-	err = deleteOwn(ctx, d.c, sp+"/"+key)
+	_, err = s.c.Set(ctx, s.path+"/"+key, data, -1)
+	return err
+}
+
+// Unpublish removes key's entry (a missing entry is not an error).
+func (d *Discovery) Unpublish(ctx context.Context, class, name, key string) error {
+	svc, err := d.Service(class, name)
+	if err != nil {
+		return err
+	}
+	return svc.Unpublish(ctx, key)
+}
+
+// Unpublish removes key's entry (a missing entry is not an error).
+func (s *Service) Unpublish(ctx context.Context, key string) error {
+	err := deleteOwn(ctx, s.c, s.path+"/"+key)
 	if errors.Is(err, zk.ErrNoNode) {
 		return nil
 	}
@@ -135,12 +197,21 @@ func (d *Discovery) Unpublish(ctx context.Context, class, name, key string) erro
 // session, until ctx ends; then it removes the entry (if it is still this
 // client's) and returns ctx's error. Other errors end it early.
 func (d *Discovery) Keep(ctx context.Context, class, name, key string, meta any) error {
+	svc, err := d.Service(class, name)
+	if err != nil {
+		return err
+	}
+	return svc.Keep(ctx, key, meta)
+}
+
+// Keep is Discovery.Keep for this pool.
+func (s *Service) Keep(ctx context.Context, key string, meta any) error {
 	for {
-		sess, err := d.c.Session(ctx)
+		sess, err := s.c.Session(ctx)
 		if err != nil {
 			break
 		}
-		err = d.Publish(ctx, sess, class, name, key, meta, true)
+		err = s.Publish(ctx, sess, key, meta, true)
 		if errors.Is(err, ErrSessionLost) {
 			continue
 		}
@@ -152,7 +223,7 @@ func (d *Discovery) Keep(ctx context.Context, class, name, key string, meta any)
 		}
 		select {
 		case <-sess.Done():
-			d.c.log.Info("session ended; publishing again", zap.String("class", class), zap.String("name", name), zap.String("key", key))
+			s.c.log.Info("session ended; publishing again", zap.String("service", s.path), zap.String("key", key))
 		case <-ctx.Done():
 		}
 		if ctx.Err() != nil {
@@ -162,11 +233,9 @@ func (d *Discovery) Keep(ctx context.Context, class, name, key string, meta any)
 	// Withdraw, without the ended ctx but not for long.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if sp, err := d.ServicePath(class, name); err == nil {
-		p := sp + "/" + key
-		if st, err := d.c.Exists(wctx, p); err == nil && st != nil && st.EphemeralOwner == d.c.zk.SessionID() {
-			_ = d.c.Delete(wctx, p, st.Version)
-		}
+	p := s.path + "/" + key
+	if st, err := s.c.Exists(wctx, p); err == nil && st != nil && st.EphemeralOwner == s.c.zk.SessionID() {
+		_ = s.c.Delete(wctx, p, st.Version)
 	}
 	return ctx.Err()
 }
@@ -174,26 +243,32 @@ func (d *Discovery) Keep(ctx context.Context, class, name, key string, meta any)
 // Lookup returns every entry of class/name, sorted by key, or an error
 // wrapping ErrNoService when there is none.
 func (d *Discovery) Lookup(ctx context.Context, class, name string) ([]Entry, error) {
-	sp, err := d.ServicePath(class, name)
+	svc, err := d.Service(class, name)
 	if err != nil {
 		return nil, err
 	}
+	return svc.Lookup(ctx)
+}
+
+// Lookup returns every entry of the pool, sorted by key, or an error
+// wrapping ErrNoService when there is none.
+func (s *Service) Lookup(ctx context.Context) ([]Entry, error) {
 	for {
-		names, _, err := d.c.Children(ctx, sp)
+		names, _, err := s.c.Children(ctx, s.path)
 		if errors.Is(err, zk.ErrNoNode) {
 			names, err = nil, nil
 		}
 		if err == nil {
 			var entries []Entry
-			entries, err = d.read(ctx, sp, names)
+			entries, err = s.read(ctx, names)
 			if err == nil {
 				if len(entries) == 0 {
-					return nil, noService(class, name, sp)
+					return nil, noService(s.class, s.name, s.path)
 				}
 				return entries, nil
 			}
 		}
-		if err := retry(ctx, d.c, err); err != nil {
+		if err := retry(ctx, s.c, err); err != nil {
 			return nil, err
 		}
 	}
@@ -204,10 +279,10 @@ func noService(class, name, sp string) error {
 }
 
 // read gets the entries named, skipping those deleted since the listing.
-func (d *Discovery) read(ctx context.Context, sp string, keys []string) ([]Entry, error) {
+func (s *Service) read(ctx context.Context, keys []string) ([]Entry, error) {
 	got := make([]*Entry, len(keys))
 	err := Pipeline(len(keys), func(i int) error {
-		data, _, err := d.c.Get(ctx, sp+"/"+keys[i])
+		data, _, err := s.c.Get(ctx, s.path+"/"+keys[i])
 		if errors.Is(err, zk.ErrNoNode) {
 			return nil
 		}
@@ -243,7 +318,16 @@ func newEntry(key string, raw []byte) Entry {
 // Pick returns one entry of class/name chosen at random, spreading clients
 // over the instances, or an error wrapping ErrNoService.
 func (d *Discovery) Pick(ctx context.Context, class, name string) (Entry, error) {
-	entries, err := d.Lookup(ctx, class, name)
+	svc, err := d.Service(class, name)
+	if err != nil {
+		return Entry{}, err
+	}
+	return svc.Pick(ctx)
+}
+
+// Pick returns one entry chosen at random, or an error wrapping ErrNoService.
+func (s *Service) Pick(ctx context.Context) (Entry, error) {
+	entries, err := s.Lookup(ctx)
 	if err != nil {
 		return Entry{}, err
 	}
@@ -302,25 +386,30 @@ func (d *Discovery) LookupOrFile(ctx context.Context, class, name, file string) 
 // costs reads of what changed only. After a session expiry it re-reads the
 // pool and calls fn if it changed meanwhile.
 func (d *Discovery) Watch(ctx context.Context, class, name string, fn func([]Entry)) error {
-	sp, err := d.ServicePath(class, name)
+	svc, err := d.Service(class, name)
 	if err != nil {
 		return err
 	}
+	return svc.Watch(ctx, fn)
+}
+
+// Watch is Discovery.Watch for this pool.
+func (s *Service) Watch(ctx context.Context, fn func([]Entry)) error {
 	w := &poolWatch{
-		d: d, sp: sp, fn: fn,
+		s: s, fn: fn,
 		entries: map[string]Entry{},
 		gens:    map[string]int{},
 		events:  make(chan keyedEvent[entryWatch], 16),
 		stop:    make(chan struct{}),
 	}
-	sess, err := d.c.Session(ctx)
+	sess, err := s.c.Session(ctx)
 	if err != nil {
 		return err
 	}
 	ch, err := w.refresh(ctx, true)
 	if err != nil {
 		close(w.stop)
-		return fmt.Errorf("watch %s: %w", sp, err)
+		return fmt.Errorf("watch %s: %w", s.path, err)
 	}
 	w.report(true)
 	go w.run(ctx, sess, ch)
@@ -333,8 +422,7 @@ type entryWatch struct {
 }
 
 type poolWatch struct {
-	d       *Discovery
-	sp      string
+	s       *Service
 	fn      func([]Entry)
 	entries map[string]Entry
 	gens    map[string]int // key → generation of its data watch
@@ -348,12 +436,12 @@ type poolWatch struct {
 // while the service znode is missing) and reads the entries it does not
 // watch yet; with full it re-reads all (a new session has no watches).
 func (w *poolWatch) refresh(ctx context.Context, full bool) (<-chan zk.Event, error) {
-	c := w.d.c
+	c := w.s.c
 	for {
-		names, ch, err := c.ChildrenW(ctx, w.sp)
+		names, ch, err := c.ChildrenW(ctx, w.s.path)
 		if errors.Is(err, zk.ErrNoNode) {
 			var st *zk.Stat
-			st, ch, err = c.ExistsW(ctx, w.sp)
+			st, ch, err = c.ExistsW(ctx, w.s.path)
 			if err == nil && st != nil {
 				continue // created meanwhile: list it
 			}
@@ -402,7 +490,7 @@ func (w *poolWatch) readEntries(ctx context.Context, keys []string) error {
 	}
 	res := make([]got, len(keys))
 	err := Pipeline(len(keys), func(i int) error {
-		data, _, ch, err := w.d.c.GetW(ctx, w.sp+"/"+keys[i])
+		data, _, ch, err := w.s.c.GetW(ctx, w.s.path+"/"+keys[i])
 		if errors.Is(err, zk.ErrNoNode) {
 			res[i] = got{ok: true}
 			return nil
@@ -457,14 +545,14 @@ func samePool(a, b []Entry) bool {
 
 func (w *poolWatch) run(ctx context.Context, sess *Session, ch <-chan zk.Event) {
 	defer close(w.stop)
-	c := w.d.c
+	c := w.s.c
 	var err error
 	for {
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, ErrClosed) {
 				return
 			}
-			c.log.Error("discovery watcher failed; resyncing at the next session change", zap.String("service", w.sp), zap.Error(err))
+			c.log.Error("discovery watcher failed; resyncing at the next session change", zap.String("service", w.s.path), zap.Error(err))
 			select {
 			case <-c.Changed():
 			case <-ctx.Done():

@@ -16,7 +16,7 @@ func TestFenceStopsADeposedLeader(t *testing.T) {
 	l := layoutFor(t, c1)
 	s1, _ := c1.Session(ctx)
 	s2, _ := c2.Session(ctx)
-	el1, el2 := coord.NewElection(c1, l.Master()), coord.NewElection(c2, l.Master())
+	el1, el2 := coord.NewLeaderQueue(c1, l.Master()), coord.NewLeaderQueue(c2, l.Master())
 	cand1, _ := el1.Join(ctx, s1, nil)
 	cand2, _ := el2.Join(ctx, s2, nil)
 	if err := cand1.Lead(ctx, nil); err != nil {
@@ -67,7 +67,7 @@ func TestFenceStopsALeaderWhoseSessionExpired(t *testing.T) {
 	c := dial(t, p.Addr())
 	l := layoutFor(t, c)
 	sess, _ := c.Session(ctx)
-	cand, err := coord.NewElection(c, l.Master()).Join(ctx, sess, nil)
+	cand, err := coord.NewLeaderQueue(c, l.Master()).Join(ctx, sess, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestFencedBatchIsolatesAFailingItem(t *testing.T) {
 	c := dial(t, shared.Addr())
 	l := layoutFor(t, c)
 	sess, _ := c.Session(ctx)
-	cand, _ := coord.NewElection(c, l.Master()).Join(ctx, sess, nil)
+	cand, _ := coord.NewLeaderQueue(c, l.Master()).Join(ctx, sess, nil)
 	f, err := coord.TakeOver(ctx, c, l, cand, "m")
 	if err != nil {
 		t.Fatal(err)

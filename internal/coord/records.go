@@ -23,11 +23,13 @@ func Self(id string) Member {
 	return Member{ID: id, Host: h, PID: os.Getpid(), Started: time.Now().UTC()}
 }
 
-// WorkerInfo is the data of a worker's registration.
+// WorkerInfo is the data of a worker's registration, published through
+// discovery: what the master needs to route tasks to it.
 type WorkerInfo struct {
 	Member
 	Concurrency int      `json:"concurrency"`
 	Kinds       []string `json:"kinds"`
+	Version     string   `json:"version,omitempty"`
 	Draining    bool     `json:"draining,omitempty"`
 }
 

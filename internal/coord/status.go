@@ -43,7 +43,7 @@ func ReadStatus(ctx context.Context, c *Client, l Layout) (Status, error) {
 	} else if !errors.Is(err, zk.ErrNoNode) {
 		return st, err
 	}
-	cands, err := NewElection(c, l.Master()).Candidates(ctx)
+	cands, err := NewLeaderQueue(c, l.Master()).Candidates(ctx)
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {
 		return st, err
 	}

@@ -41,10 +41,10 @@ type controller struct {
 }
 
 type dirtySet struct {
-	workers bool
-	infos   map[string]bool
-	dirs    map[string]bool
-	shards  map[string]bool
+	pool   []coord.Entry // the workers' registrations, when they changed
+	fresh  bool          // pool holds news
+	dirs   map[string]bool
+	shards map[string]bool
 }
 
 type worker struct {
@@ -82,12 +82,20 @@ func lead(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config, cand
 		pending:  newPending(),
 		specs:    make(map[task.ID]cachedSpec),
 		ignored:  make(map[string]bool),
-		dirty:    dirtySet{workers: true, infos: map[string]bool{}, dirs: map[string]bool{}, shards: map[string]bool{}},
+		dirty:    dirtySet{dirs: map[string]bool{}, shards: map[string]bool{}},
 	}
 	for _, s := range task.Shards() {
 		ct.dirty.shards[s] = true // listed lazily, when there is room for work
 	}
 	gone := cand.Gone(ctx)
+	// Workers register through discovery; its watch reports every change
+	// of the pool (joined, left, drained, resized) with the whole pool.
+	pool := coord.NewService(c, l.Workers())
+	if err := pool.Watch(ctx, func(entries []coord.Entry) {
+		ct.mark(func(d *dirtySet) { d.pool, d.fresh = entries, true })
+	}); err != nil {
+		return err
+	}
 	sweepErr := make(chan error, 1)
 	go func() { sweepErr <- ct.sweepLoop(ctx) }()
 
@@ -174,16 +182,15 @@ func (ct *controller) take() dirtySet {
 	ct.mu.Lock()
 	defer ct.mu.Unlock()
 	d := ct.dirty
-	ct.dirty = dirtySet{infos: map[string]bool{}, dirs: map[string]bool{}, shards: d.shards}
+	ct.dirty = dirtySet{dirs: map[string]bool{}, shards: d.shards}
 	return d
 }
 
 // restore puts back marks whose work failed for want of a connection.
 func (ct *controller) restore(d dirtySet) {
 	ct.mark(func(x *dirtySet) {
-		x.workers = x.workers || d.workers
-		for k := range d.infos {
-			x.infos[k] = true
+		if d.fresh && !x.fresh {
+			x.pool, x.fresh = d.pool, true
 		}
 		for k := range d.dirs {
 			x.dirs[k] = true
@@ -250,31 +257,8 @@ func (ct *controller) step(ctx context.Context) (bool, error) {
 }
 
 func (ct *controller) refresh(ctx context.Context, d dirtySet) error {
-	if d.workers {
-		names, ch, err := ct.c.ChildrenW(ctx, ct.l.Workers())
-		if err != nil {
-			return err
-		}
-		ct.await(ch, func(x *dirtySet) { x.workers = true })
-		live := make(map[string]bool, len(names))
-		for _, n := range names {
-			live[n] = true
-			w := ct.worker(n)
-			if !w.registered {
-				w.registered = true
-				d.infos[n] = true
-				d.dirs[n] = true
-			}
-		}
-		for n, w := range ct.workers {
-			if w.registered && !live[n] {
-				w.registered = false
-				ct.log.Warn("worker lost", zap.String("worker", n), zap.Int("tasks", len(w.tasks)))
-			}
-		}
-	}
-	if err := ct.readInfos(ctx, keys(d.infos)); err != nil {
-		return err
+	if d.fresh {
+		ct.updatePool(d.pool, d.dirs)
 	}
 	return ct.listDirs(ctx, keys(d.dirs))
 }
@@ -288,32 +272,19 @@ func keys(m map[string]bool) []string {
 	return out
 }
 
-func (ct *controller) readInfos(ctx context.Context, names []string) error {
-	type res struct {
-		data []byte
-		ch   <-chan zk.Event
-		err  error
-	}
-	out := make([]res, len(names))
-	err := coord.Pipeline(len(names), func(i int) error {
-		data, _, ch, err := ct.c.GetW(ctx, ct.l.Worker(names[i]))
-		out[i] = res{data, ch, err}
-		if err != nil && !errors.Is(err, zk.ErrNoNode) {
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for i, n := range names {
+// updatePool applies the workers' registrations as discovery reported them:
+// new workers get their directory listed, vanished ones are lost.
+func (ct *controller) updatePool(entries []coord.Entry, dirs map[string]bool) {
+	live := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		n := e.Key
+		live[n] = true
 		w := ct.worker(n)
-		r := out[i]
-		if r.err != nil { // NoNode: gone again; the workers watch says so
-			continue
+		if !w.registered {
+			w.registered = true
+			dirs[n] = true
 		}
-		ct.await(r.ch, func(x *dirtySet) { x.infos[n] = true })
-		info, err := coord.DecodeWorkerInfo(r.data)
+		info, err := coord.DecodeWorkerInfo(e.Raw)
 		if err != nil {
 			if w.infoOK || !ct.ignored["info:"+n] {
 				ct.log.Warn("worker registration is malformed; not assigning to it", zap.String("worker", n), zap.Error(err))
@@ -329,7 +300,12 @@ func (ct *controller) readInfos(ctx context.Context, names []string) error {
 		delete(ct.ignored, "info:"+n)
 		w.info, w.infoOK = info, true
 	}
-	return nil
+	for n, w := range ct.workers {
+		if w.registered && !live[n] {
+			w.registered = false
+			ct.log.Warn("worker lost", zap.String("worker", n), zap.Int("tasks", len(w.tasks)))
+		}
+	}
 }
 
 func (ct *controller) listDirs(ctx context.Context, names []string) error {

@@ -47,7 +47,7 @@ func (cfg *Config) defaults() {
 func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error {
 	cfg.defaults()
 	log := cfg.Logger
-	el := coord.NewElection(c, l.Master())
+	el := coord.NewLeaderQueue(c, l.Master())
 	me, err := json.Marshal(coord.Self(cfg.ID))
 	if err != nil {
 		return err

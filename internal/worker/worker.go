@@ -6,7 +6,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"sync"
 	"time"
@@ -29,16 +28,18 @@ type Config struct {
 	Concurrency  int
 	Kinds        *task.Registry // what it runs; advertised in its registration
 	DrainTimeout time.Duration  // on shutdown, how long running tasks may finish
+	Version      string         // advertised in the registration
 	Logger       *zap.Logger
 }
 
 type worker struct {
-	c   *coord.Client
-	q   *coord.Queue
-	l   coord.Layout
-	cfg Config
-	log *zap.Logger
-	sem chan struct{} // concurrency slots
+	c    *coord.Client
+	q    *coord.Queue
+	l    coord.Layout
+	pool *coord.Service // <root>/workers: where it registers
+	cfg  Config
+	log  *zap.Logger
+	sem  chan struct{} // concurrency slots
 
 	runCtx context.Context // executions; cancelled when draining ends
 	wg     sync.WaitGroup
@@ -74,22 +75,18 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 	runCtx, stopRuns := context.WithCancel(context.Background())
 	defer stopRuns()
 	w := &worker{
-		c: c, q: coord.NewQueue(c, l, 0), l: l, cfg: cfg, log: cfg.Logger,
+		c: c, q: coord.NewQueue(c, l, 0), l: l, pool: coord.NewService(c, l.Workers()), cfg: cfg, log: cfg.Logger,
 		sem: make(chan struct{}, cfg.Concurrency), runCtx: runCtx,
 		running: make(map[task.ID]*execution),
 		kick:    make(chan struct{}, 1),
 	}
-	info := coord.WorkerInfo{Member: coord.Self(cfg.ID), Concurrency: cfg.Concurrency, Kinds: cfg.Kinds.Names()}
+	info := coord.WorkerInfo{Member: coord.Self(cfg.ID), Concurrency: cfg.Concurrency, Kinds: cfg.Kinds.Names(), Version: cfg.Version}
 	err := w.serve(ctx, info)
 	w.drain(info, stopRuns)
 	return err
 }
 
 func (w *worker) serve(ctx context.Context, info coord.WorkerInfo) error {
-	data, err := json.Marshal(info)
-	if err != nil {
-		return err
-	}
 	for {
 		sess, err := w.c.Session(ctx)
 		if err != nil {
@@ -106,7 +103,7 @@ func (w *worker) serve(ctx context.Context, info coord.WorkerInfo) error {
 			}
 			continue
 		}
-		if err := coord.Register(ctx, w.c, sess, w.l.Worker(w.cfg.ID), data); err != nil {
+		if err := w.pool.Register(ctx, sess, w.cfg.ID, info); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -307,11 +304,9 @@ func (w *worker) drain(info coord.WorkerInfo, stopRuns context.CancelFunc) {
 		w.log.Warn("not connected to ZooKeeper: abandoning running tasks without draining", zap.Int("running", n))
 	} else if n > 0 && w.cfg.DrainTimeout > 0 {
 		info.Draining = true
-		if data, err := json.Marshal(info); err == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			_, _ = w.c.Set(ctx, w.l.Worker(w.cfg.ID), data, -1)
-			cancel()
-		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = w.pool.Update(ctx, w.cfg.ID, info)
+		cancel()
 		w.log.Info("draining: letting running tasks finish", zap.Int("running", n), zap.Duration("timeout", w.cfg.DrainTimeout))
 		done := make(chan struct{})
 		go func() { w.wg.Wait(); close(done) }()

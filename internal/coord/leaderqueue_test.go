@@ -12,12 +12,12 @@ import (
 	"github.com/paddock-zk/paddock/internal/zktest"
 )
 
-func TestElectionOrderAndSuccession(t *testing.T) {
+func TestLeaderQueueOrderAndSuccession(t *testing.T) {
 	ctx := ctxT(t)
 	c := dial(t, shared.Addr())
 	l := layoutFor(t, c)
 	sess, _ := c.Session(ctx)
-	el := coord.NewElection(c, l.Master())
+	el := coord.NewLeaderQueue(c, l.Master())
 	var cands []*coord.Candidate
 	for _, name := range []string{"a", "b", "c"} {
 		cd, err := el.Join(ctx, sess, []byte(name))
@@ -65,14 +65,14 @@ func TestElectionOrderAndSuccession(t *testing.T) {
 	}
 }
 
-func TestElectionIsHerdFree(t *testing.T) {
+func TestLeaderQueueIsHerdFree(t *testing.T) {
 	// 50 candidates queue; the leader's departure must wake exactly one of
 	// them: the others' watches are on their predecessors, which stay.
 	ctx := ctxT(t)
 	c := dial(t, shared.Addr())
 	l := layoutFor(t, c)
 	sess, _ := c.Session(ctx)
-	el := coord.NewElection(c, l.Master())
+	el := coord.NewLeaderQueue(c, l.Master())
 	leaderConn := dial(t, shared.Addr()) // the leader resigns through its own connection
 	const n = 50
 	cands := make([]*coord.Candidate, n)
@@ -80,7 +80,7 @@ func TestElectionIsHerdFree(t *testing.T) {
 	for i := range cands {
 		s, el := sess, el
 		if i == 0 {
-			s, el = leaderSess, coord.NewElection(leaderConn, l.Master())
+			s, el = leaderSess, coord.NewLeaderQueue(leaderConn, l.Master())
 		}
 		cd, err := el.Join(ctx, s, nil)
 		if err != nil {
@@ -128,13 +128,13 @@ func TestElectionIsHerdFree(t *testing.T) {
 	}
 }
 
-func TestElectionCandidacyLostWithSession(t *testing.T) {
+func TestLeaderQueueCandidacyLostWithSession(t *testing.T) {
 	p := zktest.NewProxy(t, shared.Addr())
 	c := dial(t, p.Addr())
 	l := layoutFor(t, c)
 	ctx := ctxT(t)
 	sess, _ := c.Session(ctx)
-	el := coord.NewElection(c, l.Master())
+	el := coord.NewLeaderQueue(c, l.Master())
 	leader, err := el.Join(ctx, sess, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -158,12 +158,12 @@ func TestElectionCandidacyLostWithSession(t *testing.T) {
 	}
 }
 
-func TestElectionGoneWhenZnodeDeleted(t *testing.T) {
+func TestLeaderQueueGoneWhenZnodeDeleted(t *testing.T) {
 	ctx := ctxT(t)
 	c := dial(t, shared.Addr())
 	l := layoutFor(t, c)
 	sess, _ := c.Session(ctx)
-	cd, err := coord.NewElection(c, l.Master()).Join(ctx, sess, nil)
+	cd, err := coord.NewLeaderQueue(c, l.Master()).Join(ctx, sess, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,4 +184,82 @@ func TestElectionGoneWhenZnodeDeleted(t *testing.T) {
 		t.Fatalf("resigning a deleted candidacy: %v", err)
 	}
 	_ = zk.ErrNoNode
+}
+
+// The original PettingZoo leader-queue test cases, against real ZooKeeper.
+func TestLeaderQueueOriginalCases(t *testing.T) {
+	ctx := ctxT(t)
+	c := dial(t, shared.Addr())
+	l := layoutFor(t, c)
+	sess, _ := c.Session(ctx)
+	q := coord.NewLeaderQueue(c, l.Master())
+	join := func() *coord.Candidate {
+		cd, err := q.Join(ctx, sess, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cd
+	}
+	// Two candidates get consecutive sequence numbers, the first in front.
+	c0, c1 := join(), join()
+	if c1.Seq() != c0.Seq()+1 {
+		t.Fatalf("sequence numbers %d, %d", c0.Seq(), c1.Seq())
+	}
+	pos := func(cd *coord.Candidate) int {
+		p, err := cd.Position(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if pos(c0) != 0 || pos(c1) != 1 {
+		t.Fatalf("positions %d %d", pos(c0), pos(c1))
+	}
+	if n, _ := q.Len(ctx); n != 2 {
+		t.Fatalf("len %d", n)
+	}
+	// Removing c0 leaves c1 at the front ({-1: c0, 0: c1} -> {-1: c1}).
+	if err := c0.Resign(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if has, _ := q.Has(ctx, c0.Key()); has {
+		t.Fatal("c0 still queued")
+	}
+	if _, err := c0.Position(ctx); !errors.Is(err, coord.ErrCandidacyLost) {
+		t.Fatalf("a removed candidate's position: %v", err)
+	}
+	if err := c0.Resign(ctx); err != nil {
+		t.Fatalf("removing a candidate that is not queued: %v", err)
+	}
+	if pos(c1) != 0 {
+		t.Fatal("c1 not at the front")
+	}
+	// Add two more, remove c1: c3's predecessor is c2, and c2 leads.
+	c2, c3 := join(), join()
+	if err := c1.Resign(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var st coord.Standing
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	elected := make(chan struct{})
+	go func() {
+		if c3.Lead(wctx, func(s coord.Standing) { st = s }) == nil {
+			close(elected)
+		}
+	}()
+	eventually(t, 5*time.Second, "c3 to settle", func() bool { return pos(c3) == 1 })
+	// on_elected fires once every predecessor was deleted by someone else.
+	other := dial(t, shared.Addr())
+	if err := other.Delete(ctx, c2.Key(), -1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-elected:
+	case <-time.After(5 * time.Second):
+		t.Fatal("c3 not elected once its predecessors were gone")
+	}
+	if st.Position != 0 || st.Queue != 1 {
+		t.Fatalf("standing %+v", st)
+	}
 }

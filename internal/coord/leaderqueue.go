@@ -19,21 +19,36 @@ var ErrCandidacyLost = errors.New("candidacy znode is gone")
 
 const candidatePrefix = "candidate-"
 
-// Election is a herd-free leader election (ZooKeeper's recipe): candidates
-// are ephemeral sequential znodes under dir; the lowest sequence number
-// leads; every other candidate watches only its predecessor, so a departure
-// wakes exactly one process however many are queued.
-type Election struct {
+// LeaderQueue is PettingZoo's leader queue, which is also ZooKeeper's
+// herd-free leader election: candidates are ephemeral sequential znodes
+// under dir; the lowest sequence number is at the front (the leader); every
+// other candidate watches only its predecessor, so a departure wakes exactly
+// one process however many are queued. Any member can tell whether it is
+// queued or at the front, and the queue's length is the spare capacity.
+// Paddock's master election is this queue under <root>/master.
+type LeaderQueue struct {
 	c   *Client
 	dir string
 }
 
-// NewElection returns the election held under dir (which must exist).
-func NewElection(c *Client, dir string) *Election { return &Election{c: c, dir: dir} }
+// NewLeaderQueue returns the queue held under dir (which must exist).
+func NewLeaderQueue(c *Client, dir string) *LeaderQueue { return &LeaderQueue{c: c, dir: dir} }
 
-// Candidate is one process's place in an election, valid for one session.
+// Len is the number of candidates queued, the front one included.
+func (q *LeaderQueue) Len(ctx context.Context) (int, error) {
+	names, err := q.Candidates(ctx)
+	return len(names), err
+}
+
+// Has reports whether key (a candidate's znode path) is queued.
+func (q *LeaderQueue) Has(ctx context.Context, key string) (bool, error) {
+	st, err := q.c.Exists(ctx, key)
+	return st != nil && strings.HasPrefix(key, q.dir+"/"), err
+}
+
+// Candidate is one process's place in a queue, valid for one session.
 type Candidate struct {
-	e    *Election
+	e    *LeaderQueue
 	sess *Session
 	key  string
 	seq  int64
@@ -48,11 +63,11 @@ func (cd *Candidate) Seq() int64 { return cd.seq }
 // Session is the session the candidacy belongs to.
 func (cd *Candidate) Session() *Session { return cd.sess }
 
-// Join enters the election under sess with data (what others see of this
+// Join enters the queue under sess with data (what others see of this
 // candidate). The znode name carries a random tag so that a create whose
 // reply was lost is found instead of duplicated, and a candidacy that landed
 // on a newer session than sess is withdrawn (it would block the queue).
-func (e *Election) Join(ctx context.Context, sess *Session, data []byte) (*Candidate, error) {
+func (e *LeaderQueue) Join(ctx context.Context, sess *Session, data []byte) (*Candidate, error) {
 	p, err := createSeq(ctx, e.c, sess, e.dir, candidatePrefix, data, zk.FlagEphemeralSequential)
 	if err != nil {
 		if errors.Is(err, ErrSessionLost) || ctx.Err() != nil {
@@ -64,9 +79,9 @@ func (e *Election) Join(ctx context.Context, sess *Session, data []byte) (*Candi
 	return &Candidate{e: e, sess: sess, key: p, seq: seq}, nil
 }
 
-// Candidates lists the election's candidate znode names in queue order:
-// the leader first.
-func (e *Election) Candidates(ctx context.Context) ([]string, error) {
+// Candidates lists the candidate znode names in queue order: the front
+// (leader) first.
+func (e *LeaderQueue) Candidates(ctx context.Context) ([]string, error) {
 	names, _, err := e.c.Children(ctx, e.dir)
 	if err != nil {
 		return nil, err
@@ -201,7 +216,24 @@ func (cd *Candidate) Gone(ctx context.Context) <-chan struct{} {
 	return done
 }
 
-// Resign leaves the election by deleting the candidate's znode.
+// Position is the candidate's place: 0 at the front (leading), n when n
+// candidates are ahead. ErrCandidacyLost: it is no longer queued.
+func (cd *Candidate) Position(ctx context.Context) (int, error) {
+	names, err := cd.e.Candidates(ctx)
+	if err != nil {
+		return 0, err
+	}
+	me := strings.TrimPrefix(cd.key, cd.e.dir+"/")
+	for i, n := range names {
+		if n == me {
+			return i, nil
+		}
+	}
+	return 0, ErrCandidacyLost
+}
+
+// Resign leaves the queue by deleting the candidate's znode ("when ready,
+// candidate removes itself from the queue"). Leaving twice is harmless.
 func (cd *Candidate) Resign(ctx context.Context) error {
 	err := cd.e.c.Delete(ctx, cd.key, -1)
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {

@@ -1,0 +1,413 @@
+package proctest
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Checker is the one history checker every scenario ends with. It gathers
+// what the scenario knows of its tasks — the logs of its masters and
+// workers (assignments, starts, completions, elections), the ids and
+// results of tasks submitted one by one, the summaries of `client run`
+// loops (whose task ids only the logs know), the tree left in ZooKeeper,
+// the masters the scenario deposed and when, and when the faults stopped —
+// and judges four properties:
+//
+//   - no task lost: every submitted task has a result, every `client run`
+//     got a successful result for each of its tasks, the workers completed
+//     as many distinct tasks as were submitted, and nothing is left pending
+//     or assigned in the tree;
+//   - exactly one result per task: no completion applied twice, no attempt
+//     run by two workers, each result agrees with the worker that logged it;
+//   - no assignment written by a master after it was deposed: no master
+//     assigned while not leading or with another epoch than its own, epochs
+//     only grow, and a master deposed at a known instant (paused, cut off)
+//     wrote nothing after it but the batch already in flight;
+//   - after the faults stop, every task completes within a bound: each task
+//     finished within Bound of the later of its submission (its id carries
+//     the submit time) and FaultsEnded.
+//
+// With Electors (election processes) it judges instead, or as well: at most
+// one leader at any instant, and a live process elected within ElectBound
+// of FaultsEnded.
+type Checker struct {
+	History *History
+
+	// Submitted are tasks submitted one by one; Results the results read
+	// for them.
+	Submitted []string
+	Results   map[string]Result
+
+	// Tree, when set, is read after the run: nothing may be left in tasks/
+	// or assign/, and, with Collected, nothing in results/ or data/.
+	Tree      *Tree
+	Collected bool
+
+	// FaultsEnded and Bound: see the completion property. Bound 0 skips it.
+	FaultsEnded time.Time
+	Bound       time.Duration
+
+	// Electors and ElectBound: see the election properties.
+	Electors   []*Proc
+	ElectBound time.Duration
+
+	runs   []runRecord
+	fences []fence
+}
+
+type runRecord struct {
+	name    string
+	want    int
+	summary RunSummary
+	code    int
+}
+
+type fence struct {
+	m   *Proc
+	at  time.Time
+	why string
+}
+
+// NewChecker checks the history of procs (the masters' and workers' logs
+// are read when Verdict is called).
+func NewChecker(procs ...*Proc) *Checker {
+	return &Checker{History: NewHistory(procs...), Results: map[string]Result{}}
+}
+
+// AddRun records a `client run` that was asked for want tasks, its summary
+// and exit code.
+func (c *Checker) AddRun(name string, want int, s RunSummary, code int) {
+	c.runs = append(c.runs, runRecord{name: name, want: want, summary: s, code: code})
+}
+
+// Deposed records that the scenario deposed master m at instant at (froze
+// it, cut it off) while it led: from then on it may write nothing but the
+// batch it had in flight (see [History.Fenced]).
+func (c *Checker) Deposed(m *Proc, at time.Time, why string) {
+	c.fences = append(c.fences, fence{m: m, at: at, why: why})
+}
+
+// Verdict is what a [Checker] found: each property with its problems, and
+// counts of what the history holds. It is JSON for the scenario evidence.
+type Verdict struct {
+	OK     bool          `json:"ok"`
+	Counts Counts        `json:"counts"`
+	Checks []CheckResult `json:"checks"`
+}
+
+// Counts summarise a history.
+type Counts struct {
+	Submitted   int `json:"submitted"`   // tasks submitted (one by one, and by client run loops)
+	Assignments int `json:"assignments"` // assignments written (masters' "assigned" lines)
+	Starts      int `json:"starts"`      // task runs started by workers
+	Completed   int `json:"completed"`   // distinct tasks whose completion was applied (logged)
+	Results     int `json:"results"`     // successful results clients got
+	Rerun       int `json:"rerun"`       // tasks run more than once (at-least-once execution)
+	Dropped     int `json:"dropped"`     // late completions dropped (a rerun finished first)
+	Masters     int `json:"masters"`
+	Workers     int `json:"workers"`
+	Elections   int `json:"elections"` // masters' "elected: leading" lines, or electors' "elected" events
+	// WorstCompletionMS is the longest time from the later of a task's
+	// submission and the end of the faults to its completion.
+	WorstCompletionMS float64 `json:"worst_completion_ms"`
+}
+
+// CheckResult is one property.
+type CheckResult struct {
+	Name     string   `json:"name"`
+	OK       bool     `json:"ok"`
+	Detail   string   `json:"detail,omitempty"`
+	Problems []string `json:"problems,omitempty"`
+}
+
+// The names of the properties.
+const (
+	CheckNoTaskLost      = "no task lost"
+	CheckExactlyOnce     = "exactly one result per task"
+	CheckNoDeposedWrites = "no assignment by a deposed master"
+	CheckCompletionBound = "every task completes within the bound after the faults"
+	CheckSingleLeader    = "at most one leader at any instant"
+	CheckLiveLeader      = "a live process is eventually elected"
+)
+
+// SubmitTime is the submission time encoded in a task id (its first 11 hex
+// digits are Unix milliseconds; docs/PROTOCOL.md).
+func SubmitTime(id string) (time.Time, bool) {
+	if len(id) < 11 {
+		return time.Time{}, false
+	}
+	ms, err := strconv.ParseInt(id[:11], 16, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(ms), true
+}
+
+func (c *Checker) submitted() int {
+	n := len(c.Submitted)
+	for _, r := range c.runs {
+		n += r.want
+	}
+	return n
+}
+
+// Verdict runs every check.
+func (c *Checker) Verdict() Verdict {
+	h := c.History
+	finished := h.Finished()
+	started := h.Started()
+	v := Verdict{OK: true}
+	v.Counts = Counts{
+		Submitted: c.submitted(),
+		Completed: len(finished),
+		Dropped:   len(h.Dropped()),
+		Masters:   len(h.Masters),
+		Workers:   len(h.Workers),
+		Elections: len(h.Elections()),
+	}
+	for _, ls := range h.Assigned() {
+		v.Counts.Assignments += len(ls)
+	}
+	for _, ls := range started {
+		v.Counts.Starts += len(ls)
+		attempts := map[string]bool{}
+		for _, l := range ls {
+			attempts[l.Str("attempt")] = true
+		}
+		if len(attempts) > 1 {
+			v.Counts.Rerun++
+		}
+	}
+	for _, id := range c.Submitted {
+		if r, ok := c.Results[id]; ok && r.Status == "succeeded" {
+			v.Counts.Results++
+		}
+	}
+	for _, r := range c.runs {
+		v.Counts.Results += r.summary.Succeeded
+	}
+
+	add := func(name, detail string, problems ...[]string) {
+		var all []string
+		for _, p := range problems {
+			all = append(all, p...)
+		}
+		v.Checks = append(v.Checks, CheckResult{Name: name, OK: len(all) == 0, Detail: detail, Problems: all})
+		v.OK = v.OK && len(all) == 0
+	}
+
+	if total := c.submitted(); total > 0 || len(h.Workers) > 0 {
+		add(CheckNoTaskLost, c.lostDetail(total), c.lost(total))
+		add(CheckExactlyOnce,
+			fmt.Sprintf("%d distinct tasks completed, %d runs started, %d tasks rerun, %d late completions dropped",
+				len(finished), v.Counts.Starts, v.Counts.Rerun, v.Counts.Dropped),
+			h.ExactlyOnce(), h.AttemptsDistinct(), h.Results(c.withResults(), c.Results))
+		var fenced []string
+		var fencedDetail []string
+		for _, f := range c.fences {
+			epoch, p := h.Fenced(f.m, f.at)
+			fenced = append(fenced, p...)
+			fencedDetail = append(fencedDetail, fmt.Sprintf("%s (epoch %d) deposed by %s: nothing written after it but its in-flight batch", f.m.Name, epoch, f.why))
+		}
+		detail := fmt.Sprintf("%d elections; epochs only grow; no master assigned while not leading", v.Counts.Elections)
+		if len(fencedDetail) > 0 {
+			detail += "; " + strings.Join(fencedDetail, "; ")
+		}
+		add(CheckNoDeposedWrites, detail, h.DeposedQuiet(), h.Epochs(), fenced)
+		if c.Bound > 0 {
+			worst, p := c.completion(finished)
+			v.Counts.WorstCompletionMS = float64(worst.Microseconds()) / 1000
+			add(CheckCompletionBound, fmt.Sprintf("worst %v (bound %v) from the later of submission and the end of the faults to completion",
+				worst.Round(time.Millisecond), c.Bound), p)
+		}
+	}
+	if len(c.Electors) > 0 {
+		n := 0
+		for _, p := range c.Electors {
+			n += len(Filter(p.Out(), Event("elected")))
+		}
+		v.Counts.Elections = n
+		add(CheckSingleLeader, fmt.Sprintf("%d processes, %d elections", len(c.Electors), n), SingleLeader(c.Electors))
+		detail, p := c.liveLeader()
+		add(CheckLiveLeader, detail, p)
+	}
+	return v
+}
+
+// withResults are the Submitted tasks that have a result (the others are
+// reported as lost).
+func (c *Checker) withResults() []string {
+	var out []string
+	for _, id := range c.Submitted {
+		if _, ok := c.Results[id]; ok {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (c *Checker) lostDetail(total int) string {
+	return fmt.Sprintf("%d submitted (%d one by one, %d by %d client run loops); %d results; %d completions logged",
+		total, len(c.Submitted), total-len(c.Submitted), len(c.runs), len(c.Results)+c.runSucceeded(), len(c.History.Finished()))
+}
+
+func (c *Checker) runSucceeded() int {
+	n := 0
+	for _, r := range c.runs {
+		n += r.summary.Succeeded
+	}
+	return n
+}
+
+func (c *Checker) lost(total int) []string {
+	var problems []string
+	for _, id := range c.Submitted {
+		if _, ok := c.Results[id]; !ok {
+			problems = append(problems, fmt.Sprintf("task %s: no result (lost)", id))
+		}
+	}
+	for _, r := range c.runs {
+		s := r.summary
+		if r.code != 0 || s.Tasks != r.want || s.Succeeded != r.want || s.Lost != 0 {
+			problems = append(problems, fmt.Sprintf("%s: asked for %d tasks, exit %d, %d ended, %d succeeded, %d lost, errors %q",
+				r.name, r.want, r.code, s.Tasks, s.Succeeded, s.Lost, s.Errors))
+		}
+	}
+	problems = append(problems, c.History.Completions(total)...)
+	if t := c.Tree; t != nil {
+		if len(t.Tasks) != 0 {
+			problems = append(problems, fmt.Sprintf("%d tasks left under %s/tasks: %v", len(t.Tasks), t.Root, keys(t.Tasks)))
+		}
+		if n := t.Assigned(); n != 0 {
+			problems = append(problems, fmt.Sprintf("%d assignments left under %s/assign: %v", n, t.Root, t.Assign))
+		}
+		if c.Collected && (len(t.Results) != 0 || len(t.Data) != 0) {
+			problems = append(problems, fmt.Sprintf("%d results and %d payloads left uncollected", len(t.Results), len(t.Data)))
+		}
+	}
+	return problems
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// completion measures, for each task whose completion was logged (or whose
+// result the test read), the time from the later of its submission and
+// FaultsEnded to its completion.
+func (c *Checker) completion(finished map[string][]Line) (time.Duration, []string) {
+	var worst time.Duration
+	var problems []string
+	check := func(id string, done time.Time) {
+		sub, ok := SubmitTime(id)
+		if !ok {
+			problems = append(problems, "task id without a submit time: "+id)
+			return
+		}
+		from := sub
+		if c.FaultsEnded.After(from) {
+			from = c.FaultsEnded
+		}
+		d := done.Sub(from)
+		worst = max(worst, d)
+		if d > c.Bound {
+			problems = append(problems, fmt.Sprintf("task %s completed %v after %s (bound %v)", id, d.Round(time.Millisecond),
+				map[bool]string{true: "the faults ended", false: "its submission"}[from.Equal(c.FaultsEnded)], c.Bound))
+		}
+	}
+	for id, ls := range finished {
+		check(id, ls[0].TS)
+	}
+	for _, id := range c.Submitted {
+		if _, logged := finished[id]; logged {
+			continue
+		}
+		if r, ok := c.Results[id]; ok && !r.FinishedAt.IsZero() {
+			check(id, r.FinishedAt)
+		}
+	}
+	sort.Strings(problems)
+	return worst, problems
+}
+
+// liveLeader checks that, at the end, a process the test did not stop
+// claims leadership, elected within ElectBound of FaultsEnded.
+func (c *Checker) liveLeader() (string, []string) {
+	var leader *Proc
+	var line Line
+	for _, p := range c.Electors {
+		if p.Exited() || stopped(p) {
+			continue
+		}
+		evs := Filter(p.Out(), func(l Line) bool { return l.JSON && l.Has("event") })
+		if len(evs) > 0 && evs[len(evs)-1].Str("event") == "elected" {
+			if leader != nil {
+				return "", []string{fmt.Sprintf("two live processes claim leadership: %s and %s", leader.Name, p.Name)}
+			}
+			leader, line = p, evs[len(evs)-1]
+		}
+	}
+	if leader == nil {
+		return "", []string{"no live process is elected at the end"}
+	}
+	d := line.TS.Sub(c.FaultsEnded)
+	detail := fmt.Sprintf("%s elected %v after the last fault", leader.Name, d.Round(time.Millisecond))
+	if c.ElectBound > 0 && d > c.ElectBound {
+		return detail, []string{fmt.Sprintf("%s elected %v after the last fault, more than %v", leader.Name, d.Round(time.Millisecond), c.ElectBound)}
+	}
+	return detail, nil
+}
+
+// stopped reports whether the test sent p SIGKILL, SIGTERM or SIGSTOP
+// (without a later SIGCONT).
+func stopped(p *Proc) bool {
+	frozen := false
+	for _, s := range p.Signals() {
+		switch s.Sig {
+		case syscall.SIGKILL, syscall.SIGTERM:
+			return true
+		case syscall.SIGSTOP:
+			frozen = true
+		case syscall.SIGCONT:
+			frozen = false
+		}
+	}
+	return frozen
+}
+
+// Require fails tb with the problems of every failed check.
+func (v Verdict) Require(tb testing.TB) {
+	tb.Helper()
+	for _, c := range v.Checks {
+		if !c.OK {
+			Require(tb, c.Name, c.Problems)
+		}
+	}
+}
+
+// String is a one-line summary: "PASS: no task lost, ...", or the failed
+// checks.
+func (v Verdict) String() string {
+	var ok, bad []string
+	for _, c := range v.Checks {
+		if c.OK {
+			ok = append(ok, c.Name)
+		} else {
+			bad = append(bad, fmt.Sprintf("%s (%d problems)", c.Name, len(c.Problems)))
+		}
+	}
+	if len(bad) > 0 {
+		return "FAIL: " + strings.Join(bad, "; ")
+	}
+	return "PASS: " + strings.Join(ok, "; ")
+}

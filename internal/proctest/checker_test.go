@@ -1,0 +1,131 @@
+package proctest
+
+import (
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// tid is a task id submitted at at(sec).
+func tid(sec float64, n int) string { return fmt.Sprintf("%011x%09x", at(sec).UnixMilli(), n) }
+
+func TestSubmitTime(t *testing.T) {
+	got, ok := SubmitTime(tid(1.5, 7))
+	if !ok || !got.Equal(at(1.5)) {
+		t.Errorf("SubmitTime = %v %v, want %v", got, ok, at(1.5))
+	}
+	if _, ok := SubmitTime("zz"); ok {
+		t.Error("short id accepted")
+	}
+}
+
+func checkNames(v Verdict, ok bool) []string {
+	var out []string
+	for _, c := range v.Checks {
+		if c.OK == ok {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+func TestCheckerVerdict(t *testing.T) {
+	a, b, c := tid(1, 1), tid(1, 2), tid(3, 3)
+	m1 := fake("master-m1", "master", "m1",
+		logl(0, MsgElected, "epoch", 1),
+		logl(1.1, MsgAssigned, "epoch", 1, "task", a),
+		logl(1.1, MsgAssigned, "epoch", 1, "task", b),
+		logl(1.1, MsgAssignedTasks, "epoch", 1, "tasks", 2))
+	m2 := fake("master-m2", "master", "m2",
+		logl(0.5, MsgBackup),
+		logl(4, MsgElected, "epoch", 2),
+		logl(4.1, MsgAssigned, "epoch", 2, "task", b),
+		logl(4.1, MsgAssigned, "epoch", 2, "task", c),
+		logl(4.1, MsgAssignedTasks, "epoch", 2, "tasks", 2))
+	w1 := fake("worker-w1", "worker", "w1",
+		logl(1.2, MsgStarted, "task", a, "attempt", 1, "epoch", 1),
+		logl(1.3, MsgFinished, "task", a, "attempt", 1),
+		logl(1.2, MsgStarted, "task", b, "attempt", 1, "epoch", 1),
+		logl(5, MsgDropped, "task", b))
+	w2 := fake("worker-w2", "worker", "w2",
+		logl(4.2, MsgStarted, "task", b, "attempt", 2, "epoch", 2),
+		logl(4.3, MsgFinished, "task", b, "attempt", 2),
+		logl(4.2, MsgStarted, "task", c, "attempt", 1, "epoch", 2),
+		logl(4.4, MsgFinished, "task", c, "attempt", 1))
+	ck := NewChecker(m1, m2, w1, w2)
+	ck.Submitted = []string{a, b}
+	ck.Results[a] = Result{ID: a, Status: "succeeded", Worker: "w1", Attempts: 1}
+	ck.Results[b] = Result{ID: b, Status: "succeeded", Worker: "w2", Attempts: 2}
+	ck.AddRun("client-run", 1, RunSummary{Tasks: 1, Succeeded: 1}, 0)
+	ck.Deposed(m1, at(2), "SIGSTOP")
+	ck.FaultsEnded, ck.Bound = at(3.5), time.Second
+	ck.Tree = &Tree{Root: "/r", Assign: map[string][]string{"w1": nil}}
+	v := ck.Verdict()
+	if !v.OK || len(v.Checks) != 4 {
+		t.Fatalf("a clean history: %+v", v)
+	}
+	want := Counts{Submitted: 3, Assignments: 4, Starts: 4, Completed: 3, Results: 3, Rerun: 1, Dropped: 1, Masters: 2, Workers: 2, Elections: 2, WorstCompletionMS: 900}
+	if v.Counts != want {
+		t.Errorf("counts %+v, want %+v", v.Counts, want)
+	}
+	if !strings.HasPrefix(v.String(), "PASS") {
+		t.Errorf("String() = %q", v.String())
+	}
+
+	// A lost task, a task left pending, a run that lost one, a late
+	// completion and an assignment after the pause.
+	m1bad := fake("master-m1", "master", "m1",
+		logl(0, MsgElected, "epoch", 1),
+		logl(1.1, MsgAssignedTasks, "epoch", 1, "tasks", 2),
+		logl(3, MsgAssigned, "epoch", 1, "task", c),
+		logl(3, MsgAssignedTasks, "epoch", 1, "tasks", 1),
+		logl(3.2, MsgAssigned, "epoch", 1, "task", c))
+	w2late := fake("worker-w2", "worker", "w2",
+		logl(4.2, MsgStarted, "task", b, "attempt", 2, "epoch", 2),
+		logl(9, MsgFinished, "task", b, "attempt", 2))
+	ck = NewChecker(m1bad, m2, w1, w2late)
+	ck.Submitted = []string{a, b, c}
+	ck.Results[a] = Result{ID: a, Status: "succeeded", Worker: "w1", Attempts: 1}
+	ck.Results[b] = Result{ID: b, Status: "succeeded", Worker: "w2", Attempts: 2}
+	ck.AddRun("client-run", 2, RunSummary{Tasks: 2, Succeeded: 1, Lost: 1}, 3)
+	ck.Deposed(m1bad, at(2), "SIGSTOP")
+	ck.FaultsEnded, ck.Bound = at(3.5), time.Second
+	ck.Tree = &Tree{Root: "/r", Tasks: map[string]string{c: "{}"}}
+	v = ck.Verdict()
+	if v.OK {
+		t.Fatalf("a bad history passed: %+v", v)
+	}
+	if bad := checkNames(v, false); len(bad) != 3 || bad[0] != CheckNoTaskLost || bad[1] != CheckNoDeposedWrites || bad[2] != CheckCompletionBound {
+		t.Errorf("failed checks %v, want lost, deposed and bound", bad)
+	}
+	if !strings.HasPrefix(v.String(), "FAIL") {
+		t.Errorf("String() = %q", v.String())
+	}
+}
+
+func TestCheckerElection(t *testing.T) {
+	ev := func(sec float64, event string) string {
+		return fmt.Sprintf(`{"event":%q,"ts":%q}`, event, ts(sec))
+	}
+	a := fake("a", "election", "a", ev(0, "elected"))
+	a.signals = []Signal{{Sig: syscall.SIGKILL, At: at(1)}}
+	b := fake("b", "election", "b", ev(0.1, "following"), ev(2.5, "elected"))
+	c := fake("c", "election", "c", ev(0.2, "following"))
+	ck := NewChecker()
+	ck.Electors = []*Proc{a, b, c}
+	ck.FaultsEnded, ck.ElectBound = at(1), 2*time.Second
+	v := ck.Verdict()
+	if !v.OK || len(v.Checks) != 2 || v.Counts.Elections != 2 {
+		t.Fatalf("%+v", v)
+	}
+	ck.ElectBound = time.Second
+	if v := ck.Verdict(); v.OK {
+		t.Errorf("an election 1.5s after the fault passed a 1s bound: %+v", v)
+	}
+	b.signals = []Signal{{Sig: syscall.SIGTERM, At: at(3)}}
+	if v := ck.Verdict(); v.OK {
+		t.Errorf("no live leader passed: %+v", v)
+	}
+}
