@@ -33,6 +33,7 @@ not succeed.`,
 		newCancelCommand(g),
 		newStatusCommand(g),
 		newRunCommand(g),
+		newConfigCommand(g),
 	)
 	return root
 }

@@ -22,6 +22,8 @@ import (
 //	<root>/data/<shard>/<id>      payloads
 //	<root>/results/<shard>/<id>   results, until collected or expired
 //	<root>/dead/<shard>/<id>      dead letters
+//	<root>/config[/<process>]     live settings (distributed config)
+//	<root>/roles/...              role match: roles, applicants, holders
 type Layout struct{ root string }
 
 // NewLayout validates root ("/" gives the seed's bare layout).
@@ -111,6 +113,9 @@ func (l Layout) DeadShard(shard string) string { return l.join("dead", shard) }
 // DeadLetter is a dead-lettered task's record.
 func (l Layout) DeadLetter(id task.ID) string { return l.join("dead", id.Shard(), string(id)) }
 
+// Config holds the service-wide settings; its children, one process's.
+func (l Layout) Config() string { return l.join("config") }
+
 // sharded are the parents whose children are the 256 shards.
 func (l Layout) sharded() []string { return []string{l.Tasks(), l.Data(), l.Results(), l.Dead()} }
 
@@ -121,7 +126,7 @@ func EnsureLayout(ctx context.Context, c *Client, l Layout) error {
 	for p := l.root; p != "/"; p = path.Dir(p) {
 		parents = append([]string{p}, parents...)
 	}
-	top := append(parents, l.Master(), l.Workers(), l.Assign())
+	top := append(parents, l.Master(), l.Workers(), l.Assign(), l.Config())
 	top = append(top, l.sharded()...)
 	for _, p := range top {
 		if err := createIfMissing(ctx, c, p, nil); err != nil {

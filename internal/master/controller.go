@@ -19,13 +19,14 @@ import (
 // while it works coalesce into one re-read (Kafka's controller event queue,
 // reduced to dirty flags).
 type controller struct {
-	c     *coord.Client
-	q     *coord.Queue
-	l     coord.Layout
-	cfg   Config
-	log   *zap.Logger
-	fence coord.Fence
-	sess  *coord.Session
+	c         *coord.Client
+	q         *coord.Queue
+	l         coord.Layout
+	cfg       Config
+	retention *liveRetention
+	log       *zap.Logger
+	fence     coord.Fence
+	sess      *coord.Session
 
 	mu    sync.Mutex // guards dirty
 	dirty dirtySet
@@ -70,11 +71,11 @@ type cachedSpec struct {
 	raw     string // the data as read, kept for a malformed task's dead letter
 }
 
-func lead(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config, cand *coord.Candidate, fence coord.Fence) error {
+func lead(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config, retention *liveRetention, cand *coord.Candidate, fence coord.Fence) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ct := &controller{
-		c: c, q: coord.NewQueue(c, l, 0), l: l, cfg: cfg, log: cfg.Logger.With(zap.Int64("epoch", fence.Epoch)),
+		c: c, q: coord.NewQueue(c, l, 0), l: l, cfg: cfg, retention: retention, log: cfg.Logger.With(zap.Int64("epoch", fence.Epoch)),
 		fence: fence, sess: cand.Session(),
 		wake:     make(chan struct{}, 1),
 		workers:  make(map[string]*worker),

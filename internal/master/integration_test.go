@@ -552,3 +552,49 @@ func TestWorkerDrainsOnShutdownAndAbandonsTheRest(t *testing.T) {
 		t.Fatalf("%+v %v", s, err)
 	}
 }
+
+func TestLiveSettings(t *testing.T) {
+	e := newEnv(t)
+	e.master("m1", shared.Addr(), time.Hour)
+	e.worker("w", shared.Addr(), 1)
+	e.waitLog(10*time.Second, "w", "worker registered")
+	cfg := coord.PaddockConfig(e.ctl, e.l)
+	ctx := context.Background()
+
+	// worker.concurrency for this worker: 3 sleeps run at once.
+	if err := cfg.Set(ctx, coord.KeyWorkerConcurrency, "3", "w"); err != nil {
+		t.Fatal(err)
+	}
+	e.waitLog(10*time.Second, "w", "concurrency changed")
+	eventually(t, 10*time.Second, "the master to see the new capacity", func() bool {
+		for _, le := range e.logs.FilterMessage("worker ready").All() {
+			if le.ContextMap()["worker"] == "w" && le.ContextMap()["concurrency"] == int64(3) {
+				return true
+			}
+		}
+		return false
+	})
+	var ids []task.ID
+	for range 3 {
+		ids = append(ids, e.submit("sleep", "2", 0))
+	}
+	eventually(t, 10*time.Second, "three tasks running at once", func() bool { return e.countLogs("w", "task started", time.Time{}) == 3 })
+	if n := e.countLogs("w", "task finished", time.Time{}); n != 0 {
+		t.Fatalf("%d finished before all three started: not concurrent", n)
+	}
+	for _, id := range ids {
+		e.wait(id, 20*time.Second)
+	}
+
+	// master.retention service-wide: an uncollected result goes quickly.
+	if err := cfg.Set(ctx, coord.KeyMasterRetention, "1500ms", ""); err != nil {
+		t.Fatal(err)
+	}
+	e.waitLog(10*time.Second, "m1", "result retention changed")
+	id := e.submit("echo", "x", 0)
+	e.wait(id, 20*time.Second)
+	eventually(t, 15*time.Second, "the result to expire by the new retention", func() bool {
+		st, _ := e.ctl.Exists(ctx, e.l.Result(id))
+		return st == nil
+	})
+}

@@ -8,6 +8,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/paddock-zk/paddock/internal/coord"
@@ -51,6 +53,10 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 	me, err := json.Marshal(coord.Self(cfg.ID))
 	if err != nil {
 		return err
+	}
+	retention := newLiveRetention(cfg.Retention)
+	if err := coord.PaddockConfig(c, l).Watch(ctx, cfg.ID, retention.configure(log)); err != nil {
+		return ignoreCancel(ctx, err)
 	}
 	var backoff retryDelay
 	for {
@@ -100,13 +106,60 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 			continue
 		}
 		log.Info("elected: leading", zap.Int64("epoch", fence.Epoch), zap.String("candidate", cand.Key()))
-		err = lead(ctx, c, l, cfg, cand, fence)
+		err = lead(ctx, c, l, cfg, retention, cand, fence)
 		resign(cand, log)
 		if ctx.Err() != nil {
 			log.Info("resigned leadership on shutdown", zap.Int64("epoch", fence.Epoch))
 			return nil
 		}
 		log.Warn("deposed: stepping down to backup", zap.Int64("epoch", fence.Epoch), zap.Error(err))
+	}
+}
+
+// liveRetention is the result retention in force: the master.retention
+// setting when set (it is live), else the --retention flag.
+type liveRetention struct {
+	flag    time.Duration
+	d       atomic.Int64
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced on every change
+}
+
+func newLiveRetention(flag time.Duration) *liveRetention {
+	r := &liveRetention{flag: flag, changed: make(chan struct{})}
+	r.d.Store(int64(flag))
+	return r
+}
+
+func (r *liveRetention) get() time.Duration { return time.Duration(r.d.Load()) }
+
+// watch returns a channel closed at the next change.
+func (r *liveRetention) watch() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.changed
+}
+
+func (r *liveRetention) configure(log *zap.Logger) func(map[string]string, error) {
+	return func(values map[string]string, err error) {
+		if err != nil {
+			log.Warn("config is unreadable; keeping the current settings", zap.Error(err))
+			return
+		}
+		d := r.flag
+		if v, ok := values[coord.KeyMasterRetention]; ok {
+			if d, err = coord.ParseRetention(v); err != nil {
+				log.Warn("ignoring an invalid setting", zap.String("key", coord.KeyMasterRetention), zap.Error(err))
+				d = r.flag
+			}
+		}
+		if old := time.Duration(r.d.Swap(int64(d))); old != d {
+			log.Info("result retention changed", zap.Duration("retention", d))
+			r.mu.Lock()
+			close(r.changed)
+			r.changed = make(chan struct{})
+			r.mu.Unlock()
+		}
 	}
 }
 

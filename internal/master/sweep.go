@@ -22,19 +22,22 @@ func sweepEvery(retention time.Duration) time.Duration {
 // than the retention: what clients that died never collected. It runs
 // beside the controller and writes through the same fence.
 func (ct *controller) sweepLoop(ctx context.Context) error {
-	t := time.NewTicker(sweepEvery(ct.cfg.Retention))
+	t := time.NewTimer(sweepEvery(ct.retention.get()))
 	defer t.Stop()
 	for {
 		select {
 		case <-t.C:
+		case <-ct.retention.watch():
+			// The retention is live: sweep now by the new one.
 		case <-ctx.Done():
 			return nil
 		}
+		t.Reset(sweepEvery(ct.retention.get()))
 		n, err := ct.sweep(ctx, time.Now())
 		switch {
 		case err == nil:
 			if n > 0 {
-				ct.log.Info("expired uncollected results", zap.Int("removed", n), zap.Duration("retention", ct.cfg.Retention))
+				ct.log.Info("expired uncollected results", zap.Int("removed", n), zap.Duration("retention", ct.retention.get()))
 			}
 		case errors.Is(err, coord.ErrDeposed):
 			return err
@@ -49,7 +52,7 @@ func (ct *controller) sweepLoop(ctx context.Context) error {
 // sweep removes everything under results/ and dead/ whose znode is older
 // than the retention, and reports how many entries went.
 func (ct *controller) sweep(ctx context.Context, now time.Time) (int, error) {
-	cutoff := now.Add(-ct.cfg.Retention).UnixMilli()
+	cutoff := now.Add(-ct.retention.get()).UnixMilli()
 	type entry struct {
 		id   task.ID
 		dead bool // a dead letter rather than a result

@@ -39,7 +39,10 @@ type worker struct {
 	pool *coord.Service // <root>/workers: where it registers
 	cfg  Config
 	log  *zap.Logger
-	sem  chan struct{} // concurrency slots
+	lim  *limit
+
+	infoMu sync.Mutex
+	info   coord.WorkerInfo // what its registration says
 
 	runCtx context.Context // executions; cancelled when draining ends
 	wg     sync.WaitGroup
@@ -76,17 +79,60 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 	defer stopRuns()
 	w := &worker{
 		c: c, q: coord.NewQueue(c, l, 0), l: l, pool: coord.NewService(c, l.Workers()), cfg: cfg, log: cfg.Logger,
-		sem: make(chan struct{}, cfg.Concurrency), runCtx: runCtx,
+		lim: newLimit(cfg.Concurrency), runCtx: runCtx,
 		running: make(map[task.ID]*execution),
 		kick:    make(chan struct{}, 1),
 	}
-	info := coord.WorkerInfo{Member: coord.Self(cfg.ID), Concurrency: cfg.Concurrency, Kinds: cfg.Kinds.Names(), Version: cfg.Version}
-	err := w.serve(ctx, info)
-	w.drain(info, stopRuns)
+	w.info = coord.WorkerInfo{Member: coord.Self(cfg.ID), Concurrency: cfg.Concurrency, Kinds: cfg.Kinds.Names(), Version: cfg.Version}
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	if err := coord.PaddockConfig(c, l).Watch(wctx, cfg.ID, w.configure); err != nil {
+		return ignoreCancel(ctx, err)
+	}
+	err := w.serve(ctx)
+	w.drain(stopRuns)
 	return err
 }
 
-func (w *worker) serve(ctx context.Context, info coord.WorkerInfo) error {
+// configure applies the live settings (called by the config watch): a
+// worker.concurrency value overrides --concurrency until it is unset. The
+// new concurrency is advertised so the master sizes its assignments to it.
+func (w *worker) configure(values map[string]string, err error) {
+	if err != nil {
+		w.log.Warn("config is unreadable; keeping the current settings", zap.Error(err))
+		return
+	}
+	n := w.cfg.Concurrency
+	if v, ok := values[coord.KeyWorkerConcurrency]; ok {
+		if n, err = coord.ParseConcurrency(v); err != nil {
+			w.log.Warn("ignoring an invalid setting", zap.String("key", coord.KeyWorkerConcurrency), zap.Error(err))
+			n = w.cfg.Concurrency
+		}
+	}
+	w.infoMu.Lock()
+	changed := w.info.Concurrency != n
+	w.info.Concurrency = n
+	info := w.info
+	w.infoMu.Unlock()
+	if !changed {
+		return
+	}
+	w.lim.resize(n)
+	w.log.Info("concurrency changed", zap.Int("concurrency", n))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := w.pool.Update(ctx, w.cfg.ID, info); err != nil && !errors.Is(err, zk.ErrNoNode) {
+		w.log.Warn("could not advertise the new concurrency; it applies at the next registration", zap.Error(err))
+	}
+}
+
+func (w *worker) currentInfo() coord.WorkerInfo {
+	w.infoMu.Lock()
+	defer w.infoMu.Unlock()
+	return w.info
+}
+
+func (w *worker) serve(ctx context.Context) error {
 	for {
 		sess, err := w.c.Session(ctx)
 		if err != nil {
@@ -103,6 +149,7 @@ func (w *worker) serve(ctx context.Context, info coord.WorkerInfo) error {
 			}
 			continue
 		}
+		info := w.currentInfo()
 		if err := w.pool.Register(ctx, sess, w.cfg.ID, info); err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -231,12 +278,10 @@ func (w *worker) execute(ctx context.Context, id task.ID, ex *execution) {
 			}
 		}
 	}()
-	select {
-	case w.sem <- struct{}{}:
-		defer func() { <-w.sem }()
-	case <-ctx.Done():
+	if w.lim.acquire(ctx) != nil {
 		return
 	}
+	defer w.lim.release()
 	log := w.log.With(zap.Stringer("task", id))
 	data, stat, err := w.c.Get(ctx, w.l.Assignment(w.cfg.ID, id))
 	if err != nil {
@@ -297,13 +342,16 @@ func (w *worker) execute(ctx context.Context, id task.ID, ex *execution) {
 }
 
 // drain runs once serve has returned (shutdown).
-func (w *worker) drain(info coord.WorkerInfo, stopRuns context.CancelFunc) {
+func (w *worker) drain(stopRuns context.CancelFunc) {
 	n := w.count()
 	if n > 0 && !w.c.Connected() {
 		// Results could not be written: waiting would only delay the exit.
 		w.log.Warn("not connected to ZooKeeper: abandoning running tasks without draining", zap.Int("running", n))
 	} else if n > 0 && w.cfg.DrainTimeout > 0 {
-		info.Draining = true
+		w.infoMu.Lock()
+		w.info.Draining = true
+		info := w.info
+		w.infoMu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_ = w.pool.Update(ctx, w.cfg.ID, info)
 		cancel()
