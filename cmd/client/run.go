@@ -137,7 +137,7 @@ func runLoops(ctx context.Context, q *coord.Queue, spec task.Spec, payload []byt
 					record("", 0, fmt.Errorf("submit: %w", err))
 					continue
 				}
-				r, err := q.Wait(ctx, id)
+				r, err := q.WaitSubmitted(ctx, id)
 				if ctx.Err() != nil {
 					return
 				}

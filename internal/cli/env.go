@@ -32,6 +32,11 @@ func (o *Options) Open(ctx context.Context, name string) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Pprof != "" {
+		if err := servePprof(o.Pprof, log); err != nil {
+			return nil, Usage(fmt.Errorf("--pprof %s: %w", o.Pprof, err))
+		}
+	}
 	c, layout, err := o.Connect(ctx, log)
 	if err != nil {
 		_ = log.Sync()
@@ -43,6 +48,8 @@ func (o *Options) Open(ctx context.Context, name string) (*Env, error) {
 // Close ends the session (the server removes this process's ephemeral
 // znodes at once) and flushes the log.
 func (e *Env) Close() {
+	st := e.Client.Stats()
+	e.Log.Info("zookeeper traffic", zap.Int64("requests", st.Requests), zap.Int64("watch_events", st.WatchEvents))
 	e.Client.Close()
 	_ = e.Log.Sync()
 }

@@ -26,6 +26,7 @@ type Options struct {
 	Auth           string
 	LogLevel       string
 	LogFormat      string
+	Pprof          string // listen address for net/http/pprof; empty: off
 }
 
 // Environment variables that provide flag defaults.
@@ -54,6 +55,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet, defaultLevel string) {
 	fs.StringVar(&o.Auth, "zk-auth", env(EnvAuth, ""), "user:password for ZooKeeper digest auth; znodes Paddock creates are then writable by this identity only (env "+EnvAuth+")")
 	fs.StringVar(&o.LogLevel, "log-level", env(EnvLogLevel, defaultLevel), "debug, info, warn or error (env "+EnvLogLevel+")")
 	fs.StringVar(&o.LogFormat, "log-format", env(EnvLogFormat, "console"), "json or console (env "+EnvLogFormat+")")
+	fs.StringVar(&o.Pprof, "pprof", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off when empty")
 }
 
 // Validate checks the flags' values before anything connects.

@@ -27,6 +27,13 @@ type Queue struct {
 	c          *Client
 	l          Layout
 	maxPayload int
+	batch      *Batcher // group commit for completions; nil: one multi each
+}
+
+// WithBatcher makes the queue's completions go through b (group commit).
+func (q *Queue) WithBatcher(b *Batcher) *Queue {
+	q.batch = b
+	return q
 }
 
 // NewQueue returns the queue of layout l. maxPayload <= 0 means
@@ -163,7 +170,17 @@ func (q *Queue) Result(ctx context.Context, id task.ID) (task.Result, error) {
 // (A task deleted by hand, without a result, leaves Wait waiting: bound it
 // with ctx.)
 func (q *Queue) Wait(ctx context.Context, id task.ID) (task.Result, error) {
-	checked := false
+	return q.wait(ctx, id, true)
+}
+
+// WaitSubmitted is Wait for a task the caller has just submitted: it skips
+// the existence check, one request less per task in a client loop.
+func (q *Queue) WaitSubmitted(ctx context.Context, id task.ID) (task.Result, error) {
+	return q.wait(ctx, id, false)
+}
+
+func (q *Queue) wait(ctx context.Context, id task.ID, check bool) (task.Result, error) {
+	checked := !check
 	for {
 		rstat, rch, err := q.c.ExistsW(ctx, q.l.Result(id))
 		if err == nil && rstat != nil {
@@ -179,7 +196,15 @@ func (q *Queue) Wait(ctx context.Context, id task.ID) (task.Result, error) {
 		}
 		if err == nil {
 			select {
-			case <-rch:
+			case ev := <-rch:
+				if ev.Type == zk.EventNodeCreated {
+					// Read it now: re-arming the watch would only fire
+					// again when the result is collected.
+					r, err := q.Result(ctx, id)
+					if !errors.Is(err, ErrUnknownTask) {
+						return r, err
+					}
+				}
 				continue
 			case <-ctx.Done():
 				return task.Result{}, ctx.Err()
@@ -294,9 +319,16 @@ func (q *Queue) Complete(ctx context.Context, worker string, assignVersion int32
 		DeleteOp(q.l.Task(r.ID), -1),
 		CreateOp(q.l.Result(r.ID), b, zk.FlagPersistent),
 	}
+	multi := func() error {
+		if q.batch != nil {
+			return q.batch.Multi(ctx, ops...)
+		}
+		_, err := q.c.Multi(ctx, ops...)
+		return err
+	}
 	retried := false
 	for {
-		_, err := q.c.Multi(ctx, ops...)
+		err := multi()
 		var me *MultiError
 		switch {
 		case err == nil:

@@ -78,7 +78,7 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 	runCtx, stopRuns := context.WithCancel(context.Background())
 	defer stopRuns()
 	w := &worker{
-		c: c, q: coord.NewQueue(c, l, 0), l: l, pool: coord.NewService(c, l.Workers()), cfg: cfg, log: cfg.Logger,
+		c: c, q: coord.NewQueue(c, l, 0).WithBatcher(coord.NewBatcher(c, 64)), l: l, pool: coord.NewService(c, l.Workers()), cfg: cfg, log: cfg.Logger,
 		lim: newLimit(cfg.Concurrency), runCtx: runCtx,
 		running: make(map[task.ID]*execution),
 		kick:    make(chan struct{}, 1),
@@ -283,7 +283,18 @@ func (w *worker) execute(ctx context.Context, id task.ID, ex *execution) {
 	}
 	defer w.lim.release()
 	log := w.log.With(zap.Stringer("task", id))
+	// The assignment and the payload, in one round trip.
+	var (
+		payload    []byte
+		payloadErr error
+		fetched    = make(chan struct{})
+	)
+	go func() {
+		payload, _, payloadErr = w.c.Get(ctx, w.l.Payload(id))
+		close(fetched)
+	}()
 	data, stat, err := w.c.Get(ctx, w.l.Assignment(w.cfg.ID, id))
+	<-fetched
 	if err != nil {
 		if !errors.Is(err, zk.ErrNoNode) && ctx.Err() == nil {
 			log.Warn("cannot read assignment; will look again", zap.Error(err))
@@ -294,27 +305,25 @@ func (w *worker) execute(ctx context.Context, id task.ID, ex *execution) {
 	started := time.Now().UTC()
 	r := task.Result{ID: id, Worker: w.cfg.ID, SubmittedAt: id.SubmittedAt().UTC(), StartedAt: started}
 	a, err := task.DecodeAssignment(data)
-	if err != nil {
+	switch {
+	case err != nil:
 		r.Status, r.Error = task.Failed, "assignment is "+err.Error()
-	} else {
+	case errors.Is(payloadErr, zk.ErrNoNode):
 		r.Kind, r.Attempts, r.Epoch, r.SubmittedAt = a.Kind, a.Attempt, a.Epoch, a.SubmittedAt
-		payload, _, err := w.c.Get(ctx, w.l.Payload(id))
-		switch {
-		case errors.Is(err, zk.ErrNoNode):
-			r.Status, r.Error = task.Failed, "payload znode is missing"
-		case err != nil:
-			if ctx.Err() == nil {
-				log.Warn("cannot read payload; will look again", zap.Error(err))
-				again = true
-			}
-			return
-		default:
-			log.Info("task started", zap.String("kind", a.Kind), zap.Int("attempt", a.Attempt), zap.Int64("epoch", a.Epoch))
-			out := w.cfg.Kinds.Run(ctx, a.Kind, payload, a.Timeout())
-			r.Status, r.Output, r.Stderr, r.ExitCode = out.Status(), out.Output, out.Stderr, out.ExitCode
-			if out.Err != nil {
-				r.Error = out.Err.Error()
-			}
+		r.Status, r.Error = task.Failed, "payload znode is missing"
+	case payloadErr != nil:
+		if ctx.Err() == nil {
+			log.Warn("cannot read payload; will look again", zap.Error(payloadErr))
+			again = true
+		}
+		return
+	default:
+		r.Kind, r.Attempts, r.Epoch, r.SubmittedAt = a.Kind, a.Attempt, a.Epoch, a.SubmittedAt
+		log.Info("task started", zap.String("kind", a.Kind), zap.Int("attempt", a.Attempt), zap.Int64("epoch", a.Epoch))
+		out := w.cfg.Kinds.Run(ctx, a.Kind, payload, a.Timeout())
+		r.Status, r.Output, r.Stderr, r.ExitCode = out.Status(), out.Output, out.Stderr, out.ExitCode
+		if out.Err != nil {
+			r.Error = out.Err.Error()
 		}
 	}
 	if w.startCompleting(ex) || errors.Is(ctx.Err(), context.Canceled) && r.Status == task.Cancelled {

@@ -1,0 +1,101 @@
+package coord
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// Batcher is group commit for multis: callers hand it their ops, and ops
+// that arrive while a multi is in flight go together in the next one. An
+// idle caller's ops go at once (no timer, no added latency); under load one
+// transaction carries many callers' ops, which is what a ZooKeeper server,
+// paying a log append and fsync per transaction, needs. A multi fails as a
+// whole when one op fails: the caller owning that op gets the *MultiError
+// (Index counted in its own ops) and the others are retried without it.
+type Batcher struct {
+	c   *Client
+	max int // most callers per multi
+
+	mu      sync.Mutex
+	queue   []*batchItem
+	running bool
+}
+
+type batchItem struct {
+	ops  []Op
+	done chan error
+}
+
+// NewBatcher returns a batcher that puts at most max callers in one multi.
+func NewBatcher(c *Client, max int) *Batcher {
+	if max < 1 {
+		max = 1
+	}
+	return &Batcher{c: c, max: max}
+}
+
+// Multi applies ops atomically, possibly in one transaction with other
+// callers' ops. Its errors are those of Client.Multi for these ops alone.
+func (b *Batcher) Multi(ctx context.Context, ops ...Op) error {
+	it := &batchItem{ops: ops, done: make(chan error, 1)}
+	b.mu.Lock()
+	b.queue = append(b.queue, it)
+	lead := !b.running
+	b.running = true
+	b.mu.Unlock()
+	if lead {
+		b.flush()
+	}
+	select {
+	case err := <-it.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err() // the ops may still be applied
+	}
+}
+
+// flush sends what is queued, batch after batch, until the queue is empty.
+// It runs on the goroutine of the caller that found the batcher idle.
+func (b *Batcher) flush() {
+	for {
+		b.mu.Lock()
+		n := min(len(b.queue), b.max)
+		if n == 0 {
+			b.running = false
+			b.mu.Unlock()
+			return
+		}
+		batch := append([]*batchItem(nil), b.queue[:n]...)
+		b.queue = b.queue[n:]
+		b.mu.Unlock()
+		b.apply(batch)
+	}
+}
+
+func (b *Batcher) apply(batch []*batchItem) {
+	for len(batch) > 0 {
+		var ops []Op
+		owner := make([]int, 0, len(batch)*3)
+		start := make([]int, len(batch))
+		for i, it := range batch {
+			start[i] = len(ops)
+			ops = append(ops, it.ops...)
+			for range it.ops {
+				owner = append(owner, i)
+			}
+		}
+		// Not bound to any caller's context: the transaction serves them all.
+		_, err := b.c.Multi(context.Background(), ops...)
+		var me *MultiError
+		if !errors.As(err, &me) {
+			for _, it := range batch {
+				it.done <- err
+			}
+			return
+		}
+		bad := owner[me.Index]
+		batch[bad].done <- &MultiError{Index: me.Index - start[bad], Path: me.Path, Err: me.Err}
+		batch = append(batch[:bad], batch[bad+1:]...)
+	}
+}
