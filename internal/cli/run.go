@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/spf13/cobra"
 )
 
@@ -75,6 +76,9 @@ func report(root *cobra.Command, err error) int {
 		code = ExitUsage
 	}
 	fmt.Fprintf(root.ErrOrStderr(), "%s: %v\n", root.Name(), err)
+	if errors.Is(err, zk.ErrNoAuth) {
+		fmt.Fprintf(root.ErrOrStderr(), "the znodes belong to another identity: pass the --zk-auth (or %s) they were created with\n", EnvAuth)
+	}
 	return code
 }
 
