@@ -34,6 +34,7 @@ not succeed.`,
 		newStatusCommand(g),
 		newRunCommand(g),
 		newConfigCommand(g),
+		newRoleCommand(g),
 	)
 	return root
 }

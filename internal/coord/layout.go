@@ -23,7 +23,9 @@ import (
 //	<root>/results/<shard>/<id>   results, until collected or expired
 //	<root>/dead/<shard>/<id>      dead letters
 //	<root>/config[/<process>]     live settings (distributed config)
-//	<root>/roles/...              role match: roles, applicants, holders
+//	<root>/roles/bag/...          role match: the roles (a distributed bag)
+//	<root>/roles/applicants/...   role match: applicants (a leader queue)
+//	<root>/roles/holders/<name>   role match: a role's holder (ephemeral)
 type Layout struct{ root string }
 
 // NewLayout validates root ("/" gives the seed's bare layout).
@@ -115,6 +117,10 @@ func (l Layout) DeadLetter(id task.ID) string { return l.join("dead", id.Shard()
 
 // Config holds the service-wide settings; its children, one process's.
 func (l Layout) Config() string { return l.join("config") }
+
+// Roles is the role match's directory (see RoleMatch): the roles, the
+// applicants waiting for one, and the holders.
+func (l Layout) Roles() string { return l.join("roles") }
 
 // sharded are the parents whose children are the 256 shards.
 func (l Layout) sharded() []string { return []string{l.Tasks(), l.Data(), l.Results(), l.Dead()} }

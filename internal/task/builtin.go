@@ -83,13 +83,23 @@ const execWaitDelay = 2 * time.Second
 // execKind runs a command, argv given as a JSON array of strings.
 type execKind struct {
 	waitDelay time.Duration // 0 means execWaitDelay; tests set it
+	// wrap, when set, rewrites argv before it runs: the worker binary puts
+	// a guard in front that kills the command's process group when the
+	// worker dies (kill -9 leaves the worker no chance to do it).
+	wrap func(argv []string) []string
 }
+
+// Exec is the exec kind with argv passed through wrap before it runs.
+func Exec(wrap func(argv []string) []string) Kind { return execKind{wrap: wrap} }
 
 func (k execKind) Run(ctx context.Context, payload []byte) Outcome {
 	var argv []string
 	if err := json.Unmarshal(payload, &argv); err != nil || len(argv) == 0 || argv[0] == "" {
 		return Outcome{Err: fmt.Errorf(`exec: payload must be a JSON array of strings, the command and its arguments, e.g. ["sh","-c","echo hi"]; got %s`,
 			quotePayload(payload))}
+	}
+	if k.wrap != nil {
+		argv = k.wrap(argv)
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	// Its own process group lets one signal reach everything the command

@@ -6,7 +6,9 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,7 +32,20 @@ type Config struct {
 	DrainTimeout time.Duration  // on shutdown, how long running tasks may finish
 	Version      string         // advertised in the registration
 	Logger       *zap.Logger
+
+	// Roles makes the worker also apply for roles (coord.RoleMatch under
+	// <root>/roles, as ID) and, while it holds one, run the role's data,
+	// a JSON argv array, with the exec kind of Kinds, restarting it when it
+	// exits. A role without data is held without a command.
+	Roles bool
 }
+
+// Restart delays of a role's command that keeps exiting.
+const (
+	roleRestartMin   = time.Second
+	roleRestartMax   = 30 * time.Second
+	roleRestartReset = time.Minute // a run this long resets the delay
+)
 
 type worker struct {
 	c    *coord.Client
@@ -75,6 +90,9 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
+	if cfg.Roles && !slices.Contains(cfg.Kinds.Names(), "exec") {
+		return errors.New("worker: Roles needs the exec kind: a role's data is a command")
+	}
 	runCtx, stopRuns := context.WithCancel(context.Background())
 	defer stopRuns()
 	w := &worker{
@@ -89,9 +107,101 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 	if err := coord.PaddockConfig(c, l).Watch(wctx, cfg.ID, w.configure); err != nil {
 		return ignoreCancel(ctx, err)
 	}
+	rctx, stopRoles := context.WithCancel(ctx)
+	rolesDone := make(chan struct{})
+	if cfg.Roles {
+		go func() {
+			defer close(rolesDone)
+			w.applyForRoles(rctx)
+		}()
+	} else {
+		close(rolesDone)
+	}
 	err := w.serve(ctx)
+	// A role goes to the next applicant at once, not after the drain.
+	stopRoles()
 	w.drain(stopRuns)
+	<-rolesDone
 	return err
+}
+
+// applyForRoles stands in the role match's applicants queue until ctx
+// ends, and runs the command of each role it holds.
+func (w *worker) applyForRoles(ctx context.Context) {
+	rm := coord.NewRoleMatch(w.c, w.l.Roles())
+	delay := roleRestartMin
+	for {
+		err := rm.Apply(ctx, w.cfg.ID, w.holdRole)
+		if ctx.Err() != nil || errors.Is(err, coord.ErrClosed) {
+			return
+		}
+		w.log.Error("role match failed; applying again", zap.Error(err), zap.Duration("in", delay))
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return
+		}
+		delay = min(2*delay, roleRestartMax)
+	}
+}
+
+// holdRole is called by the role match while the worker holds r, with a
+// ctx cancelled when it loses it. It runs the role's command until then.
+func (w *worker) holdRole(ctx context.Context, r coord.Role) {
+	log := w.log.With(zap.String("role", r.Name))
+	log.Info("role claimed", zap.Int64("token", r.Token))
+	defer func() { log.Info("role lost", zap.String("reason", context.Cause(ctx).Error())) }()
+	if r.Data == "" {
+		<-ctx.Done()
+		return
+	}
+	var argv []string
+	if err := json.Unmarshal([]byte(r.Data), &argv); err != nil || len(argv) == 0 || argv[0] == "" {
+		log.Error("role data is not a JSON argv array; holding the role without running anything", zap.String("data", r.Data))
+		<-ctx.Done()
+		return
+	}
+	payload := []byte(r.Data)
+	delay := roleRestartMin
+	for {
+		started := time.Now()
+		log.Info("role command started", zap.Strings("argv", argv))
+		// Cancelling ctx kills the command's process group (the exec kind).
+		out := w.cfg.Kinds.Run(ctx, "exec", payload, 0)
+		if ctx.Err() != nil {
+			return
+		}
+		ran := time.Since(started)
+		if ran >= roleRestartReset {
+			delay = roleRestartMin
+		}
+		code := -1
+		if out.ExitCode != nil {
+			code = *out.ExitCode
+		}
+		fields := []zap.Field{zap.Int("exit_code", code), zap.Duration("ran", ran), zap.Duration("restart_in", delay)}
+		if out.Err != nil {
+			fields = append(fields, zap.String("error", out.Err.Error()))
+		}
+		if out.Stderr != "" {
+			fields = append(fields, zap.String("stderr", tail(out.Stderr, 1024)))
+		}
+		log.Warn("role command exited", fields...)
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return
+		}
+		delay = min(2*delay, roleRestartMax)
+	}
+}
+
+// tail keeps the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "..." + s[len(s)-n:]
 }
 
 // configure applies the live settings (called by the config watch): a

@@ -1,6 +1,8 @@
 package process
 
 import (
+	"fmt"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -252,4 +254,38 @@ func TestWorkerPaused(t *testing.T) {
 		}
 	}
 	quiescent(t, e, false)
+}
+
+// An exec task's command must not outlive its worker's kill -9: it runs
+// under the worker's guard, which kills its process group when the worker
+// dies. (Without it, the command would run on while another worker runs the
+// task again.)
+func TestExecTaskDiesWithItsWorker(t *testing.T) {
+	e := newEnv(t)
+	m := leader(e, "m1")
+	w := worker(e, m, "w1", 1, "--allow-exec")
+	// A unique argument to find the process by.
+	arg := fmt.Sprintf("1000.%d", time.Now().UnixNano()%1000000)
+	e.Submit("exec", fmt.Sprintf(`["sh","-c","sleep %s; echo done"]`, arg))
+	w.WaitLog(startTimeout, pt.Msg(pt.MsgStarted))
+	running := func() bool {
+		out, _ := exec.Command("pgrep", "-f", "sleep "+arg).Output()
+		return strings.TrimSpace(string(out)) != ""
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !running() {
+		if time.Now().After(deadline) {
+			t.Fatal("the task's command never showed up")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	killed := w.Kill()
+	w.Wait(5 * time.Second)
+	for running() {
+		if time.Since(killed) > 5*time.Second {
+			t.Fatalf("the command (sleep %s) outlived its worker's kill -9 by 5 s", arg)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("the command was gone %v after the worker's kill -9", time.Since(killed).Round(time.Millisecond))
 }
