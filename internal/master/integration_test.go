@@ -598,3 +598,32 @@ func TestLiveSettings(t *testing.T) {
 		return st == nil
 	})
 }
+
+func TestKindsRouteToWorkersThatAdvertiseThem(t *testing.T) {
+	e := newEnv(t)
+	e.master("m1", shared.Addr(), time.Hour)
+	e.worker("plain", shared.Addr(), 4) // no exec
+	e.start("execer", shared.Addr(), func(ctx context.Context, c *coord.Client) error {
+		return worker.Run(ctx, c, e.l, worker.Config{ID: "execer", Concurrency: 1, Kinds: task.Builtin(true), Logger: e.logger("execer")})
+	})
+	// Until the master has read the exec worker's registration, no worker
+	// it knows runs exec, and an exec task would go anywhere (to fail).
+	eventually(t, 10*time.Second, "the master to know both workers", func() bool {
+		n := 0
+		for _, le := range e.logs.FilterMessage("worker ready").All() {
+			if w := le.ContextMap()["worker"]; w == "plain" || w == "execer" {
+				n++
+			}
+		}
+		return n >= 2
+	})
+	var ids []task.ID
+	for range 4 {
+		ids = append(ids, e.submit("exec", `["true"]`, 0))
+	}
+	for _, id := range ids {
+		if r := e.wait(id, 20*time.Second); r.Status != task.Succeeded || r.Worker != "execer" {
+			t.Fatalf("an exec task went to %s: %+v", r.Worker, r)
+		}
+	}
+}

@@ -366,3 +366,30 @@ func TestRoleCLIErrors(t *testing.T) {
 		t.Errorf("worker --roles without --allow-exec: exit %d, stderr %q", code, w.Stderr())
 	}
 }
+
+// `client config set` changes a running worker's concurrency, and `client
+// config get` shows where each value comes from.
+func TestConfigCLIChangesAWorkerLive(t *testing.T) {
+	e := newEnv(t)
+	m := leader(e, "m1")
+	w := worker(e, m, "w1", 1)
+	if o := e.RunClient(20*time.Second, "config", "set", "worker.concurrency", "3", "--for", "w1"); o.Code != 0 {
+		t.Fatalf("config set: %d %s", o.Code, o.Stderr)
+	}
+	w.WaitLog(startTimeout, pt.All(pt.Msg("concurrency changed"), pt.Field("concurrency", "3")))
+	m.WaitLog(startTimeout, pt.All(pt.Msg(pt.MsgWorkerReady), pt.Field("worker", "w1"), pt.Field("concurrency", "3")))
+	o := e.RunClient(20*time.Second, "config", "get", "--for", "w1", "--json")
+	if o.Code != 0 || !strings.Contains(o.Stdout, `"value":"3"`) || !strings.Contains(o.Stdout, `"source":"process w1"`) {
+		t.Fatalf("config get: %d %s %s", o.Code, o.Stdout, o.Stderr)
+	}
+	if o := e.RunClient(20*time.Second, "config", "set", "worker.concurency", "3"); o.Code != 2 || !strings.Contains(o.Stderr, "unknown setting") {
+		t.Fatalf("a misspelt key: exit %d %s", o.Code, o.Stderr)
+	}
+	if o := e.RunClient(20*time.Second, "config", "set", "worker.concurrency", "0"); o.Code != 2 {
+		t.Fatalf("an invalid value: exit %d %s", o.Code, o.Stderr)
+	}
+	if o := e.RunClient(20*time.Second, "config", "unset", "worker.concurrency", "--for", "w1"); o.Code != 0 {
+		t.Fatalf("config unset: %d %s", o.Code, o.Stderr)
+	}
+	w.WaitLog(startTimeout, pt.All(pt.Msg("concurrency changed"), pt.Field("concurrency", "1")))
+}
