@@ -622,7 +622,13 @@ func (ct *controller) refill(ctx context.Context) (int, error) {
 func (ct *controller) schedule(ctx context.Context) (int, error) {
 	var slots []*Slots
 	free := 0
+	advertised := make(map[string]bool)
 	for _, w := range ct.workers {
+		if w.registered && w.infoOK && !w.info.Draining {
+			for _, k := range w.info.Kinds {
+				advertised[k] = true
+			}
+		}
 		if f := w.free(); f > 0 {
 			kinds := make(map[string]bool, len(w.info.Kinds))
 			for _, k := range w.info.Kinds {
@@ -683,7 +689,7 @@ func (ct *controller) schedule(ctx context.Context) (int, error) {
 	}
 	nDead := len(items)
 	ct.turn++
-	placed, unplaced := Place(wants, slots, ct.turn)
+	placed, unplaced := Place(wants, slots, advertised, ct.turn)
 	for _, u := range unplaced {
 		ct.pending.Push(u.ID)
 	}

@@ -31,17 +31,12 @@ type Placement struct {
 // among workers with a free slot that run the task's kind, the least loaded
 // relative to its concurrency. Ties go to the first in name order after
 // rotating by turn, so short tasks (always at load 0 when placed) still
-// spread over every worker. A kind that no worker advertises goes to any
-// worker, which fails it with a clear error, rather than waiting forever.
-// Tasks that cannot be placed now are returned in order. Place updates the
-// slots it is given.
-func Place(wants []Want, workers []*Slots, turn int) (placed []Placement, unplaced []Want) {
-	advertised := make(map[string]bool)
-	for _, w := range workers {
-		for k := range w.Kinds {
-			advertised[k] = true
-		}
-	}
+// spread over every worker. advertised holds the kinds that some live
+// worker runs, busy or not: a task of such a kind waits for one of them; a
+// kind that no worker advertises goes to any worker, which fails it with a
+// clear error, rather than waiting forever. Tasks that cannot be placed now
+// are returned in order. Place updates the slots it is given.
+func Place(wants []Want, workers []*Slots, advertised map[string]bool, turn int) (placed []Placement, unplaced []Want) {
 	sort.Slice(workers, func(i, j int) bool { return workers[i].Worker < workers[j].Worker })
 	if n := len(workers); n > 0 {
 		r := turn % n
