@@ -15,6 +15,8 @@ help:
 	@echo "make demo     build, start a local ZooKeeper + 2 masters + 2 workers, run tasks, stop everything"
 	@echo "make test     everything CI runs (installs ZooKeeper if missing)"
 	@echo "make build    build bin/master bin/worker bin/client bin/election"
+	@echo "make e2e      the fault scenarios with ZooKeeper in Docker containers (test/e2e)"
+	@echo "make scenarios  run them and regenerate docs/SCENARIOS.md from the measurements"
 	@echo "make cluster-up / cluster-status / cluster-down   a local cluster that stays up to play with"
 
 build:
@@ -37,6 +39,23 @@ check:
 test: zookeeper check
 	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
 	$(GO) test -count=1 -timeout 15m ./test/process/...
+	@$(MAKE) --no-print-directory e2e
+
+# zk-image: the ZooKeeper image for test/e2e: $PADDOCK_ZK_IMAGE (default
+# zookeeper:3.8) if present or pullable, else one built from the host's
+# ZooKeeper with no registry (only when missing).
+zk-image: zookeeper
+	@deploy/zookeeper-image/ensure.sh >/dev/null
+
+# e2e: fault scenarios with ZooKeeper in Docker containers (needs Docker).
+e2e: zk-image
+	$(GO) test -count=1 -timeout 10m ./test/e2e/...
+
+# scenarios: run test/e2e keeping its evidence, then write docs/SCENARIOS.md.
+scenarios: zk-image
+	@rm -rf .tmp/scenarios
+	@status=0; PADDOCK_E2E_EVIDENCE=$(CURDIR)/.tmp/scenarios $(GO) test -count=1 -timeout 10m ./test/e2e/... || status=$$?; \
+	$(GO) run ./test/e2e/scenariosdoc -in .tmp/scenarios -out docs/SCENARIOS.md && exit $$status
 
 unit:
 	$(GO) test -count=1 -short ./internal/task/ ./internal/master/ ./internal/cli/

@@ -115,7 +115,9 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	wctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
 	if _, err := c.Session(wctx); err != nil {
-		conn.Close()
+		// The library's Close waits up to a second for a reply no server
+		// will send; the caller should not wait past its connect timeout.
+		go conn.Close()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}

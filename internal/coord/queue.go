@@ -19,6 +19,11 @@ var (
 	// ErrRevoked: a worker's completion was dropped because the assignment
 	// is no longer its own (reassigned, cancelled) or a result exists.
 	ErrRevoked = errors.New("assignment revoked or task already finished")
+	// ErrOutcomeUnknown: a completion's reply was lost, and by the time the
+	// worker looked again the task and its result were both gone (the
+	// result collected). Almost always the completion was applied; a
+	// cancel collected just as fast looks the same.
+	ErrOutcomeUnknown = errors.New("completion reply lost; the task and its result are already gone")
 )
 
 // Queue is the task queue's operations on the tree: what clients, workers
@@ -339,19 +344,20 @@ func (q *Queue) Complete(ctx context.Context, worker string, assignVersion int32
 			}
 			retried = true
 		case errors.As(err, &me):
-			if retried && q.isOwnResult(ctx, worker, r) {
-				return nil // the earlier attempt landed; its reply was lost
+			if retried {
+				got, rerr := q.Result(ctx, r.ID)
+				switch {
+				case rerr == nil && got.Worker == worker && got.Attempts == r.Attempts && got.StartedAt.Equal(r.StartedAt):
+					return nil // the earlier attempt landed; its reply was lost
+				case errors.Is(rerr, ErrUnknownTask):
+					return ErrOutcomeUnknown
+				}
 			}
 			return fmt.Errorf("%w: %v", ErrRevoked, me)
 		default:
 			return err
 		}
 	}
-}
-
-func (q *Queue) isOwnResult(ctx context.Context, worker string, r task.Result) bool {
-	got, err := q.Result(ctx, r.ID)
-	return err == nil && got.Worker == worker && got.Attempts == r.Attempts && got.StartedAt.Equal(r.StartedAt)
 }
 
 // AssignOps are one task's part of the master's "assign" multi: rewrite the

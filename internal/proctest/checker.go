@@ -71,6 +71,7 @@ type fence struct {
 	m   *Proc
 	at  time.Time
 	why string
+	cut bool
 }
 
 // NewChecker checks the history of procs (the masters' and workers' logs
@@ -92,6 +93,13 @@ func (c *Checker) Deposed(m *Proc, at time.Time, why string) {
 	c.fences = append(c.fences, fence{m: m, at: at, why: why})
 }
 
+// CutOff records that the scenario cut master m off from ZooKeeper at
+// instant at while it led (see [History.FencedCut]: the reply to its batch
+// in flight may never reach it).
+func (c *Checker) CutOff(m *Proc, at time.Time, why string) {
+	c.fences = append(c.fences, fence{m: m, at: at, why: why, cut: true})
+}
+
 // Verdict is what a [Checker] found: each property with its problems, and
 // counts of what the history holds. It is JSON for the scenario evidence.
 type Verdict struct {
@@ -103,15 +111,19 @@ type Verdict struct {
 // Counts summarise a history.
 type Counts struct {
 	Submitted   int `json:"submitted"`   // tasks submitted (one by one, and by client run loops)
-	Assignments int `json:"assignments"` // assignments written (masters' "assigned" lines)
+	Assignments int `json:"assignments"` // assignments logged by masters ("assigned" lines)
 	Starts      int `json:"starts"`      // task runs started by workers
-	Completed   int `json:"completed"`   // distinct tasks whose completion was applied (logged)
+	Completed   int `json:"completed"`   // distinct tasks whose completion was applied
 	Results     int `json:"results"`     // successful results clients got
 	Rerun       int `json:"rerun"`       // tasks run more than once (at-least-once execution)
 	Dropped     int `json:"dropped"`     // late completions dropped (a rerun finished first)
 	Masters     int `json:"masters"`
 	Workers     int `json:"workers"`
 	Elections   int `json:"elections"` // masters' "elected: leading" lines, or electors' "elected" events
+	// LostReplies are completions that were applied although the worker
+	// logged them as dropped: its reply was lost to a connection loss, and
+	// its retry found its own work done (see [Checker]).
+	LostReplies int `json:"lost_replies"`
 	// WorstCompletionMS is the longest time from the later of a task's
 	// submission and the end of the faults to its completion.
 	WorstCompletionMS float64 `json:"worst_completion_ms"`
@@ -161,14 +173,16 @@ func (c *Checker) Verdict() Verdict {
 	h := c.History
 	finished := h.Finished()
 	started := h.Started()
+	lostReplies := c.lostReplies(finished, started)
 	v := Verdict{OK: true}
 	v.Counts = Counts{
-		Submitted: c.submitted(),
-		Completed: len(finished),
-		Dropped:   len(h.Dropped()),
-		Masters:   len(h.Masters),
-		Workers:   len(h.Workers),
-		Elections: len(h.Elections()),
+		Submitted:   c.submitted(),
+		Completed:   len(finished) + len(lostReplies),
+		LostReplies: len(lostReplies),
+		Dropped:     len(h.Dropped()),
+		Masters:     len(h.Masters),
+		Workers:     len(h.Workers),
+		Elections:   len(h.Elections()),
 	}
 	for _, ls := range h.Assigned() {
 		v.Counts.Assignments += len(ls)
@@ -202,25 +216,52 @@ func (c *Checker) Verdict() Verdict {
 	}
 
 	if total := c.submitted(); total > 0 || len(h.Workers) > 0 {
-		add(CheckNoTaskLost, c.lostDetail(total), c.lost(total))
-		add(CheckExactlyOnce,
-			fmt.Sprintf("%d distinct tasks completed, %d runs started, %d tasks rerun, %d late completions dropped",
-				len(finished), v.Counts.Starts, v.Counts.Rerun, v.Counts.Dropped),
-			h.ExactlyOnce(), h.AttemptsDistinct(), h.Results(c.withResults(), c.Results))
+		add(CheckNoTaskLost, c.lostDetail(total, len(finished), len(lostReplies)), c.lost(total, len(finished)+len(lostReplies)))
+		detail := fmt.Sprintf("%d distinct tasks completed, %d runs started, %d tasks rerun, %d late completions dropped",
+			v.Counts.Completed, v.Counts.Starts, v.Counts.Rerun, v.Counts.Dropped-len(lostReplies))
+		if len(lostReplies) > 0 {
+			detail += fmt.Sprintf("; %d completions applied although their worker logged them as dropped (reply lost to a connection loss)", len(lostReplies))
+		}
+		var logged []string
+		var ownProblems []string
+		for _, id := range c.withResults() {
+			w, own := lostReplies[id]
+			if !own {
+				logged = append(logged, id)
+			} else if r := c.Results[id]; r.Worker != w {
+				ownProblems = append(ownProblems, fmt.Sprintf("task %s: result from worker %s, but only %s ran it", id, r.Worker, w))
+			}
+		}
+		add(CheckExactlyOnce, detail, h.ExactlyOnce(), h.AttemptsDistinct(), h.Results(logged, c.Results), ownProblems)
 		var fenced []string
 		var fencedDetail []string
 		for _, f := range c.fences {
-			epoch, p := h.Fenced(f.m, f.at)
+			fencedFn := h.Fenced
+			if f.cut {
+				fencedFn = h.FencedCut
+			}
+			epoch, p := fencedFn(f.m, f.at)
 			fenced = append(fenced, p...)
 			fencedDetail = append(fencedDetail, fmt.Sprintf("%s (epoch %d) deposed by %s: nothing written after it but its in-flight batch", f.m.Name, epoch, f.why))
 		}
-		detail := fmt.Sprintf("%d elections; epochs only grow; no master assigned while not leading", v.Counts.Elections)
+		detail = fmt.Sprintf("%d elections; epochs only grow; no master assigned while not leading", v.Counts.Elections)
 		if len(fencedDetail) > 0 {
 			detail += "; " + strings.Join(fencedDetail, "; ")
 		}
 		add(CheckNoDeposedWrites, detail, h.DeposedQuiet(), h.Epochs(), fenced)
 		if c.Bound > 0 {
-			worst, p := c.completion(finished)
+			done := finished
+			if len(lostReplies) > 0 {
+				// Applied no later than the worker's "dropped" line.
+				done = map[string][]Line{}
+				for id, ls := range finished {
+					done[id] = ls
+				}
+				for id := range lostReplies {
+					done[id] = h.Dropped()[id]
+				}
+			}
+			worst, p := c.completion(done)
 			v.Counts.WorstCompletionMS = float64(worst.Microseconds()) / 1000
 			add(CheckCompletionBound, fmt.Sprintf("worst %v (bound %v) from the later of submission and the end of the faults to completion",
 				worst.Round(time.Millisecond), c.Bound), p)
@@ -251,9 +292,40 @@ func (c *Checker) withResults() []string {
 	return out
 }
 
-func (c *Checker) lostDetail(total int) string {
-	return fmt.Sprintf("%d submitted (%d one by one, %d by %d client run loops); %d results; %d completions logged",
-		total, len(c.Submitted), total-len(c.Submitted), len(c.runs), len(c.Results)+c.runSucceeded(), len(c.History.Finished()))
+func (c *Checker) lostDetail(total, logged, lostReplies int) string {
+	s := fmt.Sprintf("%d submitted (%d one by one, %d by %d client run loops); %d results; %d completions logged",
+		total, len(c.Submitted), total-len(c.Submitted), len(c.runs), len(c.Results)+c.runSucceeded(), logged)
+	if lostReplies > 0 {
+		s += fmt.Sprintf(" and %d applied but logged as dropped", lostReplies)
+	}
+	return s
+}
+
+// lostReplies finds completions that were applied although their worker
+// logged "completion dropped": the task has no "task finished" line, and
+// exactly one worker ever ran it, one attempt, and that worker logged the
+// drop. Nobody else could have completed it, so the worker's own earlier
+// attempt landed and its reply was lost (a connection loss during the
+// completion multi); the retry found the assignment gone and, the result
+// being collected by then, could not tell its own work from another's. It
+// returns the task ids with the worker's --id.
+func (c *Checker) lostReplies(finished, started map[string][]Line) map[string]string {
+	ids := map[string]string{}
+	for _, w := range c.History.Workers {
+		ids[w.Name] = w.ID
+	}
+	out := map[string]string{}
+	for id, drops := range c.History.Dropped() {
+		if len(finished[id]) > 0 {
+			continue
+		}
+		runs := started[id]
+		if len(runs) != 1 || runs[0].Proc != drops[0].Proc {
+			continue
+		}
+		out[id] = ids[runs[0].Proc]
+	}
+	return out
 }
 
 func (c *Checker) runSucceeded() int {
@@ -264,7 +336,7 @@ func (c *Checker) runSucceeded() int {
 	return n
 }
 
-func (c *Checker) lost(total int) []string {
+func (c *Checker) lost(total, completed int) []string {
 	var problems []string
 	for _, id := range c.Submitted {
 		if _, ok := c.Results[id]; !ok {
@@ -278,7 +350,11 @@ func (c *Checker) lost(total int) []string {
 				r.name, r.want, r.code, s.Tasks, s.Succeeded, s.Lost, s.Errors))
 		}
 	}
-	problems = append(problems, c.History.Completions(total)...)
+	if allow := c.History.UnloggedAllowance(); completed > total {
+		problems = append(problems, fmt.Sprintf("workers completed %d distinct tasks, but only %d were submitted", completed, total))
+	} else if completed < total-allow {
+		problems = append(problems, fmt.Sprintf("workers completed %d tasks of %d submitted (at most %d may go unlogged, by killed workers)", completed, total, allow))
+	}
 	if t := c.Tree; t != nil {
 		if len(t.Tasks) != 0 {
 			problems = append(problems, fmt.Sprintf("%d tasks left under %s/tasks: %v", len(t.Tasks), t.Root, keys(t.Tasks)))
@@ -410,4 +486,57 @@ func (v Verdict) String() string {
 		return "FAIL: " + strings.Join(bad, "; ")
 	}
 	return "PASS: " + strings.Join(ok, "; ")
+}
+
+// Checker is a [Checker] over every process the Env has started so far
+// (call it once they are all started).
+func (e *Env) Checker() *Checker { return NewChecker(e.Procs()...) }
+
+// Combine merges the verdicts of separate deployments, each checked on its
+// own (their epochs, for one, are unrelated), into one: a property holds
+// when it holds in every deployment; counts add up; details and problems
+// are prefixed with the deployment's name.
+func Combine(names []string, vs []Verdict) Verdict {
+	out := Verdict{OK: true}
+	index := map[string]int{}
+	for i, v := range vs {
+		name := fmt.Sprint(i)
+		if i < len(names) {
+			name = names[i]
+		}
+		c := &out.Counts
+		c.Submitted += v.Counts.Submitted
+		c.Assignments += v.Counts.Assignments
+		c.Starts += v.Counts.Starts
+		c.Completed += v.Counts.Completed
+		c.Results += v.Counts.Results
+		c.Rerun += v.Counts.Rerun
+		c.Dropped += v.Counts.Dropped
+		c.Masters += v.Counts.Masters
+		c.Workers += v.Counts.Workers
+		c.Elections += v.Counts.Elections
+		c.LostReplies += v.Counts.LostReplies
+		c.WorstCompletionMS = max(c.WorstCompletionMS, v.Counts.WorstCompletionMS)
+		for _, ch := range v.Checks {
+			j, ok := index[ch.Name]
+			if !ok {
+				j = len(out.Checks)
+				index[ch.Name] = j
+				out.Checks = append(out.Checks, CheckResult{Name: ch.Name, OK: true})
+			}
+			m := &out.Checks[j]
+			m.OK = m.OK && ch.OK
+			if ch.Detail != "" {
+				if m.Detail != "" {
+					m.Detail += "; "
+				}
+				m.Detail += name + ": " + ch.Detail
+			}
+			for _, p := range ch.Problems {
+				m.Problems = append(m.Problems, name+": "+p)
+			}
+		}
+		out.OK = out.OK && v.OK
+	}
+	return out
 }

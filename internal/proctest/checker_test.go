@@ -129,3 +129,60 @@ func TestCheckerElection(t *testing.T) {
 		t.Errorf("no live leader passed: %+v", v)
 	}
 }
+
+func TestCombine(t *testing.T) {
+	a := Verdict{OK: true, Counts: Counts{Submitted: 2, WorstCompletionMS: 5}, Checks: []CheckResult{{Name: "x", OK: true, Detail: "fine"}}}
+	b := Verdict{OK: false, Counts: Counts{Submitted: 3, WorstCompletionMS: 7}, Checks: []CheckResult{{Name: "x", OK: false, Problems: []string{"bad"}}, {Name: "y", OK: true}}}
+	v := Combine([]string{"A", "B"}, []Verdict{a, b})
+	if v.OK || v.Counts.Submitted != 5 || v.Counts.WorstCompletionMS != 7 || len(v.Checks) != 2 {
+		t.Fatalf("%+v", v)
+	}
+	if x := v.Checks[0]; x.OK || x.Detail != "A: fine" || len(x.Problems) != 1 || x.Problems[0] != "B: bad" {
+		t.Errorf("%+v", x)
+	}
+}
+
+// A completion whose reply was lost: the worker logged it as dropped, but
+// it is the only one that ever ran the task, so its own attempt landed.
+func TestCheckerLostReply(t *testing.T) {
+	a := tid(1, 1)
+	m := fake("master-m1", "master", "m1",
+		logl(0, MsgElected, "epoch", 1),
+		logl(1, MsgAssigned, "epoch", 1, "task", a))
+	w1 := fake("worker-w1", "worker", "w1",
+		logl(1.1, MsgStarted, "task", a, "attempt", 1, "epoch", 1),
+		logl(9, MsgDropped, "task", a))
+	ck := NewChecker(m, w1)
+	ck.Submitted = []string{a}
+	ck.Results[a] = Result{ID: a, Status: "succeeded", Worker: "w1", Attempts: 1}
+	ck.FaultsEnded, ck.Bound = at(8.5), time.Second
+	v := ck.Verdict()
+	if !v.OK || v.Counts.LostReplies != 1 || v.Counts.Completed != 1 {
+		t.Fatalf("a lost reply: %+v", v)
+	}
+	// Run by two workers and finished by none: that is a lost task.
+	w2 := fake("worker-w2", "worker", "w2", logl(5, MsgStarted, "task", a, "attempt", 2, "epoch", 1))
+	ck = NewChecker(m, w1, w2)
+	ck.AddRun("client-run", 1, RunSummary{Tasks: 1, Succeeded: 1}, 0)
+	if v := ck.Verdict(); v.OK || v.Counts.LostReplies != 0 {
+		t.Errorf("a task run twice and finished by nobody passed: %+v", v)
+	}
+}
+
+// A leader cut off at 2 s: an assignment of its epoch that a worker started
+// before the next leader was elected (at 3.5 s) was written while it led,
+// though it never logged it (the reply was lost with the link).
+func TestFencedCut(t *testing.T) {
+	m1 := fake("master-m1", "master", "m1", logl(0, MsgElected, "epoch", 1))
+	m2 := fake("master-m2", "master", "m2", logl(3.5, MsgElected, "epoch", 2))
+	w := fake("worker-w1", "worker", "w1",
+		logl(2.01, MsgStarted, "task", "z", "attempt", 1, "epoch", 1),
+		logl(4, MsgStarted, "task", "y", "attempt", 1, "epoch", 1))
+	h := NewHistory(m1, m2, w)
+	if _, p := h.Fenced(m1, at(2)); len(p) != 2 {
+		t.Errorf("Fenced: want z and y flagged, got %v", p)
+	}
+	if _, p := h.FencedCut(m1, at(2)); len(p) != 1 || !strings.Contains(p[0], `"y"`) {
+		t.Errorf("FencedCut: want only y flagged, got %v", p)
+	}
+}

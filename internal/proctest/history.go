@@ -29,6 +29,7 @@ const (
 	MsgFinished           = "task finished" // fields task, status, attempt: logged only when the completion was applied
 	MsgDropped            = "completion dropped: the task was reassigned, cancelled or finished elsewhere"
 	MsgCompletionFailed   = "completion failed; will run the task again if it is still assigned here"
+	MsgOutcomeUnknown     = "completion outcome unknown: its reply was lost and the task and its result are already gone (collected)"
 	MsgWithdrawn          = "assignment withdrawn; stopping task"
 	MsgReregistering      = "session lost; registering again"
 	MsgSessionExpired     = "zookeeper session expired"
@@ -90,7 +91,14 @@ func (h *History) byTask(procs []*Proc, p Pred) map[string][]Line {
 
 // Finished returns the workers' "task finished" lines (applied
 // completions) by task id.
-func (h *History) Finished() map[string][]Line { return h.byTask(h.Workers, Msg(MsgFinished)) }
+//
+// A completion whose reply was lost and whose result was collected before
+// the worker looked again is logged as MsgOutcomeUnknown (the worker cannot
+// tell it from a cancel collected as fast); it counts as finished here, and
+// Results checks it against the result the client read.
+func (h *History) Finished() map[string][]Line {
+	return h.byTask(h.Workers, AnyOf(Msg(MsgFinished), Msg(MsgOutcomeUnknown)))
+}
 
 // Started returns the workers' "task started" lines by task id.
 func (h *History) Started() map[string][]Line { return h.byTask(h.Workers, Msg(MsgStarted)) }

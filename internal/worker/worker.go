@@ -451,6 +451,9 @@ func (w *worker) execute(ctx context.Context, id task.ID, ex *execution) {
 	case err == nil:
 		log.Info("task finished", zap.String("status", string(r.Status)), zap.Int("attempt", r.Attempts),
 			zap.Duration("took", r.FinishedAt.Sub(started)))
+	case errors.Is(err, coord.ErrOutcomeUnknown):
+		log.Info("completion outcome unknown: its reply was lost and the task and its result are already gone (collected)",
+			zap.String("status", string(r.Status)), zap.Int("attempt", r.Attempts))
 	case errors.Is(err, coord.ErrRevoked):
 		log.Info("completion dropped: the task was reassigned, cancelled or finished elsewhere", zap.Error(err))
 	default:
