@@ -19,11 +19,11 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 BIN="$ROOT/bin"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 STATE="$ROOT/.tmp/cluster"
 PROCS="$STATE/procs" # one "name pid" per line, ZooKeeper first
 PORT_FILE="$STATE/port"
-ZK_JAR="${PADDOCK_ZK_JAR:-/usr/share/java/zookeeper.jar}"
-JAVA_BIN="${JAVA:-java}"
 SESSION_TIMEOUT=4s
 MEMBERS=(master-1 master-2 worker-1 worker-2)
 
@@ -39,17 +39,7 @@ die() {
 
 SETSID=()
 command -v setsid >/dev/null 2>&1 && SETSID=(setsid)
-TIMEOUT=()
-command -v timeout >/dev/null 2>&1 && TIMEOUT=(timeout 2)
 
-now_ms() {
-	if [[ -n ${EPOCHREALTIME:-} ]]; then
-		local t=${EPOCHREALTIME/[.,]/}
-		echo $((10#$t / 1000))
-	else
-		date +%s%3N
-	fi
-}
 
 alive() {
 	local stat
@@ -76,29 +66,6 @@ ours() {
 	fi
 }
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-	local p i
-	for i in {1..100}; do
-		p=$((20000 + RANDOM % 12000))
-		port_in_use "$p" || { echo "$p"; return 0; }
-	done
-	return 1
-}
-srvr() {
-	# shellcheck disable=SC2016 # $1 is the inner shell's
-	${TIMEOUT[@]+"${TIMEOUT[@]}"} bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf srvr >&3 && cat <&3' _ "$1" 2>/dev/null
-}
-zk_classpath() {
-	local conf=$1
-	if [[ -d $ZK_JAR ]]; then
-		echo "$conf:$ZK_JAR/*"
-	elif [[ -e "$(dirname "$ZK_JAR")/slf4j-simple.jar" ]]; then
-		echo "$conf:$ZK_JAR:$(dirname "$ZK_JAR")/slf4j-simple.jar"
-	else
-		echo "$conf:$ZK_JAR"
-	fi
-}
 
 # read_state fills NAMES, PIDS and PORT from the state files; false when no
 # cluster was started (or it was stopped).
@@ -191,14 +158,6 @@ print_tails() {
 # ---------------------------------------------------------------- up
 
 status_json() { "$BIN/client" status --zk "127.0.0.1:$PORT" --json --connect-timeout 3s 2>/dev/null; }
-leader_field() {
-	local obj
-	obj=$(sed -n 's/.*"leader":{\([^}]*\)}.*/\1/p' <<<"$1")
-	sed -n 's/.*"'"$2"'":"\{0,1\}\([^",]*\).*/\1/p' <<<"$obj"
-}
-backup_ids() {
-	sed -n 's/.*"backups":\[\([^]]*\)\].*/\1/p' <<<"$1" | grep -o '"id":"[^"]*"' | sed 's/"id":"\(.*\)"/\1/' | tr '\n' ' ' || true
-}
 
 UP_DONE=0
 up_cleanup() {
@@ -216,15 +175,6 @@ up_cleanup() {
 
 start_zookeeper() {
 	local dir="$STATE/zk" attempt t0 out
-	mkdir -p "$dir/data"
-	cat >"$dir/logback.xml" <<'XML'
-<configuration>
-  <appender name="CONSOLE" class="ch.qos.logback.core.ConsoleAppender">
-    <encoder><pattern>%d{HH:mm:ss.SSS} [%thread] %-5level %logger{36} - %msg%n</pattern></encoder>
-  </appender>
-  <root level="INFO"><appender-ref ref="CONSOLE"/></root>
-</configuration>
-XML
 	for attempt in 1 2 3 4 5; do
 		if ((attempt == 1)) && ! port_in_use 2181; then
 			PORT=2181
@@ -232,28 +182,14 @@ XML
 			PORT=$(free_port) || die "found no free port on 127.0.0.1"
 		fi
 		echo "$PORT" >"$PORT_FILE"
-		cat >"$dir/zoo.cfg" <<-CFG
-			tickTime=500
-			initLimit=10
-			syncLimit=5
-			dataDir=$dir/data
-			clientPort=$PORT
-			clientPortAddress=127.0.0.1
-			admin.enableServer=false
-			4lw.commands.whitelist=*
-			maxClientCnxns=0
-		CFG
 		t0=$(now_ms)
-		${SETSID[@]+"${SETSID[@]}"} "$JAVA_BIN" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData \
-			-Djava.net.preferIPv4Stack=true -cp "$(zk_classpath "$dir")" \
-			org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" \
-			</dev/null >>"$dir/zookeeper.log" 2>&1 &
+		zk_launch "$dir" "$PORT"
 		: >"$PROCS"
 		NAMES=() PIDS=()
 		record zookeeper "$!"
 		while alive "$(pid_of zookeeper)" && (($(now_ms) - t0 < 30000)); do
 			out=$(srvr "$PORT") || true
-			if [[ $out == *$'\nMode: '* || $out == 'Mode: '* ]]; then
+			if serving "$out"; then
 				ZK_VERSION=$(sed -n 's/^Zookeeper version: \([^-,]*\).*/\1/p' <<<"$out")
 				return 0
 			fi

@@ -20,8 +20,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 BIN="$ROOT/bin"
-ZK_JAR="${PADDOCK_ZK_JAR:-/usr/share/java/zookeeper.jar}"
-JAVA_BIN="${JAVA:-java}"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 SESSION_TIMEOUT=4s
 TASKS_OK=0 # tasks that succeeded so far
 
@@ -62,22 +62,12 @@ show() {
 	return "$rc"
 }
 
-now_ms() {
-	if [[ -n ${EPOCHREALTIME:-} ]]; then
-		local t=${EPOCHREALTIME/[.,]/}
-		echo $((10#$t / 1000))
-	else
-		date +%s%3N
-	fi
-}
 secs() { printf '%d.%d s' $(($1 / 1000)) $(($1 % 1000 / 100)); } # ms → "4.4 s"
 
 # ---------------------------------------------------------------- processes
 
 SETSID=()
 command -v setsid >/dev/null 2>&1 && SETSID=(setsid)
-TIMEOUT=()
-command -v timeout >/dev/null 2>&1 && TIMEOUT=(timeout 2)
 # guard runs a client command with a time limit, so that the demo cannot hang
 # (a client waits for ZooKeeper for as long as it takes). --foreground keeps
 # it in our process group: Ctrl-C still reaches it.
@@ -222,70 +212,21 @@ cleanup() {
 
 # ---------------------------------------------------------------- ZooKeeper
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# free_port: a port nothing listens on, below the kernel's ephemeral range.
-free_port() {
-	local p i
-	for i in {1..100}; do
-		p=$((20000 + RANDOM % 12000))
-		port_in_use "$p" || { echo "$p"; return 0; }
-	done
-	return 1
-}
 
-# srvr PORT: ZooKeeper's srvr four-letter word.
-srvr() {
-	# shellcheck disable=SC2016 # $1 is the inner shell's
-	${TIMEOUT[@]+"${TIMEOUT[@]}"} bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf srvr >&3 && cat <&3' _ "$1" 2>/dev/null
-}
 
-zk_classpath() {
-	local conf=$1
-	if [[ -d $ZK_JAR ]]; then
-		echo "$conf:$ZK_JAR/*"
-	elif [[ -e "$(dirname "$ZK_JAR")/slf4j-simple.jar" ]]; then
-		# Debian's jar has no SLF4J binding; slf4j-simple logs to stderr.
-		echo "$conf:$ZK_JAR:$(dirname "$ZK_JAR")/slf4j-simple.jar"
-	else
-		echo "$conf:$ZK_JAR"
-	fi
-}
 
 # start_zookeeper sets ZK_PORT and ZK_PID and waits until it serves requests.
 start_zookeeper() {
 	local dir="$WORK/zk" t0 out _
-	mkdir -p "$dir/data"
-	cat >"$dir/logback.xml" <<'XML'
-<configuration>
-  <appender name="CONSOLE" class="ch.qos.logback.core.ConsoleAppender">
-    <encoder><pattern>%d{HH:mm:ss.SSS} [%thread] %-5level %logger{36} - %msg%n</pattern></encoder>
-  </appender>
-  <root level="INFO"><appender-ref ref="CONSOLE"/></root>
-</configuration>
-XML
 	for _ in 1 2 3 4 5; do
 		ZK_PORT=$(free_port) || fail "found no free port on 127.0.0.1"
-		cat >"$dir/zoo.cfg" <<-CFG
-			tickTime=500
-			initLimit=10
-			syncLimit=5
-			dataDir=$dir/data
-			clientPort=$ZK_PORT
-			clientPortAddress=127.0.0.1
-			admin.enableServer=false
-			4lw.commands.whitelist=*
-			maxClientCnxns=0
-		CFG
 		t0=$(now_ms)
-		${SETSID[@]+"${SETSID[@]}"} "$JAVA_BIN" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData \
-			-Djava.net.preferIPv4Stack=true -cp "$(zk_classpath "$dir")" \
-			org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" \
-			</dev/null >>"$dir/zookeeper.log" 2>&1 &
+		zk_launch "$dir" "$ZK_PORT"
 		ZK_PID=$!
 		while alive "$ZK_PID" && (($(now_ms) - t0 < 30000)); do
 			out=$(srvr "$ZK_PORT") || true
-			if [[ $out == *$'\nMode: '* || $out == 'Mode: '* ]]; then
+			if serving "$out"; then
 				ZK_VERSION=$(sed -n 's/^Zookeeper version: \([^-,]*\).*/\1/p' <<<"$out")
 				ZK_MODE=$(sed -n 's/^Mode: //p' <<<"$out")
 				ZK_READY_MS=$(($(now_ms) - t0))
@@ -306,15 +247,7 @@ XML
 # flat object {"id":..,"host":..,"pid":..,"started":..}. No jq needed.
 
 status_json() { guard "$BIN/client" status --json --connect-timeout 3s 2>/dev/null; }
-leader_field() { # JSON FIELD → .leader.FIELD ("" when there is no leader)
-	local obj
-	obj=$(sed -n 's/.*"leader":{\([^}]*\)}.*/\1/p' <<<"$1")
-	sed -n 's/.*"'"$2"'":"\{0,1\}\([^",]*\).*/\1/p' <<<"$obj"
-}
 epoch_of() { sed -n 's/.*"epoch":{"epoch":\([0-9]*\).*/\1/p' <<<"$1"; }
-backup_ids() { # JSON → the backups' ids, space-separated
-	sed -n 's/.*"backups":\[\([^]]*\)\].*/\1/p' <<<"$1" | grep -o '"id":"[^"]*"' | sed 's/"id":"\(.*\)"/\1/' | tr '\n' ' ' || true
-}
 has_worker() { [[ $1 == *"\"name\":\"$2\""* ]]; }
 
 # wait_until SECONDS WHAT TEST...: poll TEST (a command) every 0.1 s.

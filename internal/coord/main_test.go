@@ -2,15 +2,12 @@ package coord_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/zktest"
 	"go.uber.org/zap/zaptest"
@@ -20,23 +17,7 @@ import (
 // Tests that stop or cut the server start their own.
 var shared *zktest.Server
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "coord-zk-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	shared, err = zktest.Launch(dir, 0)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err, "\n(install ZooKeeper with scripts/ensure-zookeeper.sh)")
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	shared.Close()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { zktest.Main(m, &shared) }
 
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -77,16 +58,10 @@ func layoutFor(t *testing.T, c *coord.Client) coord.Layout {
 	return l
 }
 
-// eventually waits for cond with a deadline, checking on every tick.
+// eventually waits for cond with a deadline.
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	zktest.Eventually(t, within, what, cond)
 }
 
 // expire cuts c off through proxy until the server has expired its session,
@@ -118,19 +93,7 @@ func expire(t *testing.T, srv *zktest.Server, p *zktest.Proxy, c *coord.Client) 
 // deleteTree removes p and everything under it (left by an earlier -count run).
 func deleteTree(t *testing.T, c *coord.Client, p string) {
 	t.Helper()
-	children, _, err := c.Children(ctxT(t), p)
-	if errors.Is(err, zk.ErrNoNode) {
-		return
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ch := range children {
-		deleteTree(t, c, p+"/"+ch)
-	}
-	if err := c.Delete(ctxT(t), p, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
-		t.Fatal(err)
-	}
+	zktest.DeleteTree(t, c.Conn(), p)
 }
 
 // recipeDir gives a recipe test a fresh path on the shared server; nothing

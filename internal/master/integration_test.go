@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -24,23 +23,7 @@ import (
 
 var shared *zktest.Server
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "master-zk-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	shared, err = zktest.Launch(dir, 0)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err, "\n(install ZooKeeper with scripts/ensure-zookeeper.sh)")
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	shared.Close()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { zktest.Main(m, &shared) }
 
 const sessionTimeout = time.Second
 
@@ -61,7 +44,7 @@ func newEnv(t *testing.T) *env {
 	e := &env{t: t, logs: logs, core: core}
 	e.l = coord.MustLayout("/t-" + strings.ReplaceAll(t.Name(), "/", "-"))
 	e.ctl = e.dial("control", shared.Addr())
-	deleteTree(t, e.ctl, e.l.Root())
+	zktest.DeleteTree(t, e.ctl.Conn(), e.l.Root())
 	if err := coord.EnsureLayout(context.Background(), e.ctl, e.l); err != nil {
 		t.Fatal(err)
 	}
@@ -201,34 +184,6 @@ func (e *env) children(p string) []string {
 	return names
 }
 
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func deleteTree(t *testing.T, c *coord.Client, p string) {
-	t.Helper()
-	children, _, err := c.Children(context.Background(), p)
-	if errors.Is(err, zk.ErrNoNode) {
-		return
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ch := range children {
-		deleteTree(t, c, p+"/"+ch)
-	}
-	if err := c.Delete(context.Background(), p, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
-		t.Fatal(err)
-	}
-}
-
 func TestTasksRunExactlyOnceAcrossWorkers(t *testing.T) {
 	e := newEnv(t)
 	e.master("m1", shared.Addr(), time.Hour)
@@ -268,7 +223,7 @@ func TestLostWorkersTasksAreReassignedWithinSessionTimeout(t *testing.T) {
 	doomed := e.worker("doomed", proxy.Addr(), 2)
 	e.waitLog(10*time.Second, "doomed", "worker registered")
 	a, b := e.submit("sleep", "30", 0), e.submit("sleep", "30", 0)
-	eventually(t, 10*time.Second, "both tasks assigned to doomed", func() bool { return len(e.children(e.l.AssignDir("doomed"))) == 2 })
+	zktest.Eventually(t, 10*time.Second, "both tasks assigned to doomed", func() bool { return len(e.children(e.l.AssignDir("doomed"))) == 2 })
 	e.worker("spare", shared.Addr(), 2)
 	e.waitLog(10*time.Second, "spare", "worker registered")
 
@@ -302,7 +257,7 @@ func TestLostWorkersTasksAreReassignedWithinSessionTimeout(t *testing.T) {
 			t.Fatalf("spec after reassignment %+v %v", s, err)
 		}
 	}
-	eventually(t, 10*time.Second, "the lost worker's dir to be removed", func() bool {
+	zktest.Eventually(t, 10*time.Second, "the lost worker's dir to be removed", func() bool {
 		st, _ := e.ctl.Exists(context.Background(), e.l.AssignDir("doomed"))
 		return st == nil
 	})
@@ -319,7 +274,7 @@ func TestWorkerSurvivesSessionExpiry(t *testing.T) {
 	shared.WaitSessionGone(t, old.ID())
 	proxy.Restore()
 	e.waitLog(15*time.Second, "w", "session lost; registering again")
-	eventually(t, 15*time.Second, "re-registration", func() bool {
+	zktest.Eventually(t, 15*time.Second, "re-registration", func() bool {
 		st, _ := e.ctl.Exists(context.Background(), e.l.Worker("w"))
 		return st != nil && st.EphemeralOwner != old.ID()
 	})
@@ -426,7 +381,7 @@ func TestTaskThatKeepsLosingWorkersIsDeadLettered(t *testing.T) {
 		name := fmt.Sprintf("w%d", i)
 		proxy := zktest.NewProxy(t, shared.Addr())
 		w := e.worker(name, proxy.Addr(), 1)
-		eventually(t, 15*time.Second, name+" to get the task", func() bool {
+		zktest.Eventually(t, 15*time.Second, name+" to get the task", func() bool {
 			for _, le := range e.logs.FilterMessage("task started").All() {
 				if le.ContextMap()["id"] == name {
 					return true
@@ -477,7 +432,7 @@ func TestUncollectedResultsExpire(t *testing.T) {
 	e.worker("w", shared.Addr(), 1)
 	id := e.submit("echo", "forgotten", 0)
 	e.wait(id, 20*time.Second)
-	eventually(t, 10*time.Second, "the result and payload to expire", func() bool {
+	zktest.Eventually(t, 10*time.Second, "the result and payload to expire", func() bool {
 		r, _ := e.ctl.Exists(context.Background(), e.l.Result(id))
 		p, _ := e.ctl.Exists(context.Background(), e.l.Payload(id))
 		return r == nil && p == nil
@@ -538,7 +493,7 @@ func TestWorkerDrainsOnShutdownAndAbandonsTheRest(t *testing.T) {
 	e.waitLog(10*time.Second, "w", "worker registered")
 	short := e.submit("sleep", "0.3", 0)
 	long := e.submit("sleep", "30", 0)
-	eventually(t, 10*time.Second, "both running", func() bool { return e.countLogs("w", "task started", time.Time{}) == 2 })
+	zktest.Eventually(t, 10*time.Second, "both running", func() bool { return e.countLogs("w", "task started", time.Time{}) == 2 })
 	w.stop()
 	if r := e.wait(short, 5*time.Second); r.Status != task.Succeeded || r.Worker != "w" {
 		t.Fatalf("the short task should finish during the drain: %+v", r)
@@ -566,7 +521,7 @@ func TestLiveSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.waitLog(10*time.Second, "w", "concurrency changed")
-	eventually(t, 10*time.Second, "the master to see the new capacity", func() bool {
+	zktest.Eventually(t, 10*time.Second, "the master to see the new capacity", func() bool {
 		for _, le := range e.logs.FilterMessage("worker ready").All() {
 			if le.ContextMap()["worker"] == "w" && le.ContextMap()["concurrency"] == int64(3) {
 				return true
@@ -578,7 +533,7 @@ func TestLiveSettings(t *testing.T) {
 	for range 3 {
 		ids = append(ids, e.submit("sleep", "2", 0))
 	}
-	eventually(t, 10*time.Second, "three tasks running at once", func() bool { return e.countLogs("w", "task started", time.Time{}) == 3 })
+	zktest.Eventually(t, 10*time.Second, "three tasks running at once", func() bool { return e.countLogs("w", "task started", time.Time{}) == 3 })
 	if n := e.countLogs("w", "task finished", time.Time{}); n != 0 {
 		t.Fatalf("%d finished before all three started: not concurrent", n)
 	}
@@ -593,7 +548,7 @@ func TestLiveSettings(t *testing.T) {
 	e.waitLog(10*time.Second, "m1", "result retention changed")
 	id := e.submit("echo", "x", 0)
 	e.wait(id, 20*time.Second)
-	eventually(t, 15*time.Second, "the result to expire by the new retention", func() bool {
+	zktest.Eventually(t, 15*time.Second, "the result to expire by the new retention", func() bool {
 		st, _ := e.ctl.Exists(ctx, e.l.Result(id))
 		return st == nil
 	})
@@ -608,7 +563,7 @@ func TestKindsRouteToWorkersThatAdvertiseThem(t *testing.T) {
 	})
 	// Until the master has read the exec worker's registration, no worker
 	// it knows runs exec, and an exec task would go anywhere (to fail).
-	eventually(t, 10*time.Second, "the master to know both workers", func() bool {
+	zktest.Eventually(t, 10*time.Second, "the master to know both workers", func() bool {
 		n := 0
 		for _, le := range e.logs.FilterMessage("worker ready").All() {
 			if w := le.ContextMap()["worker"]; w == "plain" || w == "execer" {

@@ -322,3 +322,46 @@ func (e *Env) Tree() *Tree {
 
 // History gathers the log lines of every process started so far.
 func (e *Env) History() *History { return NewHistory(e.Procs()...) }
+
+// StartTimeout bounds how long a process may take to start and reach
+// ZooKeeper (a binary start, a session, a few znodes) on a busy machine.
+const StartTimeout = 20 * time.Second
+
+// Leader starts a master and waits until it leads.
+func (e *Env) Leader(id string, extra ...string) *Proc {
+	e.TB.Helper()
+	m := e.Master(id, extra...)
+	m.WaitLog(StartTimeout, Msg(MsgElected))
+	return m
+}
+
+// Backup starts a master and waits until it stands by as a backup.
+func (e *Env) Backup(id string, extra ...string) *Proc {
+	e.TB.Helper()
+	m := e.Master(id, extra...)
+	m.WaitLog(StartTimeout, Msg(MsgBackup))
+	return m
+}
+
+// ReadyWorker starts a worker and waits until it is registered and the
+// leading master m (when not nil) has read its registration, so that tasks
+// go to it from then on.
+func (e *Env) ReadyWorker(m *Proc, id string, concurrency int, extra ...string) *Proc {
+	e.TB.Helper()
+	w := e.Worker(id, concurrency, extra...)
+	w.WaitLog(StartTimeout, Msg(MsgRegistered))
+	if m != nil {
+		m.WaitLog(StartTimeout, All(Msg(MsgWorkerReady), Field("worker", id), After(w.Started)))
+	}
+	return w
+}
+
+// SubmitN submits n tasks with `client submit --json` and returns their ids.
+func (e *Env) SubmitN(n int, kind, data string, extra ...string) []string {
+	e.TB.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = e.Submit(kind, data, extra...)
+	}
+	return ids
+}

@@ -137,3 +137,12 @@ func Filter(lines []Line, p Pred) []Line {
 	}
 	return out
 }
+
+// TaskIDs are the "task" fields of lines.
+func TaskIDs(ls []Line) []string {
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = l.Str("task")
+	}
+	return out
+}

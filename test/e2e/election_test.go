@@ -36,7 +36,7 @@ func TestElection(t *testing.T) {
 	}
 	for range 4 {
 		p := start()
-		p.WaitOut(startTimeout, pt.AnyOf(pt.Event("elected"), pt.Event("following")))
+		p.WaitOut(pt.StartTimeout, pt.AnyOf(pt.Event("elected"), pt.Event("following")))
 	}
 	l, lead, err := pt.FindAny(0, "stdout", pt.Event("elected"), procs...)
 	if err != nil {
@@ -76,7 +76,7 @@ func TestElection(t *testing.T) {
 			t.Errorf("round %d: %s elected, but %s was next in line", round, next.Name, others[0].Name)
 		}
 		lead = next
-		start().WaitOut(startTimeout, pt.Event("following"))
+		start().WaitOut(pt.StartTimeout, pt.Event("following"))
 	}
 	ck := pt.NewChecker()
 	ck.Electors = procs

@@ -45,9 +45,9 @@ func ensembleThroughput(t *testing.T, ens *ensemble) {
 	var verdicts []pt.Verdict
 	bench := func(label, connect string, zxidOf func() int64) {
 		e := newEnv(t, connect)
-		m := leader(e, "m1")
-		worker(e, m, "w1", 8)
-		worker(e, m, "w2", 8)
+		m := e.Leader("m1")
+		e.ReadyWorker(m, "w1", 8)
+		e.ReadyWorker(m, "w2", 8)
 		var runs []struct {
 			label string
 			s     pt.RunSummary
@@ -140,15 +140,15 @@ func ensembleFaults(t *testing.T, ens *ensemble) {
 		Workers: "2 (concurrency 4)", Clients: fmt.Sprintf("client run (%d tasks at %d/s, 8 loops)", tasks, rate), Tasks: "sleep 0.05 s",
 	})
 	ctx := context.Background()
-	m1 := leader(e, "m1")
-	m2 := backup(e, "m2")
-	w1 := worker(e, m1, "w1", 4)
-	w2 := worker(e, m1, "w2", 4)
+	m1 := e.Leader("m1")
+	m2 := e.Backup("m2")
+	w1 := e.ReadyWorker(m1, "w1", 4)
+	w2 := e.ReadyWorker(m1, "w2", 4)
 	workers := []*pt.Proc{w1, w2}
 	run := e.StartRun(tasks, 8, "sleep", "0.05", "--rate", fmt.Sprint(rate))
 	r.Event(run.Started, "client run started")
 	all := []*pt.Proc{m1, m2, w1, w2, run}
-	if _, _, err := pt.FindAny(startTimeout, "stderr", pt.Msg(pt.MsgFinished), workers...); err != nil {
+	if _, _, err := pt.FindAny(pt.StartTimeout, "stderr", pt.Msg(pt.MsgFinished), workers...); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second) // steady flow before the fault (not a synchronisation)

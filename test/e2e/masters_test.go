@@ -34,16 +34,16 @@ func startCluster2(t *testing.T, r *recorder, zkAddr string, m1Extra ...string) 
 		Workers: "2 (concurrency 4)", Clients: fmt.Sprintf("2 × client run (%d tasks, %d loops)", c2Tasks, c2Loops), Tasks: "sleep 0.1 s",
 	})
 	c := &cluster2{e: e}
-	c.m1 = leader(e, "m1", m1Extra...)
-	c.m2 = backup(e, "m2")
-	c.w1 = worker(e, c.m1, "w1", 4)
-	c.w2 = worker(e, c.m1, "w2", 4)
+	c.m1 = e.Leader("m1", m1Extra...)
+	c.m2 = e.Backup("m2")
+	c.w1 = e.ReadyWorker(c.m1, "w1", 4)
+	c.w2 = e.ReadyWorker(c.m1, "w2", 4)
 	// 0.1 s tasks, 8 loops on 8 slots: about 70 tasks/s, so the runs last
 	// a few seconds and the fault hits them mid-way.
 	c.runs = startRuns(e, 2, c2Tasks, c2Loops, "sleep", "0.1")
 	r.Event(time.Now(), "m1 leads, m2 stands by; two client runs started")
-	c.w1.WaitLogN(startTimeout, 5, pt.Msg(pt.MsgFinished))
-	c.w2.WaitLogN(startTimeout, 5, pt.Msg(pt.MsgFinished))
+	c.w1.WaitLogN(pt.StartTimeout, 5, pt.Msg(pt.MsgFinished))
+	c.w2.WaitLogN(pt.StartTimeout, 5, pt.Msg(pt.MsgFinished))
 	return c
 }
 

@@ -22,11 +22,11 @@ func TestWorkerKilledMidTask(t *testing.T) {
 	zk := standalone(t)
 	e := newEnv(t, zk.Addr())
 	r.Setup(standaloneSetup(e, 1, "1 (concurrency 2), then a new one (concurrency 4)", "4 × client submit, then client result --wait", "sleep 1.5 s"))
-	m := leader(e, "m1")
-	w1 := worker(e, m, "w1", 2)
-	ids := submitN(e, 4, "sleep", "1.5")
-	started := w1.WaitLogN(startTimeout, 2, pt.Msg(pt.MsgStarted))
-	inFlight := taskIDs(started)
+	m := e.Leader("m1")
+	w1 := e.ReadyWorker(m, "w1", 2)
+	ids := e.SubmitN(4, "sleep", "1.5")
+	started := w1.WaitLogN(pt.StartTimeout, 2, pt.Msg(pt.MsgStarted))
+	inFlight := pt.TaskIDs(started)
 	r.Line("w1 started 2 of the 4 tasks", started[1])
 
 	killed := w1.Kill()
@@ -90,14 +90,14 @@ func TestClientKilled(t *testing.T) {
 	const retention = 2 * time.Second
 	r.Setup(standaloneSetup(e, 1, "1 (concurrency 2)", "2 × client submit --wait (killed), then client result by id", "sleep 1 s"))
 	r.Note("the master runs with --retention %v", retention)
-	m := leader(e, "m1", "--retention", retention.String())
-	w := worker(e, m, "w1", 2)
+	m := e.Leader("m1", "--retention", retention.String())
+	w := e.ReadyWorker(m, "w1", 2)
 
 	var ids []string
 	var clients []*pt.Proc
 	for range 2 {
 		c := e.Client("submit", "--kind", "sleep", "--data", "1", "--wait")
-		l := c.WaitLog(startTimeout, pt.Contains("waiting for its result"))
+		l := c.WaitLog(pt.StartTimeout, pt.Contains("waiting for its result"))
 		f := strings.Fields(l.Raw) // "submitted <id>; waiting for its result"
 		if len(f) < 2 || f[0] != "submitted" {
 			t.Fatalf("unexpected line from client submit --wait: %s", l)
@@ -196,17 +196,17 @@ func TestWorkerKilledOtherFinishes(t *testing.T) {
 	zk := standalone(t)
 	e := newEnv(t, zk.Addr())
 	r.Setup(standaloneSetup(e, 1, "2 (concurrency 2)", "8 × client submit, then client result --wait", "sleep 1 s"))
-	m := leader(e, "m1")
-	w1 := worker(e, m, "w1", 2)
-	w2 := worker(e, m, "w2", 2)
-	ids := submitN(e, 8, "sleep", "1")
+	m := e.Leader("m1")
+	w1 := e.ReadyWorker(m, "w1", 2)
+	w2 := e.ReadyWorker(m, "w2", 2)
+	ids := e.SubmitN(8, "sleep", "1")
 	r.Event(time.Now(), "submitted 8 tasks")
-	w1.WaitLogN(startTimeout, 2, pt.Msg(pt.MsgStarted))
+	w1.WaitLogN(pt.StartTimeout, 2, pt.Msg(pt.MsgStarted))
 	killed := w1.Kill()
 	w1.Wait(5 * time.Second)
 	var inFlight []string
-	done := taskIDs(pt.Filter(w1.Logs(), pt.Msg(pt.MsgFinished)))
-	for _, id := range taskIDs(pt.Filter(w1.Logs(), pt.Msg(pt.MsgStarted))) {
+	done := pt.TaskIDs(pt.Filter(w1.Logs(), pt.Msg(pt.MsgFinished)))
+	for _, id := range pt.TaskIDs(pt.Filter(w1.Logs(), pt.Msg(pt.MsgStarted))) {
 		if !slices.Contains(done, id) {
 			inFlight = append(inFlight, id)
 		}
@@ -253,9 +253,9 @@ func TestTwoClientsTwoWorkers(t *testing.T) {
 	e := newEnv(t, zk.Addr())
 	const n = 150
 	r.Setup(standaloneSetup(e, 1, "2 (concurrency 4)", "2 × client run (150 tasks, 8 loops)", "echo"))
-	m := leader(e, "m1")
-	w1 := worker(e, m, "w1", 4)
-	w2 := worker(e, m, "w2", 4)
+	m := e.Leader("m1")
+	w1 := e.ReadyWorker(m, "w1", 4)
+	w2 := e.ReadyWorker(m, "w2", 4)
 	start := time.Now()
 	runs := startRuns(e, 2, n, 8, "echo", "hello")
 	r.Event(start, "started two client runs")

@@ -54,8 +54,8 @@ func countTree(t *testing.T, conn *zk.Conn, root string) [2]int {
 // A task of a kind no worker runs fails (exit 3) with an error naming it.
 func TestBadInputUnknownKind(t *testing.T) {
 	e := newEnv(t)
-	m := leader(e, "m1")
-	worker(e, m, "w1", 2)
+	m := e.Leader("m1")
+	e.ReadyWorker(m, "w1", 2)
 	o := e.RunClient(30*time.Second, "submit", "--kind", "nosuch", "--data", "x", "--wait")
 	if o.Code != 3 {
 		t.Errorf("exit %d, want 3", o.Code)
@@ -81,8 +81,8 @@ func newID(t *testing.T) string {
 // and the master keeps assigning the other tasks.
 func TestBadInputMalformedTask(t *testing.T) {
 	e := newEnv(t)
-	m := leader(e, "m1")
-	worker(e, m, "w1", 2)
+	m := e.Leader("m1")
+	e.ReadyWorker(m, "w1", 2)
 	conn := e.ZKConn()
 	id := newID(t)
 	_, err := conn.Multi(
@@ -92,7 +92,7 @@ func TestBadInputMalformedTask(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create the malformed task: %v", err)
 	}
-	ids := submitN(e, 3, "echo", "after garbage")
+	ids := e.SubmitN(3, "echo", "after garbage")
 	m.WaitLog(10*time.Second, pt.All(pt.Msg(pt.MsgDeadLettered), pt.Field("task", id)))
 	results := e.WaitResults(30*time.Second, ids)
 	h := e.History()

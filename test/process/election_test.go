@@ -28,7 +28,7 @@ func TestElection(t *testing.T) {
 	for range 4 {
 		p := start()
 		// One at a time, so the order of the line is the start order.
-		p.WaitOut(startTimeout, pt.AnyOf(pt.Event("elected"), pt.Event("following")))
+		p.WaitOut(pt.StartTimeout, pt.AnyOf(pt.Event("elected"), pt.Event("following")))
 	}
 	l, lead, err := pt.FindAny(0, "stdout", pt.Event("elected"), procs...)
 	if err != nil {
@@ -72,7 +72,7 @@ func TestElection(t *testing.T) {
 			t.Errorf("round %d: %s elected, but %s was next in line", round, next.Name, others[0].Name)
 		}
 		lead = next
-		start().WaitOut(startTimeout, pt.Event("following"))
+		start().WaitOut(pt.StartTimeout, pt.Event("following"))
 	}
 	pt.Require(t, "at most one leader at any instant", pt.SingleLeader(procs))
 }

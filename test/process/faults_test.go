@@ -27,20 +27,20 @@ import (
 // round; rounds repeat (at most 4) until it does.
 func TestWorkerConnectionResetDuringCompletion(t *testing.T) {
 	e := newEnv(t)
-	m := leader(e, "m1")
+	m := e.Leader("m1")
 	p := zktest.NewProxy(t, zkConnect)
 	const session = 4 * time.Second
 	var workers []*pt.Proc
 	for i := 1; i <= 8; i++ {
-		workers = append(workers, worker(e, m, fmt.Sprintf("w%d", i), 1, "--zk", p.Addr(), "--session-timeout", session.String()))
+		workers = append(workers, e.ReadyWorker(m, fmt.Sprintf("w%d", i), 1, "--zk", p.Addr(), "--session-timeout", session.String()))
 	}
 	var all []string
 	var hits []pt.Line
 	for round := 1; round <= 4 && len(hits) == 0; round++ {
-		ids := submitN(e, len(workers), "sleep", "0.2")
+		ids := e.SubmitN(len(workers), "sleep", "0.2")
 		all = append(all, ids...)
 		for _, id := range ids {
-			if _, _, err := pt.FindAny(startTimeout, "stderr", pt.All(pt.Msg(pt.MsgStarted), pt.Field("task", id)), workers...); err != nil {
+			if _, _, err := pt.FindAny(pt.StartTimeout, "stderr", pt.All(pt.Msg(pt.MsgStarted), pt.Field("task", id)), workers...); err != nil {
 				t.Fatalf("task %s did not start: %v", id, err)
 			}
 		}

@@ -21,17 +21,17 @@ func startCluster2(t *testing.T) *cluster2 {
 	t.Helper()
 	e := newEnv(t)
 	c := &cluster2{e: e, tasksPerClient: 120}
-	c.m1 = leader(e, "m1")
-	c.m2 = backup(e, "m2")
-	c.w1 = worker(e, c.m1, "w1", 4)
-	c.w2 = worker(e, c.m1, "w2", 4)
+	c.m1 = e.Leader("m1")
+	c.m2 = e.Backup("m2")
+	c.w1 = e.ReadyWorker(c.m1, "w1", 4)
+	c.w2 = e.ReadyWorker(c.m1, "w2", 4)
 	// 0.1 s tasks, 8 loops on 8 slots: about 70 tasks/s, so the runs last
 	// a few seconds without a fault and the fault hits them mid-way.
 	for range 2 {
 		c.clients = append(c.clients, e.StartRun(c.tasksPerClient, 4, "sleep", "0.1"))
 	}
-	c.w1.WaitLogN(startTimeout, 5, pt.Msg(pt.MsgFinished))
-	c.w2.WaitLogN(startTimeout, 5, pt.Msg(pt.MsgFinished))
+	c.w1.WaitLogN(pt.StartTimeout, 5, pt.Msg(pt.MsgFinished))
+	c.w2.WaitLogN(pt.StartTimeout, 5, pt.Msg(pt.MsgFinished))
 	return c
 }
 

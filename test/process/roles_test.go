@@ -29,7 +29,7 @@ const (
 func roleWorker(e *pt.Env, id string) *pt.Proc {
 	e.TB.Helper()
 	w := e.Worker(id, 1, "--roles", "--allow-exec")
-	w.WaitLog(startTimeout, pt.Msg(pt.MsgRegistered))
+	w.WaitLog(pt.StartTimeout, pt.Msg(pt.MsgRegistered))
 	return w
 }
 
@@ -145,7 +145,7 @@ func holderZnodes(t *testing.T, e *pt.Env) map[string]string {
 func waitApplicants(t *testing.T, e *pt.Env, n int) {
 	t.Helper()
 	conn := e.ZKConn()
-	deadline := time.After(startTimeout)
+	deadline := time.After(pt.StartTimeout)
 	for {
 		names, _, ch, err := conn.ChildrenW(e.Root + "/roles/applicants")
 		if err == nil && len(names) == n {
@@ -228,7 +228,7 @@ func TestRolesHolderKilled(t *testing.T) {
 	}
 	claimedBy := map[string]string{}
 	for _, r := range []string{"r1", "r2"} {
-		_, p, err := pt.FindAny(startTimeout, "stderr", pt.All(pt.Msg(msgRoleClaimed), pt.Field("role", r)), procs...)
+		_, p, err := pt.FindAny(pt.StartTimeout, "stderr", pt.All(pt.Msg(msgRoleClaimed), pt.Field("role", r)), procs...)
 		if err != nil {
 			t.Fatalf("nobody claimed %s: %v", r, err)
 		}
@@ -371,13 +371,13 @@ func TestRoleCLIErrors(t *testing.T) {
 // config get` shows where each value comes from.
 func TestConfigCLIChangesAWorkerLive(t *testing.T) {
 	e := newEnv(t)
-	m := leader(e, "m1")
-	w := worker(e, m, "w1", 1)
+	m := e.Leader("m1")
+	w := e.ReadyWorker(m, "w1", 1)
 	if o := e.RunClient(20*time.Second, "config", "set", "worker.concurrency", "3", "--for", "w1"); o.Code != 0 {
 		t.Fatalf("config set: %d %s", o.Code, o.Stderr)
 	}
-	w.WaitLog(startTimeout, pt.All(pt.Msg("concurrency changed"), pt.Field("concurrency", "3")))
-	m.WaitLog(startTimeout, pt.All(pt.Msg(pt.MsgWorkerReady), pt.Field("worker", "w1"), pt.Field("concurrency", "3")))
+	w.WaitLog(pt.StartTimeout, pt.All(pt.Msg("concurrency changed"), pt.Field("concurrency", "3")))
+	m.WaitLog(pt.StartTimeout, pt.All(pt.Msg(pt.MsgWorkerReady), pt.Field("worker", "w1"), pt.Field("concurrency", "3")))
 	o := e.RunClient(20*time.Second, "config", "get", "--for", "w1", "--json")
 	if o.Code != 0 || !strings.Contains(o.Stdout, `"value":"3"`) || !strings.Contains(o.Stdout, `"source":"process w1"`) {
 		t.Fatalf("config get: %d %s %s", o.Code, o.Stdout, o.Stderr)
@@ -391,5 +391,5 @@ func TestConfigCLIChangesAWorkerLive(t *testing.T) {
 	if o := e.RunClient(20*time.Second, "config", "unset", "worker.concurrency", "--for", "w1"); o.Code != 0 {
 		t.Fatalf("config unset: %d %s", o.Code, o.Stderr)
 	}
-	w.WaitLog(startTimeout, pt.All(pt.Msg("concurrency changed"), pt.Field("concurrency", "1")))
+	w.WaitLog(pt.StartTimeout, pt.All(pt.Msg("concurrency changed"), pt.Field("concurrency", "1")))
 }

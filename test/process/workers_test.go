@@ -22,16 +22,16 @@ func TestWorkerKilledMidTaskStandby(t *testing.T) { workerKilledMidTask(t, true)
 
 func workerKilledMidTask(t *testing.T, standby bool) {
 	e := newEnv(t)
-	m := leader(e, "m1")
-	w1 := worker(e, m, "w1", 2)
-	ids := submitN(e, 4, "sleep", "1.5")
-	inFlight := taskIDs(w1.WaitLogN(startTimeout, 2, pt.Msg(pt.MsgStarted)))
+	m := e.Leader("m1")
+	w1 := e.ReadyWorker(m, "w1", 2)
+	ids := e.SubmitN(4, "sleep", "1.5")
+	inFlight := pt.TaskIDs(w1.WaitLogN(pt.StartTimeout, 2, pt.Msg(pt.MsgStarted)))
 
 	var w2 *pt.Proc
 	if standby {
 		// Concurrency 4: room for the two pending tasks and the two
 		// reassigned ones, so nothing queues behind a running task.
-		w2 = worker(e, m, "w2", 4)
+		w2 = e.ReadyWorker(m, "w2", 4)
 	}
 	killed := w1.Kill()
 	w1.Wait(5 * time.Second)
@@ -82,11 +82,11 @@ func workerKilledMidTask(t *testing.T, standby bool) {
 func TestClientKilled(t *testing.T) {
 	e := newEnv(t)
 	const retention = 2 * time.Second
-	m := leader(e, "m1", "--retention", retention.String())
-	w := worker(e, m, "w1", 2)
+	m := e.Leader("m1", "--retention", retention.String())
+	w := e.ReadyWorker(m, "w1", 2)
 
 	c := e.Client("submit", "--kind", "sleep", "--data", "1", "--wait")
-	l := c.WaitLog(startTimeout, pt.Contains("waiting for its result"))
+	l := c.WaitLog(pt.StartTimeout, pt.Contains("waiting for its result"))
 	f := strings.Fields(l.Raw) // "submitted <id>; waiting for its result"
 	if len(f) < 2 || f[0] != "submitted" {
 		t.Fatalf("unexpected line from client submit --wait: %s", l)
@@ -149,17 +149,17 @@ func TestClientKilled(t *testing.T) {
 // Its tasks finish on the other worker and none is lost.
 func TestWorkerKilledOtherFinishes(t *testing.T) {
 	e := newEnv(t)
-	m := leader(e, "m1")
-	w1 := worker(e, m, "w1", 2)
-	w2 := worker(e, m, "w2", 2)
-	ids := submitN(e, 8, "sleep", "1")
-	w1.WaitLogN(startTimeout, 2, pt.Msg(pt.MsgStarted))
+	m := e.Leader("m1")
+	w1 := e.ReadyWorker(m, "w1", 2)
+	w2 := e.ReadyWorker(m, "w2", 2)
+	ids := e.SubmitN(8, "sleep", "1")
+	w1.WaitLogN(pt.StartTimeout, 2, pt.Msg(pt.MsgStarted))
 	killed := w1.Kill()
 	w1.Wait(5 * time.Second)
 
 	var inFlight []string
-	done := taskIDs(pt.Filter(w1.Logs(), pt.Msg(pt.MsgFinished)))
-	for _, id := range taskIDs(pt.Filter(w1.Logs(), pt.Msg(pt.MsgStarted))) {
+	done := pt.TaskIDs(pt.Filter(w1.Logs(), pt.Msg(pt.MsgFinished)))
+	for _, id := range pt.TaskIDs(pt.Filter(w1.Logs(), pt.Msg(pt.MsgStarted))) {
 		if !slices.Contains(done, id) {
 			inFlight = append(inFlight, id)
 		}
@@ -188,9 +188,9 @@ func TestWorkerKilledOtherFinishes(t *testing.T) {
 // every task gets exactly one result and both workers work.
 func TestTwoClientsTwoWorkers(t *testing.T) {
 	e := newEnv(t)
-	m := leader(e, "m1")
-	w1 := worker(e, m, "w1", 4)
-	w2 := worker(e, m, "w2", 4)
+	m := e.Leader("m1")
+	w1 := e.ReadyWorker(m, "w1", 4)
+	w2 := e.ReadyWorker(m, "w2", 4)
 	const n = 200
 	c1 := e.StartRun(n, 8, "echo", "hello")
 	c2 := e.StartRun(n, 8, "echo", "world")
@@ -221,11 +221,11 @@ func TestTwoClientsTwoWorkers(t *testing.T) {
 // those completions: exactly one result per task, from the new assignee.
 func TestWorkerPaused(t *testing.T) {
 	e := newEnv(t)
-	m := leader(e, "m1")
-	w1 := worker(e, m, "w1", 2)
-	ids := submitN(e, 2, "sleep", "1")
-	w1.WaitLogN(startTimeout, 2, pt.Msg(pt.MsgStarted))
-	w2 := worker(e, m, "w2", 2)
+	m := e.Leader("m1")
+	w1 := e.ReadyWorker(m, "w1", 2)
+	ids := e.SubmitN(2, "sleep", "1")
+	w1.WaitLogN(pt.StartTimeout, 2, pt.Msg(pt.MsgStarted))
+	w2 := e.ReadyWorker(m, "w2", 2)
 	stopped := w1.Stop()
 	for _, id := range ids {
 		w2.WaitLog(e.SessionTimeout+10*time.Second, pt.All(pt.Msg(pt.MsgStarted), pt.Field("task", id)))
@@ -262,12 +262,12 @@ func TestWorkerPaused(t *testing.T) {
 // task again.)
 func TestExecTaskDiesWithItsWorker(t *testing.T) {
 	e := newEnv(t)
-	m := leader(e, "m1")
-	w := worker(e, m, "w1", 1, "--allow-exec")
+	m := e.Leader("m1")
+	w := e.ReadyWorker(m, "w1", 1, "--allow-exec")
 	// A unique argument to find the process by.
 	arg := fmt.Sprintf("1000.%d", time.Now().UnixNano()%1000000)
 	e.Submit("exec", fmt.Sprintf(`["sh","-c","sleep %s; echo done"]`, arg))
-	w.WaitLog(startTimeout, pt.Msg(pt.MsgStarted))
+	w.WaitLog(pt.StartTimeout, pt.Msg(pt.MsgStarted))
 	running := func() bool {
 		out, _ := exec.Command("pgrep", "-f", "sleep "+arg).Output()
 		return strings.TrimSpace(string(out)) != ""
