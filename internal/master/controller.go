@@ -641,61 +641,81 @@ func (ct *controller) schedule(ctx context.Context) (int, error) {
 	if free == 0 || ct.pending.Len() == 0 {
 		return 0, nil
 	}
-	ids := ct.pending.Pop(min(free, ct.cfg.Batch))
-	var toRead []task.ID
-	for _, id := range ids {
-		if _, ok := ct.specs[id]; !ok {
-			toRead = append(toRead, id)
-		}
-	}
-	read, err := ct.readSpecs(ctx, toRead)
-	if err != nil {
+	// Look at the oldest pending tasks until the free slots are used. Tasks
+	// that cannot be placed now (their kind's workers are busy) are set
+	// aside, not retried in a loop: those behind them still get the slots
+	// they fit. One round looks at a bounded number of tasks.
+	var (
+		items    [][]coord.Op // dead letters first, then placements
+		itemIDs  []task.ID
+		placed   []Placement
+		deferred []task.ID
+		examined int
+	)
+	limit := max(ct.cfg.Batch, 4*free)
+	ct.turn++
+	for free > 0 && len(placed) < ct.cfg.Batch && examined < limit && ct.pending.Len() > 0 {
+		ids := ct.pending.Pop(min(free, ct.cfg.Batch-len(placed), limit-examined))
+		examined += len(ids)
+		var toRead []task.ID
 		for _, id := range ids {
-			ct.pending.Push(id)
-		}
-		return 0, err
-	}
-	for id, cs := range read {
-		ct.specs[id] = cs
-	}
-
-	var items [][]coord.Op
-	var itemIDs []task.ID
-	var wants []Want
-	for _, id := range ids {
-		cs, ok := ct.specs[id]
-		switch {
-		case !ok:
-			continue // gone: cancelled or finished
-		case ct.assigned[id] != "":
-			delete(ct.specs, id)
-			continue
-		case cs.err != nil:
-			ops, err := ct.deadOps(id, cs, "", task.ReasonMalformed, cs.err.Error())
-			if err != nil {
-				return 0, err
+			if _, ok := ct.specs[id]; !ok {
+				toRead = append(toRead, id)
 			}
-			items, itemIDs = append(items, ops), append(itemIDs, id)
-		case cs.spec.Attempts >= cs.spec.AttemptLimit():
-			ops, err := ct.deadOps(id, cs, "", task.ReasonMaxAttempts,
-				fmt.Sprintf("assigned %d times without finishing", cs.spec.Attempts))
-			if err != nil {
-				return 0, err
-			}
-			items, itemIDs = append(items, ops), append(itemIDs, id)
-		default:
-			wants = append(wants, Want{ID: id, Kind: cs.spec.Kind})
 		}
+		read, err := ct.readSpecs(ctx, toRead)
+		if err != nil {
+			for _, id := range append(ids, deferred...) {
+				ct.pending.Push(id)
+			}
+			for _, p := range placed {
+				ct.pending.Push(p.ID)
+			}
+			return 0, err
+		}
+		for id, cs := range read {
+			ct.specs[id] = cs
+		}
+		var wants []Want
+		for _, id := range ids {
+			cs, ok := ct.specs[id]
+			switch {
+			case !ok:
+				continue // gone: cancelled or finished
+			case ct.assigned[id] != "":
+				delete(ct.specs, id)
+				continue
+			case cs.err != nil:
+				ops, err := ct.deadOps(id, cs, "", task.ReasonMalformed, cs.err.Error())
+				if err != nil {
+					return 0, err
+				}
+				items, itemIDs = append(items, ops), append(itemIDs, id)
+			case cs.spec.Attempts >= cs.spec.AttemptLimit():
+				ops, err := ct.deadOps(id, cs, "", task.ReasonMaxAttempts,
+					fmt.Sprintf("assigned %d times without finishing", cs.spec.Attempts))
+				if err != nil {
+					return 0, err
+				}
+				items, itemIDs = append(items, ops), append(itemIDs, id)
+			default:
+				wants = append(wants, Want{ID: id, Kind: cs.spec.Kind})
+			}
+		}
+		p, unplaced := Place(wants, slots, advertised, ct.turn)
+		placed = append(placed, p...)
+		free -= len(p)
+		for _, u := range unplaced {
+			deferred = append(deferred, u.ID)
+		}
+	}
+	for _, id := range deferred {
+		ct.pending.Push(id)
+	}
+	if len(deferred) > 0 && free > 0 {
+		ct.needMore = true // tasks not yet known may fit the slots left
 	}
 	nDead := len(items)
-	ct.turn++
-	placed, unplaced := Place(wants, slots, advertised, ct.turn)
-	for _, u := range unplaced {
-		ct.pending.Push(u.ID)
-	}
-	if len(unplaced) > 0 {
-		ct.needMore = true // others may fit the slots these could not use
-	}
 	now := time.Now().UTC()
 	for _, p := range placed {
 		cs := ct.specs[p.ID]
@@ -715,12 +735,13 @@ func (ct *controller) schedule(ctx context.Context) (int, error) {
 	}
 	failed, err := ct.c.FencedBatch(ctx, ct.fence, items)
 	if err != nil {
-		// Unknown outcome: put the tasks back and re-list the workers' dirs
-		// so assignments that did land are found before these are retried.
+		// Unknown outcome: put the tasks back (a dead letter that landed
+		// reads as gone next time) and re-list the workers' dirs so
+		// assignments that did land are found before these are retried.
 		for i, id := range itemIDs {
 			delete(ct.specs, id)
+			ct.pending.Push(id)
 			if i >= nDead {
-				ct.pending.Push(id)
 				w := placed[i-nDead].Worker
 				ct.mark(func(x *dirtySet) { x.dirs[w] = true })
 			}

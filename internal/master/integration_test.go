@@ -582,3 +582,40 @@ func TestKindsRouteToWorkersThatAdvertiseThem(t *testing.T) {
 		}
 	}
 }
+
+func TestTasksBehindUnplaceableOnesStillRun(t *testing.T) {
+	// The oldest pending tasks are exec, and the only exec worker is busy;
+	// echo tasks behind them must still go to the free plain worker.
+	e := newEnv(t)
+	e.master("m1", shared.Addr(), time.Hour)
+	e.worker("plain", shared.Addr(), 2)
+	e.start("execer", shared.Addr(), func(ctx context.Context, c *coord.Client) error {
+		return worker.Run(ctx, c, e.l, worker.Config{ID: "execer", Concurrency: 1, Kinds: task.Builtin(true), Logger: e.logger("execer")})
+	})
+	zktest.Eventually(t, 10*time.Second, "the master to know both workers", func() bool {
+		n := 0
+		for _, le := range e.logs.FilterMessage("worker ready").All() {
+			if w := le.ContextMap()["worker"]; w == "plain" || w == "execer" {
+				n++
+			}
+		}
+		return n >= 2
+	})
+	blocker := e.submit("exec", `["sleep","30"]`, 0)
+	e.waitLog(10*time.Second, "execer", "task started")
+	for range 6 {
+		e.submit("exec", `["true"]`, 0)
+	}
+	var echoes []task.ID
+	for range 4 {
+		echoes = append(echoes, e.submit("echo", "behind", 0))
+	}
+	for _, id := range echoes {
+		if r := e.wait(id, 15*time.Second); r.Status != task.Succeeded || r.Worker != "plain" {
+			t.Fatalf("%+v", r)
+		}
+	}
+	if _, err := e.q.Cancel(context.Background(), blocker, "test"); err != nil {
+		t.Fatal(err)
+	}
+}

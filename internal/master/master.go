@@ -112,7 +112,16 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 			log.Info("resigned leadership on shutdown", zap.Int64("epoch", fence.Epoch))
 			return nil
 		}
-		log.Warn("deposed: stepping down to backup", zap.Int64("epoch", fence.Epoch), zap.Error(err))
+		if errors.Is(err, coord.ErrDeposed) || errors.Is(err, coord.ErrSessionLost) {
+			log.Warn("deposed: stepping down to backup", zap.Int64("epoch", fence.Epoch), zap.Error(err))
+			continue
+		}
+		// Not deposed: something else failed (e.g. the tree's ACL). Stand
+		// again, but not in a tight loop if it keeps failing.
+		log.Error("leading failed: stepping down to backup", zap.Int64("epoch", fence.Epoch), zap.Error(err))
+		if backoff.wait(ctx) != nil {
+			return nil
+		}
 	}
 }
 
