@@ -77,7 +77,6 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 			}
 			continue
 		}
-		backoff.reset()
 		log.Info("joined election", zap.String("candidate", cand.Key()), zap.String("session", sess.String()))
 		err = cand.Lead(ctx, func(s coord.Standing) {
 			if s.Position > 0 {
@@ -106,6 +105,7 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 			continue
 		}
 		log.Info("elected: leading", zap.Int64("epoch", fence.Epoch), zap.String("candidate", cand.Key()))
+		leading := time.Now()
 		err = lead(ctx, c, l, cfg, retention, cand, fence)
 		resign(cand, log)
 		if ctx.Err() != nil {
@@ -114,7 +114,11 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 		}
 		if errors.Is(err, coord.ErrDeposed) || errors.Is(err, coord.ErrSessionLost) {
 			log.Warn("deposed: stepping down to backup", zap.Int64("epoch", fence.Epoch), zap.Error(err))
+			backoff.reset()
 			continue
+		}
+		if time.Since(leading) > time.Minute {
+			backoff.reset() // it had been working: this is a new failure
 		}
 		// Not deposed: something else failed (e.g. the tree's ACL). Stand
 		// again, but not in a tight loop if it keeps failing.
