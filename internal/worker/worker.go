@@ -59,7 +59,7 @@ type worker struct {
 	infoMu sync.Mutex
 	info   coord.WorkerInfo // what its registration says
 
-	runCtx context.Context // executions; cancelled when draining ends
+	runCtx context.Context // executions and their completions; cancelled when draining ends
 	wg     sync.WaitGroup
 
 	mu      sync.Mutex
@@ -445,8 +445,10 @@ func (w *worker) execute(ctx context.Context, id task.ID, ex *execution) {
 		return
 	}
 	r.FinishedAt = time.Now().UTC()
-	// Completion outlives the execution's context: only a closed client stops it.
-	err = w.q.Complete(context.Background(), w.cfg.ID, stat.Version, r)
+	// Completion outlives the execution's own context (a task finishing as
+	// it is withdrawn still reports), but not the worker: once the drain is
+	// over, a completion still waiting for ZooKeeper is given up.
+	err = w.q.Complete(w.runCtx, w.cfg.ID, stat.Version, r)
 	switch {
 	case err == nil:
 		log.Info("task finished", zap.String("status", string(r.Status)), zap.Int("attempt", r.Attempts),
@@ -456,6 +458,8 @@ func (w *worker) execute(ctx context.Context, id task.ID, ex *execution) {
 			zap.String("status", string(r.Status)), zap.Int("attempt", r.Attempts))
 	case errors.Is(err, coord.ErrRevoked):
 		log.Info("completion dropped: the task was reassigned, cancelled or finished elsewhere", zap.Error(err))
+	case w.runCtx.Err() != nil:
+		log.Warn("completion given up on shutdown; if it did not land, the master reassigns the task", zap.Error(err))
 	default:
 		// Not revoked, not applied: run it again while it is assigned here.
 		log.Warn("completion failed; will run the task again if it is still assigned here", zap.Error(err))
