@@ -57,12 +57,17 @@ var ErrNotServing = errors.New("zktest: ZooKeeper instance is not currently serv
 // it has been stopped (or has exited).
 var ErrNotRunning = errors.New("zktest: ZooKeeper process is not running")
 
-// jvmFlags keep each JVM small and quick to start on a small machine.
-var jvmFlags = []string{
+// smallJVM keeps each JVM small and quick to start on a small machine:
+// right for tests, not for measuring ZooKeeper (see WithShippedJVM).
+var smallJVM = []string{
 	"-Xmx256m",
 	"-XX:+UseSerialGC",
 	"-XX:TieredStopAtLevel=1",
 	"-XX:-UsePerfData",
+}
+
+// jvmFlags are given to every JVM.
+var jvmFlags = []string{
 	"-Djava.net.preferIPv4Stack=true",
 	"-Dzookeeper.admin.enableServer=false",
 	// Used when slf4j-simple is on the class path (see classpath).
@@ -87,6 +92,7 @@ type options struct {
 	tickTime     time.Duration
 	startTimeout time.Duration
 	extra        [][2]string
+	shippedJVM   bool
 }
 
 func buildOptions(opts []Option) options {
@@ -110,6 +116,13 @@ func WithTickTime(d time.Duration) Option {
 // clientPortAddress, dataDir or server.N: the harness relies on them.
 func WithConfig(key, value string) Option {
 	return func(o *options) { o.extra = append(o.extra, [2]string{key, value}) }
+}
+
+// WithShippedJVM runs the JVM with the defaults ZooKeeper's own scripts
+// use (the full JIT, the default collector, a 1 GB heap) instead of the
+// small, quick-starting JVM tests want: for benchmarks.
+func WithShippedJVM() Option {
+	return func(o *options) { o.shippedJVM = true }
 }
 
 // WithStartTimeout bounds how long starting (or restarting) waits for the
@@ -314,7 +327,11 @@ func (s *Server) start() error {
 	}
 	fmt.Fprintf(logFile, "=== zktest: starting ZooKeeper on %s at %s\n", s.Addr(), time.Now().Format(time.RFC3339Nano))
 
-	args := append([]string{}, jvmFlags...)
+	args := []string{"-Xmx1000m"} // zkEnv.sh's ZK_SERVER_HEAP
+	if !s.opts.shippedJVM {
+		args = append([]string{}, smallJVM...)
+	}
+	args = append(args, jvmFlags...)
 	args = append(args, "-cp", s.cp, "org.apache.zookeeper.server.quorum.QuorumPeerMain", s.cfgPath)
 	cmd := exec.Command(s.java, args...)
 	cmd.Dir = s.dir
