@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"fmt"
 	"testing"
-	"time"
 
 	pt "github.com/paddock-zk/paddock/internal/proctest"
 	"github.com/paddock-zk/paddock/test/e2e/evidence"
@@ -21,38 +19,4 @@ func standaloneSetup(e *pt.Env, masters int, workers, clients, tasks string) evi
 		ZooKeeper: "standalone, 1 container", SessionTimeout: e.SessionTimeout.String(),
 		Masters: masters, Workers: workers, Clients: clients, Tasks: tasks,
 	}
-}
-
-// clientRun is a `client run` started by a scenario.
-type clientRun struct {
-	p    *pt.Proc
-	want int
-}
-
-func startRuns(e *pt.Env, n, tasks, loops int, kind, data string, extra ...string) []clientRun {
-	e.TB.Helper()
-	var out []clientRun
-	for range n {
-		out = append(out, clientRun{p: e.StartRun(tasks, loops, kind, data, extra...), want: tasks})
-	}
-	return out
-}
-
-// finishRuns waits for the runs, records them and adds them to ck.
-func finishRuns(r *recorder, e *pt.Env, ck *pt.Checker, runs []clientRun, timeout time.Duration) (maxLatency time.Duration) {
-	e.TB.Helper()
-	for _, c := range runs {
-		s, code := e.RunDone(c.p, timeout)
-		r.Run(c.p.Name, s, code)
-		ck.AddRun(c.p.Name, c.want, s, code)
-		maxLatency = max(maxLatency, time.Duration(s.LatencyMax*float64(time.Millisecond)))
-	}
-	return maxLatency
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return fmt.Sprintf("1 %s", what)
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }

@@ -9,12 +9,17 @@ import (
 	"time"
 
 	"github.com/paddock-zk/paddock/internal/proctest"
+	"github.com/paddock-zk/paddock/internal/proctest/scenario"
 	"github.com/paddock-zk/paddock/test/e2e/evidence"
 )
 
 // recorder collects a scenario's evidence and writes it when the test
 // ends (passed or not) to PADDOCK_E2E_EVIDENCE/<test>.json. Everything it
 // records is also logged (go test -v shows the scenario as it unfolds).
+//
+// It is the scenario.Recorder of the scenarios shared with test/process,
+// which judge for themselves (Measured, Judged only record); Measure, Check
+// and Verdict, which record and judge, serve this suite's own scenarios.
 type recorder struct {
 	t  *testing.T
 	t0 time.Time
@@ -22,6 +27,8 @@ type recorder struct {
 	mu sync.Mutex
 	s  evidence.Scenario
 }
+
+var _ scenario.Recorder = (*recorder)(nil)
 
 // newRecorder starts recording t's scenario. Call it first in the test, so
 // that its cleanup runs last, after the processes are stopped and the
@@ -80,6 +87,14 @@ func (r *recorder) Line(what string, l proctest.Line) {
 // (bound 0: no bound).
 func (r *recorder) Measure(name string, d, bound time.Duration) time.Duration {
 	r.t.Helper()
+	r.Measured(name, d, bound)
+	scenario.Within(r.t, name, d, bound)
+	return d
+}
+
+// Measured records a duration and the bound it is held to, without
+// judging it (a shared scenario does that itself).
+func (r *recorder) Measured(name string, d, bound time.Duration) {
 	m := evidence.Measure{Name: name, Value: ms(d), Unit: "ms", OK: bound == 0 || d <= bound}
 	if bound > 0 {
 		m.Bound = ms(bound)
@@ -87,14 +102,11 @@ func (r *recorder) Measure(name string, d, bound time.Duration) time.Duration {
 	r.mu.Lock()
 	r.s.Measures = append(r.s.Measures, m)
 	r.mu.Unlock()
-	if !m.OK {
-		r.t.Errorf("%s took %v, more than its bound %v", name, d.Round(time.Millisecond), bound)
-	} else if bound > 0 {
+	if bound > 0 {
 		r.t.Logf("measure: %s: %v (bound %v)", name, d.Round(time.Millisecond), bound)
 	} else {
 		r.t.Logf("measure: %s: %v", name, d.Round(time.Millisecond))
 	}
-	return d
 }
 
 // Value records a number.
@@ -144,6 +156,14 @@ func (r *recorder) Check(ck *proctest.Checker) proctest.Verdict {
 // Verdict records a verdict and fails the test with its problems.
 func (r *recorder) Verdict(v proctest.Verdict) proctest.Verdict {
 	r.t.Helper()
+	r.Judged(v)
+	v.Require(r.t)
+	return v
+}
+
+// Judged records a verdict without failing the test (a shared scenario
+// does that itself).
+func (r *recorder) Judged(v proctest.Verdict) {
 	r.mu.Lock()
 	r.s.Verdict = &v
 	r.mu.Unlock()
@@ -156,8 +176,6 @@ func (r *recorder) Verdict(v proctest.Verdict) proctest.Verdict {
 		fmt.Fprintf(&b, "\n  %s %s: %s", mark, c.Name, c.Detail)
 	}
 	r.t.Logf("verdict: %s%s\n  counts: %+v", v, b.String(), v.Counts)
-	v.Require(r.t)
-	return v
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

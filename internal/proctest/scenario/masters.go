@@ -1,0 +1,174 @@
+package scenario
+
+import (
+	"fmt"
+	"time"
+
+	pt "github.com/paddock-zk/paddock/internal/proctest"
+)
+
+// ClusterLoops is how many tasks each client run of a [Cluster] keeps in
+// flight.
+const ClusterLoops = 4
+
+// Cluster is the deployment of the 2/2/2 scenarios: two masters (M1
+// leading, M2 its backup), two workers of concurrency 4 and two `client
+// run` loops of 0.1 s tasks, with tasks flowing.
+type Cluster struct {
+	Env            *pt.Env
+	M1, M2, W1, W2 *pt.Proc
+	// Tick is ZooKeeper's tickTime: a session expires up to a tick after
+	// its timeout, and failover bounds allow for it.
+	Tick time.Duration
+
+	r    *report
+	runs []clientRun
+}
+
+// StartCluster starts a Cluster whose client runs submit tasksPerRun
+// tasks each, and returns once both workers have finished a few. m1Extra
+// are M1's extra flags (e.g. its own --zk, through a proxy).
+func StartCluster(e *pt.Env, rec Recorder, tick time.Duration, tasksPerRun int, m1Extra ...string) *Cluster {
+	e.TB.Helper()
+	c := &Cluster{Env: e, Tick: tick, r: newReport(e.TB, rec)}
+	c.M1 = e.Leader("m1", m1Extra...)
+	c.M2 = e.Backup("m2")
+	c.W1 = e.ReadyWorker(c.M1, "w1", 4)
+	c.W2 = e.ReadyWorker(c.M1, "w2", 4)
+	// 0.1 s tasks, 8 loops on 8 slots: about 70 tasks/s, so the runs last
+	// a few seconds and the fault hits them mid-way.
+	c.runs = startRuns(e, 2, tasksPerRun, ClusterLoops, "sleep", "0.1")
+	c.r.Event(time.Now(), "m1 leads, m2 stands by; two client runs started")
+	c.W1.WaitLogN(pt.StartTimeout, 5, pt.Msg(pt.MsgFinished))
+	c.W2.WaitLogN(pt.StartTimeout, 5, pt.Msg(pt.MsgFinished))
+	return c
+}
+
+// Finish waits for the client runs and judges the history: the faults
+// ended at faultsEnded, and every task completes within bound of the later
+// of that and its submission; no client waited longer than bound for a
+// result either (the fault's outage plus a task's run). deposed tell the
+// checker which master the scenario deposed, and when.
+func (c *Cluster) Finish(faultsEnded time.Time, bound time.Duration, deposed ...func(*pt.Checker)) {
+	e, r := c.Env, c.r
+	e.TB.Helper()
+	ck := e.Checker()
+	maxLat := r.finishRuns(e, ck, c.runs, 90*time.Second)
+	r.Event(time.Now(), "both client runs done")
+	// The report shows the latency without a bound; it is held to one all
+	// the same.
+	r.Measure("longest submit-to-result latency seen by the clients", maxLat, 0)
+	Within(e.TB, "longest submit-to-result latency seen by the clients", maxLat, bound)
+	ck.Tree, ck.Collected = e.Tree(), true
+	ck.FaultsEnded, ck.Bound = faultsEnded, bound
+	for _, d := range deposed {
+		d(ck)
+	}
+	r.Check(ck)
+}
+
+// LeaderKilled (2/2/2): the leader is killed with SIGKILL while the
+// clients run. The backup is elected once the leader's session expires,
+// bumps the epoch and assigns within the session timeout + a tick + 1.5 s
+// of the kill.
+func LeaderKilled(c *Cluster) {
+	e, m1, m2, r, t := c.Env, c.M1, c.M2, c.r, c.Env.TB
+	old := Epoch(t, m1.WaitLog(0, pt.Msg(pt.MsgElected)))
+	killed := m1.Kill()
+	r.Event(killed, "kill -9 the leader m1 (epoch %d)", old)
+	m1.Wait(5 * time.Second)
+	bound := e.SessionTimeout + c.Tick + 1500*time.Millisecond
+	el := m2.WaitLog(bound+10*time.Second, pt.Msg(pt.MsgElected))
+	r.Line(fmt.Sprintf("m2 elected (epoch %d)", Epoch(t, el)), el)
+	first := m2.WaitLog(bound+10*time.Second, pt.Msg(pt.MsgAssigned))
+	r.Line("m2's first assignment", first)
+	r.Measure("kill -9 → backup elected", el.TS.Sub(killed), 0)
+	r.Measure("kill -9 → first assignment by the new master (failover)", first.TS.Sub(killed), bound)
+	if ep := Epoch(t, el); ep <= old {
+		t.Errorf("new leader's epoch %d, old %d", ep, old)
+	}
+	c.Finish(killed, bound+time.Second)
+}
+
+// LeaderTerminated (2/2/2): the leader gets SIGTERM while the clients
+// run: it resigns at once and exits 0 within 1 s, and the backup is
+// elected and assigns within 1 s, without waiting for a session to expire.
+func LeaderTerminated(c *Cluster) {
+	m1, m2, r, t := c.M1, c.M2, c.r, c.Env.TB
+	old := Epoch(t, m1.WaitLog(0, pt.Msg(pt.MsgElected)))
+	termed := m1.Term()
+	r.Event(termed, "SIGTERM to the leader m1 (epoch %d)", old)
+	el := m2.WaitLog(10*time.Second, pt.Msg(pt.MsgElected))
+	r.Line(fmt.Sprintf("m2 elected (epoch %d)", Epoch(t, el)), el)
+	first := m2.WaitLog(10*time.Second, pt.Msg(pt.MsgAssigned))
+	r.Line("m2's first assignment", first)
+	if code := m1.Wait(5 * time.Second); code != 0 {
+		t.Errorf("master m1 exited %d after SIGTERM, want 0", code)
+	}
+	r.Event(m1.ExitedAt(), "m1 exited with code %d", m1.ExitCode())
+	m1.WaitLog(0, pt.Msg(pt.MsgResigned))
+	r.Measure("SIGTERM → old leader exited", m1.ExitedAt().Sub(termed), time.Second)
+	r.Measure("SIGTERM → backup elected", el.TS.Sub(termed), time.Second)
+	r.Measure("SIGTERM → first assignment by the new master (takeover)", first.TS.Sub(termed), time.Second)
+	if ep := Epoch(t, el); ep <= old {
+		t.Errorf("new leader's epoch %d, old %d", ep, old)
+	}
+	c.Finish(termed, 2*time.Second)
+}
+
+// MasterLag: the leader is frozen (SIGSTOP) past its session timeout while
+// tasks flow, as in a long GC pause or a stalled VM; the backup takes over
+// and assigns; then the old leader is continued (SIGCONT). It must find
+// itself deposed, stand by as a backup, and have no write applied after it
+// froze but the batch it had already sent: its fence (candidacy + epoch)
+// no longer holds.
+func MasterLag(c *Cluster) {
+	e, m1, m2, r, t := c.Env, c.M1, c.M2, c.r, c.Env.TB
+	old := Epoch(t, m1.WaitLog(0, pt.Msg(pt.MsgElected)))
+	stopped := m1.Stop()
+	r.Event(stopped, "SIGSTOP the leader m1 (epoch %d)", old)
+	el := m2.WaitLog(e.SessionTimeout+10*time.Second, pt.Msg(pt.MsgElected))
+	r.Line(fmt.Sprintf("m2 elected (epoch %d) while m1 is frozen", Epoch(t, el)), el)
+	first := m2.WaitLog(10*time.Second, pt.Msg(pt.MsgAssigned))
+	r.Line("m2's first assignment", first)
+	// Let the new leader work a little longer before waking the old one.
+	m2.WaitLogN(10*time.Second, 10, pt.Msg(pt.MsgAssigned))
+	continued := m1.Cont()
+	r.Event(continued, "SIGCONT m1 after %v frozen", continued.Sub(stopped).Round(time.Millisecond))
+	if d := continued.Sub(stopped); d <= e.SessionTimeout {
+		t.Fatalf("paused for %v only, not past the session timeout %v", d, e.SessionTimeout)
+	}
+	r.Measure("frozen for", continued.Sub(stopped), 0)
+	r.Measure("SIGSTOP → backup elected", el.TS.Sub(stopped), e.SessionTimeout+c.Tick+1500*time.Millisecond)
+	r.Measure("SIGSTOP → first assignment by the new master", first.TS.Sub(stopped), e.SessionTimeout+c.Tick+1500*time.Millisecond)
+	if ep := Epoch(t, el); ep <= old {
+		t.Errorf("new leader's epoch %d, paused leader's %d", ep, old)
+	}
+
+	dep := m1.WaitLog(10*time.Second, pt.All(pt.Msg(pt.MsgDeposed), pt.After(stopped)))
+	r.Event(dep.TS, "m1 woke and logged %q (error: %s)", dep.Msg, dep.Str("error"))
+	bk := m1.WaitLog(10*time.Second, pt.All(pt.Msg(pt.MsgBackup), pt.After(dep.TS)))
+	r.Line("m1 stands by as backup", bk)
+	// It reconnects (go-zookeeper waits up to a second between rounds of
+	// connection attempts), hears its session expired, and stands again.
+	r.Measure("SIGCONT → old leader finds itself deposed", dep.TS.Sub(continued), e.SessionTimeout+2*time.Second)
+	r.Measure("SIGCONT → old leader stands by as backup", bk.TS.Sub(continued), e.SessionTimeout+3*time.Second)
+	if l, err := m1.FindLog(0, pt.All(pt.Msg(pt.MsgSessionExpired), pt.After(stopped))); err == nil {
+		r.Line("m1 learned its session had expired", l)
+	}
+	inflight := len(pt.Filter(m1.Logs(), pt.All(pt.Msg(pt.MsgAssigned), pt.After(stopped))))
+	r.Value("assignments m1 logged after SIGCONT (its batch already applied before it froze)", float64(inflight), "")
+	if l, err := m1.FindLog(0, pt.All(pt.Msg(pt.MsgElected), pt.After(stopped))); err == nil {
+		t.Errorf("the paused master was elected again while the new leader ran: %s", l)
+	}
+	if tr := e.Tree(); tr.Epoch.Epoch != Epoch(t, el) || tr.Epoch.Leader != "m2" {
+		t.Errorf("epoch znode %+v, want epoch %d led by m2", tr.Epoch, Epoch(t, el))
+	}
+	r.Fact("deposed_error", dep.Str("error"))
+	if l, err := m1.FindLog(0, pt.All(pt.Msg(pt.MsgSessionExpired), pt.After(stopped))); err == nil {
+		r.Fact("session_expired_after_cont", l.TS.Sub(continued).Round(time.Millisecond).String())
+	}
+	c.Finish(continued, e.SessionTimeout+c.Tick+2500*time.Millisecond, func(ck *pt.Checker) {
+		ck.Deposed(m1, stopped, fmt.Sprintf("SIGSTOP for %v", continued.Sub(stopped).Round(100*time.Millisecond)))
+	})
+}
