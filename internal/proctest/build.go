@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 )
@@ -50,11 +49,16 @@ func ModuleRoot() (string, error) {
 	}
 }
 
+// goTool finds the go command: on PATH, else under $GOROOT (go test sets
+// it for the test binary), else by name and let exec report it.
 func goTool() string {
 	if p, err := exec.LookPath("go"); err == nil {
 		return p
 	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
+	if root := os.Getenv("GOROOT"); root != "" {
+		return filepath.Join(root, "bin", "go")
+	}
+	return "go"
 }
 
 // BuildIn builds ./cmd/... of the module into dir (created if missing) with
