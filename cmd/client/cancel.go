@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/paddock-zk/paddock/internal/cli"
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/spf13/cobra"
 )
 
 func newCancelCommand(g *globals) *cobra.Command {
-	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "cancel ID",
 		Short: "Cancel an unfinished task (a running one is killed)",
@@ -22,27 +22,23 @@ Cancelling a finished task is an error that names its status.`,
 			if err != nil {
 				return err
 			}
-			env, err := g.opts.Open(cmd.Context(), "client")
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			r, err := coord.NewQueue(env.Client, env.Layout, 0).Cancel(cmd.Context(), id, "client "+clientName())
-			switch {
-			case errors.Is(err, coord.ErrFinished):
-				return fmt.Errorf("task %s already finished: %s", id, r.Status)
-			case errors.Is(err, coord.ErrUnknownTask):
-				return fmt.Errorf("no task %s: never submitted, or its result was collected or expired", id)
-			case err != nil:
-				return err
-			}
-			if asJSON {
-				return printJSON(cmd.OutOrStdout(), r)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "cancelled %s\n", id)
-			return nil
+			return g.withEnv(cmd, func(env *cli.Env) error {
+				r, err := coord.NewQueue(env.Client, env.Layout, 0).Cancel(cmd.Context(), id, "client "+clientName())
+				switch {
+				case errors.Is(err, coord.ErrFinished):
+					return fmt.Errorf("task %s already finished: %s", id, r.Status)
+				case errors.Is(err, coord.ErrUnknownTask):
+					return fmt.Errorf("no task %s: never submitted, or its result was collected or expired", id)
+				case err != nil:
+					return err
+				}
+				if g.out.JSON() {
+					return printJSON(cmd.OutOrStdout(), r)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "cancelled %s\n", id)
+				return nil
+			})
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the cancelled task's result as JSON")
 	return cmd
 }

@@ -17,6 +17,7 @@ import (
 func run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	root := newRootCommand()
+	cli.Prepare(root)
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&out)
@@ -99,6 +100,24 @@ func TestPercentileAndRounding(t *testing.T) {
 	} {
 		if got := roundDuration(in).String(); got != want {
 			t.Errorf("roundDuration(%v) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestMistypedSubcommandsAreUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"stauts"}, "status"},
+		{[]string{"role", "lst"}, "list"},
+		{[]string{"config", "bogus"}, `unknown command "bogus"`},
+		{[]string{"status", "extra"}, "unknown command"},
+		{[]string{"status", "-o", "yaml"}, "want table or json"},
+	} {
+		_, err := run(t, tc.args...)
+		if exitCode(err) != cli.ExitUsage || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: exit %d (%v), want %d mentioning %q", tc.args, exitCode(err), err, cli.ExitUsage, tc.want)
 		}
 	}
 }

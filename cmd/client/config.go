@@ -38,74 +38,69 @@ func settingsHelp() string {
 
 func newConfigGetCommand(g *globals) *cobra.Command {
 	var process string
-	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "get",
 		Short: "Show the settings in force (service-wide, or for one process with --for)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := g.opts.Open(cmd.Context(), "client")
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			cfg := coord.PaddockConfig(env.Client, env.Layout)
-			svc, err := cfg.Values(cmd.Context(), "")
-			if err != nil {
-				return err
-			}
-			own := map[string]string{}
-			if process != "" {
-				if own, err = cfg.Values(cmd.Context(), process); err != nil {
+			return g.withEnv(cmd, func(env *cli.Env) error {
+				cfg := coord.PaddockConfig(env.Client, env.Layout)
+				svc, err := cfg.Values(cmd.Context(), "")
+				if err != nil {
 					return err
 				}
-			}
-			type row struct {
-				Key    string `json:"key"`
-				Value  string `json:"value"`
-				Source string `json:"source"` // process, service or flag
-			}
-			var rows []row
-			keys := map[string]bool{}
-			for _, st := range coord.Settings() {
-				keys[st.Key] = true
-			}
-			for k := range svc {
-				keys[k] = true
-			}
-			for k := range own {
-				keys[k] = true
-			}
-			for k := range keys {
-				switch v, ok := own[k]; {
-				case ok:
-					rows = append(rows, row{k, v, "process " + process})
-				default:
-					if v, ok := svc[k]; ok {
-						rows = append(rows, row{k, v, "service"})
-					} else {
-						rows = append(rows, row{k, "", "flag (the process's own default)"})
+				own := map[string]string{}
+				if process != "" {
+					if own, err = cfg.Values(cmd.Context(), process); err != nil {
+						return err
 					}
 				}
-			}
-			sort.Slice(rows, func(i, j int) bool { return rows[i].Key < rows[j].Key })
-			if asJSON {
-				return printJSON(cmd.OutOrStdout(), rows)
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "KEY\tVALUE\tFROM")
-			for _, r := range rows {
-				v := r.Value
-				if v == "" {
-					v = "-"
+				type row struct {
+					Key    string `json:"key"`
+					Value  string `json:"value"`
+					Source string `json:"source"` // process, service or flag
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\n", r.Key, v, r.Source)
-			}
-			return w.Flush()
+				var rows []row
+				keys := map[string]bool{}
+				for _, st := range coord.Settings() {
+					keys[st.Key] = true
+				}
+				for k := range svc {
+					keys[k] = true
+				}
+				for k := range own {
+					keys[k] = true
+				}
+				for k := range keys {
+					switch v, ok := own[k]; {
+					case ok:
+						rows = append(rows, row{k, v, "process " + process})
+					default:
+						if v, ok := svc[k]; ok {
+							rows = append(rows, row{k, v, "service"})
+						} else {
+							rows = append(rows, row{k, "", "flag (the process's own default)"})
+						}
+					}
+				}
+				sort.Slice(rows, func(i, j int) bool { return rows[i].Key < rows[j].Key })
+				if g.out.JSON() {
+					return printJSON(cmd.OutOrStdout(), rows)
+				}
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "KEY\tVALUE\tFROM")
+				for _, r := range rows {
+					v := r.Value
+					if v == "" {
+						v = "-"
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\n", r.Key, v, r.Source)
+				}
+				return w.Flush()
+			})
 		},
 	}
 	cmd.Flags().StringVar(&process, "for", "", "a master's or worker's --id: show what is in force for it")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 
@@ -125,16 +120,13 @@ func newConfigSetCommand(g *globals) *cobra.Command {
 					return err
 				}
 			}
-			env, err := g.opts.Open(cmd.Context(), "client")
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			if err := coord.PaddockConfig(env.Client, env.Layout).Set(cmd.Context(), args[0], args[1], process); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s = %s (%s)\n", args[0], args[1], scope(process))
-			return nil
+			return g.withEnv(cmd, func(env *cli.Env) error {
+				if err := coord.PaddockConfig(env.Client, env.Layout).Set(cmd.Context(), args[0], args[1], process); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s = %s (%s)\n", args[0], args[1], scope(process))
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&process, "for", "", "only for this master or worker (its --id)")
@@ -155,16 +147,13 @@ func newConfigUnsetCommand(g *globals) *cobra.Command {
 			if !known {
 				return cli.Usage(errors.New(coord.CheckSetting(args[0], "").Error()))
 			}
-			env, err := g.opts.Open(cmd.Context(), "client")
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			if err := coord.PaddockConfig(env.Client, env.Layout).Unset(cmd.Context(), args[0], process); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "unset %s (%s)\n", args[0], scope(process))
-			return nil
+			return g.withEnv(cmd, func(env *cli.Env) error {
+				if err := coord.PaddockConfig(env.Client, env.Layout).Unset(cmd.Context(), args[0], process); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "unset %s (%s)\n", args[0], scope(process))
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&process, "for", "", "only for this master or worker (its --id)")

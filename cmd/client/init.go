@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/paddock-zk/paddock/internal/cli"
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/spf13/cobra"
 )
@@ -16,16 +17,13 @@ workers, assign, and the 256 shards of tasks, data, results and dead. Running
 it again changes nothing. Masters and workers also do this when they start.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := g.opts.Open(cmd.Context(), "client")
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			if err := coord.EnsureLayout(cmd.Context(), env.Client, env.Layout); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "initialized %s\n", env.Layout.Root())
-			return nil
+			return g.withEnv(cmd, func(env *cli.Env) error {
+				if err := coord.EnsureLayout(cmd.Context(), env.Client, env.Layout); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "initialized %s\n", env.Layout.Root())
+				return nil
+			})
 		},
 	}
 }

@@ -19,7 +19,7 @@ func parseID(s string) (task.ID, error) {
 }
 
 func newResultCommand(g *globals) *cobra.Command {
-	var wait, collect, asJSON bool
+	var wait, collect bool
 	cmd := &cobra.Command{
 		Use:   "result ID",
 		Short: "Print a task's result (works from any client)",
@@ -29,48 +29,44 @@ master's retention removes it. Exits 0 when the task succeeded, 3 when it
 failed, was cancelled or was dead-lettered, 1 when it has not finished (without
 --wait) or is unknown.`,
 		Example: `  client result 0193f0c2a1b4d5e6f7a8 --wait
-  client result 0193f0c2a1b4d5e6f7a8 --json --collect`,
+  client result 0193f0c2a1b4d5e6f7a8 -o json --collect`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseID(args[0])
 			if err != nil {
 				return err
 			}
-			env, err := g.opts.Open(cmd.Context(), "client")
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			q := coord.NewQueue(env.Client, env.Layout, 0)
-			var r task.Result
-			if wait {
-				r, err = q.Wait(cmd.Context(), id)
-				if err != nil {
-					return waitError(id, err)
+			return g.withEnv(cmd, func(env *cli.Env) error {
+				q := coord.NewQueue(env.Client, env.Layout, 0)
+				var r task.Result
+				if wait {
+					r, err = q.Wait(cmd.Context(), id)
+					if err != nil {
+						return waitError(id, err)
+					}
+				} else {
+					r, err = q.Result(cmd.Context(), id)
+					switch {
+					case errors.Is(err, coord.ErrNotFinished):
+						return fmt.Errorf("task %s has not finished yet (add --wait to wait for it)", id)
+					case errors.Is(err, coord.ErrUnknownTask):
+						return fmt.Errorf("no task %s: never submitted, or its result was collected or expired", id)
+					case errors.Is(err, task.ErrMalformed):
+						return fmt.Errorf("the result of %s is unreadable (written by another tool?): %w", id, err)
+					case err != nil:
+						return err
+					}
 				}
-			} else {
-				r, err = q.Result(cmd.Context(), id)
-				switch {
-				case errors.Is(err, coord.ErrNotFinished):
-					return fmt.Errorf("task %s has not finished yet (add --wait to wait for it)", id)
-				case errors.Is(err, coord.ErrUnknownTask):
-					return fmt.Errorf("no task %s: never submitted, or its result was collected or expired", id)
-				case errors.Is(err, task.ErrMalformed):
-					return fmt.Errorf("the result of %s is unreadable (written by another tool?): %w", id, err)
-				case err != nil:
-					return err
+				if collect {
+					if err := q.Collect(cmd.Context(), id); err != nil {
+						return fmt.Errorf("read the result but could not remove it: %w", err)
+					}
 				}
-			}
-			if collect {
-				if err := q.Collect(cmd.Context(), id); err != nil {
-					return fmt.Errorf("read the result but could not remove it: %w", err)
-				}
-			}
-			return printResult(cmd.OutOrStdout(), r, asJSON)
+				return printResult(cmd.OutOrStdout(), r, g.out.JSON())
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait until the task has a result")
 	cmd.Flags().BoolVar(&collect, "collect", false, "remove the result (and payload) from ZooKeeper after printing it")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
 }

@@ -63,20 +63,17 @@ func newRoleAddCommand(g *globals) *cobra.Command {
 			if err := checkRoleData(data); err != nil {
 				return cli.Usage(err)
 			}
-			env, err := g.opts.Open(cmd.Context(), "client")
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			err = coord.NewRoleMatch(env.Client, env.Layout.Roles()).Add(cmd.Context(), name, data)
-			if errors.Is(err, coord.ErrRoleExists) {
-				return fmt.Errorf("role %s exists already (remove it first to change it)", name)
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "added role %s\n", name)
-			return nil
+			return g.withEnv(cmd, func(env *cli.Env) error {
+				err := coord.NewRoleMatch(env.Client, env.Layout.Roles()).Add(cmd.Context(), name, data)
+				if errors.Is(err, coord.ErrRoleExists) {
+					return fmt.Errorf("role %s exists already (remove it first to change it)", name)
+				}
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "added role %s\n", name)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&data, "data", "", "the role's command, a JSON argv array (empty: the role is held without a command)")
@@ -93,20 +90,17 @@ func newRoleRemoveCommand(g *globals) *cobra.Command {
 			if err := coord.CheckRoleName(name); err != nil {
 				return cli.Usage(err)
 			}
-			env, err := g.opts.Open(cmd.Context(), "client")
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			err = coord.NewRoleMatch(env.Client, env.Layout.Roles()).Remove(cmd.Context(), name)
-			if errors.Is(err, coord.ErrNoRole) {
-				return fmt.Errorf("no role %s", name)
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "removed role %s\n", name)
-			return nil
+			return g.withEnv(cmd, func(env *cli.Env) error {
+				err := coord.NewRoleMatch(env.Client, env.Layout.Roles()).Remove(cmd.Context(), name)
+				if errors.Is(err, coord.ErrNoRole) {
+					return fmt.Errorf("no role %s", name)
+				}
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "removed role %s\n", name)
+				return nil
+			})
 		},
 	}
 }
@@ -118,57 +112,53 @@ type roleList struct {
 }
 
 func newRoleListCommand(g *globals) *cobra.Command {
-	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "Show the roles, who holds each, and the applicants waiting in line",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := g.opts.Open(cmd.Context(), "client")
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			rm := coord.NewRoleMatch(env.Client, env.Layout.Roles())
-			var l roleList
-			if l.Roles, err = rm.List(cmd.Context()); err != nil {
-				return err
-			}
-			if l.Applicants, err = rm.Applicants(cmd.Context()); err != nil {
-				return err
-			}
-			if l.Roles == nil {
-				l.Roles = []coord.RoleStatus{}
-			}
-			if asJSON {
-				return printJSON(cmd.OutOrStdout(), l)
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ROLE\tHOLDER\tSINCE\tCOMMAND")
-			for _, r := range l.Roles {
-				holder, since := "-", "-"
-				if r.Holder != "" {
-					holder = r.Holder
-					since = r.Since.Local().Format(time.DateTime) + " (" + time.Since(r.Since).Round(time.Second).String() + " ago)"
+			return g.withEnv(cmd, func(env *cli.Env) error {
+				rm := coord.NewRoleMatch(env.Client, env.Layout.Roles())
+				var l roleList
+				var err error
+				if l.Roles, err = rm.List(cmd.Context()); err != nil {
+					return err
 				}
-				command := r.Data
-				if command == "" {
-					command = "-"
+				if l.Applicants, err = rm.Applicants(cmd.Context()); err != nil {
+					return err
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.Name, holder, since, command)
-			}
-			w.Flush()
-			ids := make([]string, len(l.Applicants))
-			for i, a := range l.Applicants {
-				ids[i] = a.ID
-			}
-			if len(ids) == 0 {
-				ids = []string{"none"}
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "applicants: %s\n", strings.Join(ids, ", "))
-			return nil
+				if l.Roles == nil {
+					l.Roles = []coord.RoleStatus{}
+				}
+				if g.out.JSON() {
+					return printJSON(cmd.OutOrStdout(), l)
+				}
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "ROLE\tHOLDER\tSINCE\tCOMMAND")
+				for _, r := range l.Roles {
+					holder, since := "-", "-"
+					if r.Holder != "" {
+						holder = r.Holder
+						since = r.Since.Local().Format(time.DateTime) + " (" + time.Since(r.Since).Round(time.Second).String() + " ago)"
+					}
+					command := r.Data
+					if command == "" {
+						command = "-"
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.Name, holder, since, command)
+				}
+				w.Flush()
+				ids := make([]string, len(l.Applicants))
+				for i, a := range l.Applicants {
+					ids[i] = a.ID
+				}
+				if len(ids) == 0 {
+					ids = []string{"none"}
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "applicants: %s\n", strings.Join(ids, ", "))
+				return nil
+			})
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }

@@ -8,6 +8,18 @@ import (
 // globals are the flags every client subcommand shares.
 type globals struct {
 	opts cli.Options
+	out  cli.Output
+}
+
+// withEnv is the one place a client command connects: it opens the
+// connection, runs f, and closes it (the session ends at once).
+func (g *globals) withEnv(cmd *cobra.Command, f func(env *cli.Env) error) error {
+	env, err := g.opts.Open(cmd.Context(), "client")
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	return f(env)
 }
 
 func newRootCommand() *cobra.Command {
@@ -21,11 +33,17 @@ A task is a kind (sleep, echo, fail, exec) and a payload. 'submit' writes it
 to ZooKeeper and prints its id; the elected master assigns it to a worker; the
 worker writes the result; 'result' (from any client) reads it. Exit codes:
 0 success, 1 error (e.g. ZooKeeper unreachable), 2 bad usage, 3 a task did
-not succeed.`,
-		Version: cli.Version,
-		Args:    cobra.NoArgs,
+not succeed, 130 interrupted.
+
+Every flag can also be set from the environment: --zk from PADDOCK_ZK,
+--zk-auth from PADDOCK_ZK_AUTH, and so on (flags win).`,
+		Args: cobra.NoArgs,
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			return g.out.Validate()
+		},
 	}
 	g.opts.AddFlags(root.PersistentFlags(), "warn")
+	g.out.AddFlags(root.PersistentFlags())
 	root.AddCommand(
 		newInitCommand(g),
 		newSubmitCommand(g),

@@ -37,7 +37,6 @@ func newRunCommand(g *globals) *cobra.Command {
 		tf          taskFlags
 		n, inFlight int
 		rate        float64
-		asJSON      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -48,7 +47,7 @@ starts the next. Prints a summary: tasks, failures, tasks per second and
 submit-to-result latency (p50, p99). Exits 0 only when every task succeeded; 3
 when some failed or were lost.`,
 		Example: `  client run --tasks 1000 --concurrency 32
-  client run --tasks 20 --concurrency 2 --kind sleep --data 0.5 --json`,
+  client run --tasks 20 --concurrency 2 --kind sleep --data 0.5 -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if n < 1 || inFlight < 1 {
@@ -61,38 +60,41 @@ when some failed or were lost.`,
 			if err != nil {
 				return err
 			}
-			env, err := g.opts.Open(cmd.Context(), "client")
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			q := coord.NewQueue(env.Client, env.Layout, tf.maxPayload)
-			s := runLoops(cmd.Context(), q, spec, payload, n, inFlight, rate)
-			if cmd.Context().Err() != nil {
-				fmt.Fprintln(cmd.ErrOrStderr(), "interrupted; the summary covers the tasks that ended")
-			}
-			if asJSON {
-				if err := printJSON(cmd.OutOrStdout(), s); err != nil {
-					return err
+			return g.withEnv(cmd, func(env *cli.Env) error {
+				q := coord.NewQueue(env.Client, env.Layout, tf.maxPayload)
+				s := runLoops(cmd.Context(), q, spec, payload, n, inFlight, rate, cmd.ErrOrStderr(), !g.out.JSON())
+				if g.out.JSON() {
+					if err := printJSON(cmd.OutOrStdout(), s); err != nil {
+						return err
+					}
 				}
-			} else {
-				printSummary(cmd.OutOrStdout(), s)
-			}
-			if s.Succeeded != s.Tasks || cmd.Context().Err() != nil {
-				return cli.Exit(cli.ExitNotSuccess, nil)
-			}
-			return nil
+				if cmd.Context().Err() != nil {
+					return cli.Exit(cli.ExitInterrupted, fmt.Errorf("interrupted after %d of %d tasks: %s", s.Tasks, n, s.line()))
+				}
+				if !g.out.JSON() {
+					printSummary(cmd.OutOrStdout(), s)
+				}
+				if s.Succeeded != s.Tasks {
+					return cli.Exit(cli.ExitNotSuccess, nil)
+				}
+				return nil
+			})
 		},
 	}
 	tf.add(cmd)
 	cmd.Flags().IntVar(&n, "tasks", 100, "tasks to run in all")
 	cmd.Flags().IntVar(&inFlight, "concurrency", 8, "client loops in flight")
 	cmd.Flags().Float64Var(&rate, "rate", 0, "start tasks at this many per second at most (0: as fast as the loops go); latency is then measured at a steady load")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the summary as JSON")
 	return cmd
 }
 
-func runLoops(ctx context.Context, q *coord.Queue, spec task.Spec, payload []byte, n, inFlight int, rate float64) runSummary {
+// line is the summary in one line: the progress line, and what an
+// interrupted run prints.
+func (s runSummary) line() string {
+	return fmt.Sprintf("succeeded %d, failed %d, lost %d; %.1f tasks/s", s.Succeeded, s.Failed, s.Lost, s.TasksPerSec)
+}
+
+func runLoops(ctx context.Context, q *coord.Queue, spec task.Spec, payload []byte, n, inFlight int, rate float64, stderr io.Writer, progress bool) runSummary {
 	var (
 		mu        sync.Mutex
 		latencies []time.Duration
@@ -121,6 +123,15 @@ func runLoops(ctx context.Context, q *coord.Queue, spec task.Spec, payload []byt
 		}
 	}
 	start := time.Now()
+	bar := cli.StartProgress(stderr, progress, func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		p := s
+		if el := time.Since(start).Seconds(); el > 0 {
+			p.TasksPerSec = float64(p.Succeeded+p.Failed) / el
+		}
+		return fmt.Sprintf("tasks %d/%d: %s", p.Tasks, n, p.line())
+	})
 	for range min(inFlight, n) {
 		wg.Add(1)
 		go func() {
@@ -177,6 +188,7 @@ feed:
 	}
 	close(next)
 	wg.Wait()
+	bar.Stop()
 	elapsed := time.Since(start)
 	s.Seconds = elapsed.Seconds()
 	if elapsed > 0 {

@@ -6,12 +6,12 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/paddock-zk/paddock/internal/cli"
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/spf13/cobra"
 )
 
 func newStatusCommand(g *globals) *cobra.Command {
-	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the leader, backups, workers and task counts",
@@ -21,23 +21,19 @@ tasks are pending, running, finished (results not yet collected) and
 dead-lettered. It only reads.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := g.opts.Open(cmd.Context(), "client")
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			st, err := coord.ReadStatus(cmd.Context(), env.Client, env.Layout)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(cmd.OutOrStdout(), st)
-			}
-			printStatus(cmd.OutOrStdout(), st)
-			return nil
+			return g.withEnv(cmd, func(env *cli.Env) error {
+				st, err := coord.ReadStatus(cmd.Context(), env.Client, env.Layout)
+				if err != nil {
+					return err
+				}
+				if g.out.JSON() {
+					return printJSON(cmd.OutOrStdout(), st)
+				}
+				printStatus(cmd.OutOrStdout(), st)
+				return nil
+			})
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 

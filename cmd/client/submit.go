@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/paddock-zk/paddock/internal/cli"
@@ -95,7 +96,6 @@ func newSubmitCommand(g *globals) *cobra.Command {
 		wait        bool
 		waitTimeout time.Duration
 		keep        bool
-		asJSON      bool
 		count       int
 	)
 	cmd := &cobra.Command{
@@ -108,7 +108,7 @@ then waits (watch-driven) for the result, prints it, removes it from ZooKeeper
 
 Payloads over --max-payload are refused before anything is written.`,
 		Example: `  client submit --kind sleep --data 2 --wait
-  client submit --kind echo --data hello --json
+  client submit --kind echo --data hello -o json
   client submit --kind exec --data '["uname","-a"]' --timeout 10s --wait`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -119,75 +119,83 @@ Payloads over --max-payload are refused before anything is written.`,
 			if count < 1 {
 				return cli.Usage(errors.New("--count must be at least 1"))
 			}
-			env, err := g.opts.Open(cmd.Context(), "client")
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			q := coord.NewQueue(env.Client, env.Layout, tf.maxPayload)
-			if count > 1 {
-				return submitMany(cmd, q, spec, payload, count, wait, keep, asJSON)
-			}
-			id := task.NewID(time.Now())
-			if err := q.Submit(cmd.Context(), id, spec, payload); err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if !wait {
-				if asJSON {
-					return printJSON(out, map[string]string{"id": string(id)})
+			return g.withEnv(cmd, func(env *cli.Env) error {
+				q := coord.NewQueue(env.Client, env.Layout, tf.maxPayload)
+				if count > 1 {
+					return submitMany(cmd, q, spec, payload, count, wait, keep, g.out.JSON())
 				}
-				fmt.Fprintln(out, id)
-				return nil
-			}
-			if !asJSON {
-				fmt.Fprintf(cmd.ErrOrStderr(), "submitted %s; waiting for its result\n", id)
-			}
-			ctx := cmd.Context()
-			if waitTimeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, waitTimeout)
-				defer cancel()
-			}
-			r, err := q.Wait(ctx, id)
-			if err != nil {
-				return waitError(id, err)
-			}
-			if !keep {
-				if err := q.Collect(cmd.Context(), id); err != nil {
-					env.Log.Warn("could not remove the result; the master expires it later")
+				id := task.NewID(time.Now())
+				if err := q.Submit(cmd.Context(), id, spec, payload); err != nil {
+					return err
 				}
-			}
-			return printResult(out, r, asJSON)
+				out := cmd.OutOrStdout()
+				if !wait {
+					if g.out.JSON() {
+						return printJSON(out, map[string]string{"id": string(id)})
+					}
+					fmt.Fprintln(out, id)
+					return nil
+				}
+				if !g.out.JSON() {
+					fmt.Fprintf(cmd.ErrOrStderr(), "submitted %s; waiting for its result\n", id)
+				}
+				ctx := cmd.Context()
+				if waitTimeout > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, waitTimeout)
+					defer cancel()
+				}
+				r, err := q.Wait(ctx, id)
+				if err != nil {
+					return waitError(id, err)
+				}
+				if !keep {
+					if err := q.Collect(cmd.Context(), id); err != nil {
+						env.Log.Warn("could not remove the result; the master expires it later")
+					}
+				}
+				return printResult(out, r, g.out.JSON())
+			})
 		},
 	}
 	tf.add(cmd)
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the result and print it")
 	cmd.Flags().DurationVar(&waitTimeout, "wait-timeout", 0, "with --wait, give up after this long (0: wait forever); the task keeps running")
 	cmd.Flags().BoolVar(&keep, "keep", false, "with --wait, leave the result in ZooKeeper for others to read")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (one object per line with --count)")
 	cmd.Flags().IntVar(&count, "count", 1, "submit this many identical tasks, pipelined; prints one id per line")
 	return cmd
 }
 
 // submitMany submits count copies of a task with many requests in flight,
 // printing ids in submission order; with wait, it then prints one line per
-// result and fails unless all succeeded.
+// result and fails unless all succeeded. Interrupted, it prints the ids
+// that were submitted, one summary line, and exits 130.
 func submitMany(cmd *cobra.Command, q *coord.Queue, spec task.Spec, payload []byte, count int, wait, keep, asJSON bool) error {
 	ctx := cmd.Context()
 	ids := make([]task.ID, count)
 	for i := range ids {
 		ids[i] = task.NewID(time.Now())
 	}
+	var submitted, collected atomic.Int64
 	errs := make([]error, count)
+	bar := cli.StartProgress(cmd.ErrOrStderr(), !asJSON, func() string {
+		return fmt.Sprintf("submitted %d/%d", submitted.Load(), count)
+	})
 	_ = coord.Pipeline(count, func(i int) error {
-		errs[i] = q.Submit(ctx, ids[i], spec, payload)
+		if errs[i] = ctx.Err(); errs[i] == nil {
+			if errs[i] = q.Submit(ctx, ids[i], spec, payload); errs[i] == nil {
+				submitted.Add(1)
+			}
+		}
 		return nil
 	})
+	bar.Stop()
 	out := cmd.OutOrStdout()
-	failed := 0
+	failed, unsent := 0, 0
 	for i, id := range ids {
 		switch {
+		case errs[i] != nil && ctx.Err() != nil:
+			unsent++ // interrupted: not a failure to report one by one
 		case errs[i] != nil:
 			failed++
 			fmt.Fprintf(cmd.ErrOrStderr(), "submit %d of %d: %v\n", i+1, count, errs[i])
@@ -197,6 +205,13 @@ func submitMany(cmd *cobra.Command, q *coord.Queue, spec task.Spec, payload []by
 			fmt.Fprintln(out, id)
 		}
 	}
+	if ctx.Err() != nil {
+		what := "ids above"
+		if wait {
+			what = "not waited for; 'client ls --state pending' finds them"
+		}
+		return cli.Exit(cli.ExitInterrupted, fmt.Errorf("interrupted: submitted %d of %d tasks (%s); %d were not submitted (the few in flight at the interrupt may have been)", count-failed-unsent, count, what, unsent))
+	}
 	if failed > 0 && !wait {
 		return fmt.Errorf("%d of %d submissions failed", failed, count)
 	}
@@ -205,6 +220,9 @@ func submitMany(cmd *cobra.Command, q *coord.Queue, spec task.Spec, payload []by
 	}
 	results := make([]task.Result, count)
 	werrs := make([]error, count)
+	bar = cli.StartProgress(cmd.ErrOrStderr(), !asJSON, func() string {
+		return fmt.Sprintf("results %d/%d", collected.Load(), count-failed)
+	})
 	_ = coord.Pipeline(count, func(i int) error {
 		if errs[i] != nil {
 			return nil
@@ -213,12 +231,17 @@ func submitMany(cmd *cobra.Command, q *coord.Queue, spec task.Spec, payload []by
 		if werrs[i] == nil && !keep {
 			_ = q.Collect(ctx, ids[i])
 		}
+		if werrs[i] == nil {
+			collected.Add(1)
+		}
 		return nil
 	})
+	bar.Stop()
 	bad := failed
 	for i, r := range results {
 		switch {
 		case errs[i] != nil:
+		case werrs[i] != nil && ctx.Err() != nil:
 		case werrs[i] != nil:
 			bad++
 			fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", ids[i], waitError(ids[i], werrs[i]))
@@ -235,6 +258,9 @@ func submitMany(cmd *cobra.Command, q *coord.Queue, spec task.Spec, payload []by
 			bad++
 		}
 	}
+	if ctx.Err() != nil {
+		return cli.Exit(cli.ExitInterrupted, fmt.Errorf("interrupted: %d of %d results received (above); the other tasks keep running", collected.Load(), count-failed))
+	}
 	if bad > 0 {
 		return cli.Exit(cli.ExitNotSuccess, fmt.Errorf("%d of %d tasks did not succeed", bad, count))
 	}
@@ -246,7 +272,7 @@ func waitError(id task.ID, err error) error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("gave up waiting for %s; it keeps running: 'client result %s --wait' picks it up", id, id)
 	case errors.Is(err, context.Canceled):
-		return cli.Exit(cli.ExitFailure, fmt.Errorf("interrupted; %s keeps running: 'client result %s --wait' picks it up", id, id))
+		return cli.Exit(cli.ExitInterrupted, fmt.Errorf("interrupted; %s keeps running: 'client result %s --wait' picks it up", id, id))
 	case errors.Is(err, coord.ErrUnknownTask):
 		return fmt.Errorf("task %s vanished without a result (deleted by hand?)", id)
 	}

@@ -18,10 +18,10 @@ import (
 
 func newCommand() *cobra.Command {
 	var (
-		opts   cli.Options
-		id     string
-		dir    string
-		asJSON bool
+		opts cli.Options
+		id   string
+		dir  string
+		out  cli.Output
 	)
 	cmd := &cobra.Command{
 		Use:   "election",
@@ -43,8 +43,11 @@ line is elected without waiting for a session timeout.`,
 		Example: `  election --id a & election --id b & election --id c &
   kill %1    # b prints "elected"`,
 		Args:    cobra.NoArgs,
-		Version: cli.Version,
+		Version: cli.BuildVersion(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := out.Validate(); err != nil {
+				return err
+			}
 			if err := cli.CheckName("id", id); err != nil {
 				return err
 			}
@@ -59,14 +62,14 @@ line is elected without waiting for a session timeout.`,
 			if err := ensurePath(cmd.Context(), env.Client, dir); err != nil {
 				return err
 			}
-			p := &printer{w: cmd.OutOrStdout(), json: asJSON, id: id}
+			p := &printer{w: cmd.OutOrStdout(), json: out.JSON(), id: id}
 			return stand(cmd.Context(), env, dir, id, p)
 		},
 	}
 	opts.AddFlags(cmd.Flags(), "warn")
 	cmd.Flags().StringVar(&id, "id", cli.DefaultName(), "this candidate's name, printed by the others")
 	cmd.Flags().StringVar(&dir, "path", "", "znode under which candidates queue (default <root>/election)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per line")
+	out.AddFlags(cmd.Flags())
 	return cmd
 }
 

@@ -34,7 +34,7 @@ kill -9 leaves the takeover to the session timeout.`,
 		Example: `  master --zk 127.0.0.1:2181 --id m1
   PADDOCK_ZK=zk1:2181,zk2:2181,zk3:2181 master --log-format json`,
 		Args:    cobra.NoArgs,
-		Version: cli.Version,
+		Version: cli.BuildVersion(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := cli.CheckName("id", cfg.ID); err != nil {
 				return err

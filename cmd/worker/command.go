@@ -55,7 +55,7 @@ was left. A second signal exits at once.`,
 		Example: `  worker --zk 127.0.0.1:2181 --id w1 --concurrency 8
   worker --allow-exec --drain-timeout 0`,
 		Args:    cobra.NoArgs,
-		Version: cli.Version,
+		Version: cli.BuildVersion(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := cli.CheckName("id", cfg.ID); err != nil {
 				return err
@@ -82,7 +82,7 @@ was left. A second signal exits at once.`,
 				// Commands (tasks and roles) must not outlive the worker.
 				cfg.Kinds.Register("exec", task.Exec(guarded))
 			}
-			cfg.Version = cli.Version
+			cfg.Version = cli.BuildVersion()
 			cfg.Logger = env.Log.With(cli.ID(cfg.ID))
 			return worker.Run(cmd.Context(), env.Client, env.Layout, cfg)
 		},

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
@@ -21,8 +22,6 @@ func TestReportMapsErrorsToExitCodes(t *testing.T) {
 		{errors.New("boom"), ExitFailure},
 		{Usage(errors.New("bad flag")), ExitUsage},
 		{Exit(ExitNotSuccess, nil), ExitNotSuccess},
-		{errors.New(`unknown command "x" for "client"`), ExitUsage},
-		{errors.New("accepts 1 arg(s), received 0"), ExitUsage},
 	} {
 		if got := report(root, tc.err); got != tc.code {
 			t.Errorf("%v: exit %d, want %d", tc.err, got, tc.code)
@@ -52,16 +51,104 @@ func TestValidateRejectsBadFlags(t *testing.T) {
 	}
 }
 
-func TestFlagDefaultsComeFromTheEnvironment(t *testing.T) {
+// tree is a small command tree run the way Main runs one.
+func tree(o *Options) (*cobra.Command, *bytes.Buffer) {
+	root := &cobra.Command{Use: "x", Args: cobra.NoArgs}
+	o.AddFlags(root.PersistentFlags(), "warn")
+	var n int
+	leaf := &cobra.Command{Use: "leaf", Args: cobra.ExactArgs(1), RunE: func(*cobra.Command, []string) error { return nil }}
+	leaf.Flags().IntVar(&n, "count", 1, "how many")
+	leaf.Flags().Bool("a", false, "")
+	leaf.Flags().Bool("b", false, "")
+	leaf.MarkFlagsMutuallyExclusive("a", "b")
+	group := &cobra.Command{Use: "group", Args: cobra.NoArgs}
+	group.AddCommand(&cobra.Command{Use: "list", RunE: func(*cobra.Command, []string) error { return nil }})
+	root.AddCommand(leaf, group)
+	Prepare(root)
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	return root, &out
+}
+
+func TestFlagsComeFromTheEnvironment(t *testing.T) {
 	t.Setenv(EnvZK, "zk1:2181,zk2:2181")
-	t.Setenv(EnvRoot, "/")
+	t.Setenv("PADDOCK_ROOT", "/")
+	t.Setenv("PADDOCK_LOG_LEVEL", "error")
 	var o Options
-	o.AddFlags(pflag.NewFlagSet("t", pflag.ContinueOnError), "warn")
-	if o.ZK != "zk1:2181,zk2:2181" || o.Root != "/" || o.LogLevel != "warn" {
+	root, _ := tree(&o)
+	root.SetArgs([]string{"leaf", "arg", "--log-level", "info"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	// The environment beats defaults; the command line beats the environment.
+	if o.ZK != "zk1:2181,zk2:2181" || o.Root != "/" || o.LogLevel != "info" {
 		t.Fatalf("%+v", o)
 	}
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestABadEnvironmentValueIsAUsageErrorNamingIt(t *testing.T) {
+	t.Setenv("PADDOCK_COUNT", "many")
+	var o Options
+	root, _ := tree(&o)
+	root.SetArgs([]string{"leaf", "arg"})
+	err := root.Execute()
+	if report(root, err) != ExitUsage || !strings.Contains(err.Error(), "PADDOCK_COUNT") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestHelpNamesEachFlagsVariable(t *testing.T) {
+	var o Options
+	root, out := tree(&o)
+	root.SetArgs([]string{"leaf", "--help"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"PADDOCK_COUNT", "PADDOCK_ZK_AUTH", "PADDOCK_SESSION_TIMEOUT"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--help does not mention %s:\n%s", want, out)
+		}
+	}
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"laef"}, "did you mean this?\n\tleaf"},
+		{[]string{"group", "lst"}, "did you mean this?\n\tlist"},
+		{[]string{"group", "bogus"}, `unknown command "bogus" for "x group"`},
+		{[]string{"leaf"}, "accepts 1 arg(s), received 0"},
+		{[]string{"leaf", "a", "--a", "--b"}, "none of the others can be"},
+		{[]string{"leaf", "a", "--nope"}, "unknown flag"},
+	} {
+		var o Options
+		root, _ := tree(&o)
+		root.SetArgs(tc.args)
+		err := root.Execute()
+		if code := report(root, err); code != ExitUsage || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: exit %d (%v), want %d mentioning %q", tc.args, code, err, ExitUsage, tc.want)
+		}
+	}
+}
+
+func TestAGroupAloneShowsItsHelp(t *testing.T) {
+	var o Options
+	root, out := tree(&o)
+	root.SetArgs([]string{"group"})
+	if err := root.Execute(); err != nil || !strings.Contains(out.String(), "list") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}
+
+func TestVersionWithoutStamp(t *testing.T) {
+	if v := BuildVersion(); v == "" {
+		t.Fatal("empty version")
 	}
 }
 

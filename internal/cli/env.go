@@ -13,9 +13,6 @@ import (
 	"go.uber.org/zap"
 )
 
-// Version is stamped at build time (-ldflags "-X ...cli.Version=...").
-var Version = "dev"
-
 // Env is what a command runs with: a logger and a connected client.
 type Env struct {
 	Log    *zap.Logger

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -29,32 +28,21 @@ type Options struct {
 	Pprof          string // listen address for net/http/pprof; empty: off
 }
 
-// Environment variables that provide flag defaults.
-const (
-	EnvZK        = "PADDOCK_ZK"
-	EnvRoot      = "PADDOCK_ROOT"
-	EnvAuth      = "PADDOCK_ZK_AUTH"
-	EnvLogLevel  = "PADDOCK_LOG_LEVEL"
-	EnvLogFormat = "PADDOCK_LOG_FORMAT"
-)
-
-func env(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		return v
-	}
-	return def
-}
+// EnvZK is the variable naming the ZooKeeper servers, which error messages
+// point at. Every flag has one (see EnvName).
+var EnvZK = EnvName("zk")
 
 // AddFlags registers the shared flags on fs. defaultLevel differs per binary
-// (the client is quiet by default: its output is the answer).
+// (the client is quiet by default: its output is the answer). Their
+// environment variables are applied by Prepare, like every other flag's.
 func (o *Options) AddFlags(fs *pflag.FlagSet, defaultLevel string) {
-	fs.StringVar(&o.ZK, "zk", env(EnvZK, "127.0.0.1:2181"), "ZooKeeper servers, comma-separated host:port (env "+EnvZK+")")
-	fs.StringVar(&o.Root, "root", env(EnvRoot, "/paddock"), `znode under which Paddock keeps its tree; "/" gives the seed's bare layout (env `+EnvRoot+")")
+	fs.StringVar(&o.ZK, "zk", "127.0.0.1:2181", "ZooKeeper servers, comma-separated host:port")
+	fs.StringVar(&o.Root, "root", "/paddock", `znode under which Paddock keeps its tree; "/" gives the seed's bare layout`)
 	fs.DurationVar(&o.SessionTimeout, "session-timeout", coord.DefaultSessionTimeout, "ZooKeeper session timeout: how long a silent process keeps its registrations (the server clamps it to [2,20] ticks)")
 	fs.DurationVar(&o.ConnectTimeout, "connect-timeout", coord.DefaultConnectTimeout, "give up when no ZooKeeper session is established within this time")
-	fs.StringVar(&o.Auth, "zk-auth", env(EnvAuth, ""), "user:password for ZooKeeper digest auth; znodes Paddock creates are then writable by this identity only (env "+EnvAuth+")")
-	fs.StringVar(&o.LogLevel, "log-level", env(EnvLogLevel, defaultLevel), "debug, info, warn or error (env "+EnvLogLevel+")")
-	fs.StringVar(&o.LogFormat, "log-format", env(EnvLogFormat, "console"), "json or console (env "+EnvLogFormat+")")
+	fs.StringVar(&o.Auth, "zk-auth", "", "user:password for ZooKeeper digest auth; znodes Paddock creates are then writable by this identity only")
+	fs.StringVar(&o.LogLevel, "log-level", defaultLevel, "debug, info, warn or error")
+	fs.StringVar(&o.LogFormat, "log-format", "console", "json or console")
 	fs.StringVar(&o.Pprof, "pprof", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off when empty")
 }
 
@@ -95,7 +83,8 @@ func (o *Options) Logger(name string) (*zap.Logger, error) {
 	if o.LogFormat == "console" {
 		cfg.Encoding = "console"
 		cfg.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
-		cfg.EncoderConfig.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05.000")
+		// A date too: a log read the next day must say which day.
+		cfg.EncoderConfig.EncodeTime = zapcore.TimeEncoderOfLayout("2006-01-02T15:04:05.000Z07:00")
 	}
 	cfg.DisableStacktrace = level > zapcore.DebugLevel
 	l, err := cfg.Build()

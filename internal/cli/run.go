@@ -15,10 +15,11 @@ import (
 
 // Exit codes shared by the binaries.
 const (
-	ExitOK         = 0
-	ExitFailure    = 1 // could not do it: unreachable ZooKeeper, I/O, ...
-	ExitUsage      = 2 // bad flags or arguments
-	ExitNotSuccess = 3 // the task (or a task of a run) did not succeed
+	ExitOK          = 0
+	ExitFailure     = 1   // could not do it: unreachable ZooKeeper, I/O, ...
+	ExitUsage       = 2   // bad flags or arguments
+	ExitNotSuccess  = 3   // the task (or a task of a run) did not succeed
+	ExitInterrupted = 130 // stopped by SIGINT or SIGTERM before it was done (128 + SIGINT, as shells report it)
 )
 
 // ExitError carries an exit code out of a command.
@@ -52,13 +53,104 @@ func Main(root *cobra.Command) {
 		<-ctx.Done()
 		stop() // restore default handling: a second signal kills
 	}()
+	Prepare(root)
+	err := root.ExecuteContext(ctx)
+	if err != nil && ctx.Err() != nil {
+		var ee *ExitError
+		if !errors.As(err, &ee) {
+			// Whatever failed, it failed because it was told to stop.
+			err = Exit(ExitInterrupted, fmt.Errorf("interrupted: %w", err))
+		}
+	}
+	os.Exit(report(root, err))
+}
+
+// Prepare gives a command tree the behaviour every binary shares: usage
+// errors (bad arguments, unknown subcommands with a suggestion, conflicting
+// flags) exit 2 without guessing from cobra's messages; every flag can be
+// set from the environment and --help says how; --version works in any
+// build. Main calls it; tests call it to run a tree as Main would.
+func Prepare(root *cobra.Command) {
 	root.SilenceUsage = true
 	root.SilenceErrors = true
+	if root.Version == "" {
+		root.Version = BuildVersion()
+	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return Usage(fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath()))
 	})
-	err := root.ExecuteContext(ctx)
-	os.Exit(report(root, err))
+	walk(root, func(c *cobra.Command) {
+		annotateEnv(c.Flags())
+		annotateEnv(c.PersistentFlags())
+		typeArgErrors(c)
+	})
+	pre := root.PersistentPreRunE
+	root.PersistentPreRunE = func(c *cobra.Command, args []string) error {
+		if err := applyEnv(c); err != nil {
+			return err
+		}
+		// cobra checks these after this hook, with untyped errors; checking
+		// them first makes them usage errors.
+		if err := c.ValidateRequiredFlags(); err != nil {
+			return Usage(err)
+		}
+		if err := c.ValidateFlagGroups(); err != nil {
+			return Usage(err)
+		}
+		if pre != nil {
+			return pre(c, args)
+		}
+		return nil
+	}
+}
+
+func walk(c *cobra.Command, f func(*cobra.Command)) {
+	f(c)
+	for _, sub := range c.Commands() {
+		walk(sub, f)
+	}
+}
+
+// typeArgErrors makes c's argument errors usage errors. A command that only
+// groups subcommands (config, role) becomes runnable: cobra would otherwise
+// print its help and exit 0 for a mistyped subcommand ("config bogus"),
+// since it never validates the arguments of a command without Run.
+func typeArgErrors(c *cobra.Command) {
+	if c.HasSubCommands() && !c.Runnable() {
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return c.Help()
+			}
+			return unknownCommand(c, args[0])
+		}
+		return
+	}
+	validate := c.Args
+	if validate == nil {
+		validate = cobra.ArbitraryArgs
+	}
+	c.Args = func(c *cobra.Command, args []string) error {
+		err := validate(c, args)
+		switch {
+		case err == nil:
+			return nil
+		case c.HasAvailableSubCommands() && len(args) > 0:
+			return unknownCommand(c, args[0])
+		}
+		return Usage(fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath()))
+	}
+}
+
+func unknownCommand(c *cobra.Command, name string) error {
+	msg := fmt.Sprintf("unknown command %q for %q", name, c.CommandPath())
+	if c.SuggestionsMinimumDistance <= 0 {
+		c.SuggestionsMinimumDistance = 2 // cobra's own default, set only on its path
+	}
+	if s := c.SuggestionsFor(name); len(s) > 0 {
+		msg += "\n\ndid you mean this?\n\t" + strings.Join(s, "\n\t")
+	}
+	return Usage(fmt.Errorf("%s\nsee '%s --help'", msg, c.CommandPath()))
 }
 
 func report(root *cobra.Command, err error) int {
@@ -72,24 +164,10 @@ func report(root *cobra.Command, err error) int {
 		if ee.Err == nil {
 			return code
 		}
-	} else if isArgError(err) {
-		code = ExitUsage
 	}
 	fmt.Fprintf(root.ErrOrStderr(), "%s: %v\n", root.Name(), err)
 	if errors.Is(err, zk.ErrNoAuth) {
-		fmt.Fprintf(root.ErrOrStderr(), "the znodes belong to another identity: pass the --zk-auth (or %s) they were created with\n", EnvAuth)
+		fmt.Fprintf(root.ErrOrStderr(), "the znodes belong to another identity: pass the --zk-auth (or %s) they were created with\n", EnvName("zk-auth"))
 	}
 	return code
-}
-
-// isArgError recognises cobra's own argument and command errors, which it
-// does not type.
-func isArgError(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "accepts ", "requires at least", "requires at most", "received ", "unknown flag", "invalid argument"} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
 }
