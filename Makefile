@@ -6,8 +6,9 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/paddock-zk/paddock/internal/cli.Version=$(VERSION)
 # Packages whose tests talk to ZooKeeper run with the race detector.
 RACE_PKGS := ./internal/... ./cmd/...
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build zookeeper demo test unit check bench cluster-up cluster-down cluster-status cluster-logs clean help
+.PHONY: all build zookeeper tools demo test unit check bench cluster-up cluster-down cluster-status cluster-logs clean help
 
 all: build
 
@@ -25,6 +26,12 @@ build:
 zookeeper:
 	@scripts/ensure-zookeeper.sh
 
+# tools: the other real components the tests drive, from Debian's packages:
+# Prometheus scrapes the daemons, Chromium loads the status page.
+tools:
+	@scripts/ensure-deb.sh prometheus prometheus
+	@scripts/ensure-deb.sh /usr/bin/chromium chromium
+
 demo: zookeeper build
 	@scripts/demo.sh
 
@@ -33,10 +40,11 @@ check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 
 # test: unit and integration tests of every package against real ZooKeeper
 # servers the tests start, with -race, then the process-level fault scenarios.
-test: zookeeper check
+test: zookeeper tools check
 	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
 	$(GO) test -count=1 -timeout 15m ./test/process/...
 	@$(MAKE) --no-print-directory e2e
