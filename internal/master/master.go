@@ -122,8 +122,8 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 			resign(cand, log)
 			continue
 		}
-		log.Info("elected: leading", zap.Int64("epoch", fence.Epoch), zap.String("candidate", cand.Key()))
 		m.stand(standLeader, fence.Epoch)
+		log.Info("elected: leading", zap.Int64("epoch", fence.Epoch), zap.String("candidate", cand.Key()))
 		leading := time.Now()
 		err = lead(ctx, c, l, cfg, retention, cand, fence)
 		m.stand(standNone, 0)
