@@ -30,8 +30,12 @@ candidacy still exists and the epoch has not moved, so a master that was paused
 past its session timeout wakes up unable to write, steps down and stands again.
 
 SIGINT or SIGTERM resigns at once (the next backup takes over immediately);
-kill -9 leaves the takeover to the session timeout.`,
-		Example: `  master --zk 127.0.0.1:2181 --id m1
+kill -9 leaves the takeover to the session timeout.
+
+With --http-addr it serves Prometheus metrics (/metrics), health probes
+(/livez, /readyz: ready while connected and standing in the election, as
+leader or backup) and Go's profiles (/debug/pprof/); see docs/OPERATING.md.`,
+		Example: `  master --zk 127.0.0.1:2181 --id m1 --http-addr 127.0.0.1:9400
   PADDOCK_ZK=zk1:2181,zk2:2181,zk3:2181 master --log-format json`,
 		Args:    cobra.NoArgs,
 		Version: cli.BuildVersion(),
@@ -51,10 +55,16 @@ kill -9 leaves the takeover to the session timeout.`,
 				return fmt.Errorf("prepare the tree under %s: %w", env.Layout.Root(), err)
 			}
 			cfg.Logger = env.Log.With(cli.ID(cfg.ID))
+			cfg.Loop = env.MainLoop("master")
+			cfg.Metrics = master.NewMetrics()
+			env.HTTP.MustRegister(cfg.Metrics)
+			env.HTTP.Ready("election", cfg.Metrics.Ready)
+			env.HTTP.Start()
 			return master.Run(cmd.Context(), env.Client, env.Layout, cfg)
 		},
 	}
 	opts.AddFlags(cmd.Flags(), "info")
+	opts.AddHTTPFlag(cmd.Flags())
 	cmd.Flags().StringVar(&cfg.ID, "id", cli.DefaultName(), "this master's name, shown by 'client status'")
 	cmd.Flags().DurationVar(&cfg.Retention, "retention", master.DefaultRetention, "remove results nobody collected after this long")
 	cmd.Flags().IntVar(&cfg.Batch, "batch", master.DefaultBatch, "most tasks assigned in one ZooKeeper multi")

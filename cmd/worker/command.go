@@ -51,8 +51,12 @@ timeout.
 If its session expires the worker registers again and carries on with what is
 still assigned to it. On SIGINT or SIGTERM it stops taking work, lets running
 tasks finish for up to --drain-timeout, then exits; the master reassigns what
-was left. A second signal exits at once.`,
-		Example: `  worker --zk 127.0.0.1:2181 --id w1 --concurrency 8
+was left. A second signal exits at once.
+
+With --http-addr it serves Prometheus metrics (/metrics), health probes
+(/livez, /readyz: ready while connected, registered and not draining) and
+Go's profiles (/debug/pprof/); see docs/OPERATING.md.`,
+		Example: `  worker --zk 127.0.0.1:2181 --id w1 --concurrency 8 --http-addr 127.0.0.1:9401
   worker --allow-exec --drain-timeout 0`,
 		Args:    cobra.NoArgs,
 		Version: cli.BuildVersion(),
@@ -84,10 +88,16 @@ was left. A second signal exits at once.`,
 			}
 			cfg.Version = cli.BuildVersion()
 			cfg.Logger = env.Log.With(cli.ID(cfg.ID))
+			cfg.Loop = env.MainLoop("worker")
+			cfg.Metrics = worker.NewMetrics()
+			env.HTTP.MustRegister(cfg.Metrics)
+			env.HTTP.Ready("registration", cfg.Metrics.Ready)
+			env.HTTP.Start()
 			return worker.Run(cmd.Context(), env.Client, env.Layout, cfg)
 		},
 	}
 	opts.AddFlags(cmd.Flags(), "info")
+	opts.AddHTTPFlag(cmd.Flags())
 	cmd.Flags().StringVar(&cfg.ID, "id", cli.DefaultName(), "this worker's name (its znode under <root>/workers)")
 	cmd.Flags().IntVar(&cfg.Concurrency, "concurrency", worker.DefaultConcurrency, "tasks run at once")
 	cmd.Flags().BoolVar(&allowExec, "allow-exec", false, "run exec tasks (arbitrary commands from whoever can submit)")

@@ -8,8 +8,10 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/internal/ops"
 	"go.uber.org/zap"
 )
 
@@ -18,9 +20,16 @@ type Env struct {
 	Log    *zap.Logger
 	Client *coord.Client
 	Layout coord.Layout
+	// HTTP is the operations listener of --http-addr, bound but not yet
+	// serving: the daemon registers its metrics and checks (others mount
+	// their pages with HTTP.Handle), then calls HTTP.Start. Nil without
+	// --http-addr; its methods then do nothing.
+	HTTP *ops.Server
 }
 
-// Open validates the options, builds the logger and connects.
+// Open validates the options, builds the logger, binds --http-addr when
+// set, and connects. The listener is bound before connecting, so a bad
+// address is a usage error (exit 2) whether or not ZooKeeper is up.
 func (o *Options) Open(ctx context.Context, name string) (*Env, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
@@ -29,22 +38,42 @@ func (o *Options) Open(ctx context.Context, name string) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.Pprof != "" {
-		if err := servePprof(o.Pprof, log); err != nil {
-			return nil, Usage(fmt.Errorf("--pprof %s: %w", o.Pprof, err))
+	var srv *ops.Server
+	if o.HTTPAddr != "" {
+		if srv, err = ops.Listen(ops.Config{Addr: o.HTTPAddr, Version: BuildVersion(), Logger: log.Named("http")}); err != nil {
+			return nil, Usage(fmt.Errorf("--http-addr %s: %w", o.HTTPAddr, err))
 		}
 	}
 	c, layout, err := o.Connect(ctx, log)
 	if err != nil {
+		_ = srv.Close(ctx)
 		_ = log.Sync()
 		return nil, err
 	}
-	return &Env{Log: log, Client: c, Layout: layout}, nil
+	return &Env{Log: log, Client: c, Layout: layout, HTTP: srv}, nil
 }
 
-// Close ends the session (the server removes this process's ephemeral
-// znodes at once) and flushes the log.
+// MainLoop prepares the operations listener of a daemon whose main loop
+// is called name: the ZooKeeper client's metrics and its readiness check
+// ("zookeeper"), and a liveness check ("loop") of the Loop it returns,
+// which the daemon must report its waits to. It serves nothing yet.
+func (e *Env) MainLoop(name string) *ops.Loop {
+	loop := ops.NewLoop(name, ops.StallAfter(e.Client.SessionTimeout()))
+	e.HTTP.MustRegister(ops.NewZKCollector(e.Client))
+	e.HTTP.Ready("zookeeper", ops.Connected(e.Client))
+	e.HTTP.Live("loop", loop.Check)
+	return loop
+}
+
+// Close stops the operations listener (a request in progress gets a
+// moment to finish), ends the session (the server removes this process's
+// ephemeral znodes at once) and flushes the log.
 func (e *Env) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	if err := e.HTTP.Close(ctx); err != nil {
+		e.Log.Warn("closing the http listener", zap.Error(err))
+	}
+	cancel()
 	st := e.Client.Stats()
 	e.Log.Info("zookeeper traffic", zap.Int64("requests", st.Requests), zap.Int64("watch_events", st.WatchEvents))
 	e.Client.Close()

@@ -25,7 +25,10 @@ type Options struct {
 	Auth           string
 	LogLevel       string
 	LogFormat      string
-	Pprof          string // listen address for net/http/pprof; empty: off
+	// HTTPAddr is where a daemon serves metrics, health probes and Go's
+	// profiles (internal/ops); empty: nowhere. Only daemons have the flag
+	// (AddHTTPFlag).
+	HTTPAddr string
 }
 
 // EnvZK is the variable naming the ZooKeeper servers, which error messages
@@ -43,7 +46,11 @@ func (o *Options) AddFlags(fs *pflag.FlagSet, defaultLevel string) {
 	fs.StringVar(&o.Auth, "zk-auth", "", "user:password for ZooKeeper digest auth; znodes Paddock creates are then writable by this identity only")
 	fs.StringVar(&o.LogLevel, "log-level", defaultLevel, "debug, info, warn or error")
 	fs.StringVar(&o.LogFormat, "log-format", "console", "json or console")
-	fs.StringVar(&o.Pprof, "pprof", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off when empty")
+}
+
+// AddHTTPFlag registers --http-addr, the daemons' operations listener.
+func (o *Options) AddHTTPFlag(fs *pflag.FlagSet) {
+	fs.StringVar(&o.HTTPAddr, "http-addr", "", "serve /metrics (Prometheus), /livez, /readyz and /debug/pprof/ on this address (e.g. 127.0.0.1:9400); off when empty")
 }
 
 // Validate checks the flags' values before anything connects.

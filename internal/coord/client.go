@@ -60,19 +60,25 @@ type Client struct {
 
 	requests    atomic.Int64
 	watchEvents atomic.Int64
+	expirations atomic.Int64
 }
 
 // Stats counts what a client exchanged with ZooKeeper: the requests it made
 // through this package and the watch notifications it received. Tests use
-// them to show that a recipe's cost does not grow with the data.
+// them to show that a recipe's cost does not grow with the data; a daemon
+// exports them as metrics (read when scraped, so counting costs the hot
+// path one atomic increment).
 type Stats struct {
 	Requests    int64
 	WatchEvents int64
+	// SessionExpirations counts the sessions the server expired under this
+	// client (each one cost the process its ephemeral znodes).
+	SessionExpirations int64
 }
 
 // Stats returns the counters so far.
 func (c *Client) Stats() Stats {
-	return Stats{Requests: c.requests.Load(), WatchEvents: c.watchEvents.Load()}
+	return Stats{Requests: c.requests.Load(), WatchEvents: c.watchEvents.Load(), SessionExpirations: c.expirations.Load()}
 }
 
 // Dial connects and waits, at most cfg.ConnectTimeout, for a session.
@@ -199,6 +205,9 @@ func (c *Client) onEvent(ev zk.Event) {
 		id := c.zk.SessionID()
 		if c.sess == nil || c.sess.id != id {
 			if c.sess != nil {
+				// A new session without an expiry event first: the old
+				// one is gone all the same.
+				c.expirations.Add(1)
 				c.sess.end()
 			}
 			c.sess = newSession(id)
@@ -209,6 +218,7 @@ func (c *Client) onEvent(ev zk.Event) {
 	case zk.StateExpired:
 		if c.sess != nil {
 			c.log.Warn("zookeeper session expired", zap.String("session", c.sess.String()))
+			c.expirations.Add(1)
 			c.sess.end()
 			c.sess = nil
 		}

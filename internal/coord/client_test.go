@@ -59,6 +59,9 @@ func TestSessionExpiryGivesANewSession(t *testing.T) {
 	if !s.Alive() || old.Alive() {
 		t.Fatal("old session should be done, new one alive")
 	}
+	if n := c.Stats().SessionExpirations; n != 1 {
+		t.Errorf("%d session expirations counted, want 1", n)
+	}
 	// The ephemeral znode went with the old session and is not recreated.
 	st, err := c.Exists(ctxT(t), l.Worker("w"))
 	if err != nil || st != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/internal/ops"
 	"github.com/paddock-zk/paddock/internal/task"
 	"go.uber.org/zap"
 )
@@ -27,6 +28,8 @@ type controller struct {
 	log       *zap.Logger
 	fence     coord.Fence
 	sess      *coord.Session
+	m         *Metrics
+	loop      *ops.Loop
 
 	mu    sync.Mutex // guards dirty
 	dirty dirtySet
@@ -39,13 +42,17 @@ type controller struct {
 	needMore bool                   // free slots went unused: list dirty shards
 	turn     int                    // rotates ties between equally loaded workers
 	ignored  map[string]bool        // foreign znode names already warned about
+	listed   bool                   // every task shard has been listed once
 }
 
 type dirtySet struct {
-	pool   []coord.Entry // the workers' registrations, when they changed
-	fresh  bool          // pool holds news
-	dirs   map[string]bool
-	shards map[string]bool
+	pool  []coord.Entry // the workers' registrations, when they changed
+	fresh bool          // pool holds news
+	dirs  map[string]bool
+	// shards maps each task shard to list to when its watch fired first
+	// since it was last listed: no task submitted since is older (a child
+	// watch fires at the first new child). Zero: never listed.
+	shards map[string]time.Time
 }
 
 type worker struct {
@@ -74,19 +81,20 @@ type cachedSpec struct {
 func lead(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config, retention *liveRetention, cand *coord.Candidate, fence coord.Fence) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	defer cfg.Loop.Working() // the caller goes on with the loop's work
 	ct := &controller{
 		c: c, q: coord.NewQueue(c, l, 0), l: l, cfg: cfg, retention: retention, log: cfg.Logger.With(zap.Int64("epoch", fence.Epoch)),
-		fence: fence, sess: cand.Session(),
+		fence: fence, sess: cand.Session(), m: cfg.Metrics, loop: cfg.Loop,
 		wake:     make(chan struct{}, 1),
 		workers:  make(map[string]*worker),
 		assigned: make(map[task.ID]string),
 		pending:  newPending(),
 		specs:    make(map[task.ID]cachedSpec),
 		ignored:  make(map[string]bool),
-		dirty:    dirtySet{dirs: map[string]bool{}, shards: map[string]bool{}},
+		dirty:    dirtySet{dirs: map[string]bool{}, shards: map[string]time.Time{}},
 	}
 	for _, s := range task.Shards() {
-		ct.dirty.shards[s] = true // listed lazily, when there is room for work
+		ct.dirty.shards[s] = time.Time{} // listed at once (see refill), then when there is room for work
 	}
 	gone := cand.Gone(ctx)
 	// Workers register through discovery; its watch reports every change
@@ -105,13 +113,14 @@ func lead(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config, rete
 	}
 	for {
 		progressed, err := ct.step(ctx)
+		ct.publish()
 		switch {
 		case err == nil:
 		case errors.Is(err, coord.ErrDeposed), errors.Is(err, coord.ErrSessionLost), ctx.Err() != nil:
 			return err
 		case coord.IsConnectionError(err):
 			// The step's dirty marks were restored; wait for the link.
-			if err := ct.c.WaitConnected(ctx); err != nil {
+			if err := ct.waitConnected(ctx); err != nil {
 				return err
 			}
 			if !ct.sess.Alive() {
@@ -124,6 +133,7 @@ func lead(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config, rete
 		if progressed && ct.busy() {
 			continue
 		}
+		ct.loop.Waiting()
 		select {
 		case <-ct.wake:
 		case <-gone:
@@ -138,7 +148,43 @@ func lead(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config, rete
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		ct.loop.Working()
 	}
+}
+
+// waitConnected waits for the connection to come back, as a wait for
+// events (the loop is not stuck meanwhile).
+func (ct *controller) waitConnected(ctx context.Context) error {
+	ct.loop.Waiting()
+	defer ct.loop.Working()
+	return ct.c.WaitConnected(ctx)
+}
+
+// publish gives the metrics the leader's view as of this turn. It costs no
+// request: every number is in the controller's state. Until every shard
+// has been listed once the backlog is unknown, and nothing is published.
+func (ct *controller) publish() {
+	if !ct.listed {
+		return
+	}
+	v := leaderView{pending: ct.pending.Len(), running: len(ct.assigned)}
+	for _, w := range ct.workers {
+		if w.registered {
+			v.workers++
+		}
+	}
+	if id, ok := ct.pending.Oldest(); ok {
+		v.oldest = id.SubmittedAt()
+	}
+	ct.mu.Lock()
+	v.unlisted = len(ct.dirty.shards)
+	for _, fired := range ct.dirty.shards {
+		if !fired.IsZero() && (v.oldest.IsZero() || fired.Before(v.oldest)) {
+			v.oldest = fired
+		}
+	}
+	ct.mu.Unlock()
+	ct.m.publish(v)
 }
 
 // busy reports work that needs no new event: tasks waiting and free slots.
@@ -228,7 +274,7 @@ func (ct *controller) bootstrap(ctx context.Context) error {
 		if !coord.IsConnectionError(err) {
 			return err
 		}
-		if err := ct.c.WaitConnected(ctx); err != nil {
+		if err := ct.waitConnected(ctx); err != nil {
 			return err
 		}
 	}
@@ -264,7 +310,7 @@ func (ct *controller) refresh(ctx context.Context, d dirtySet) error {
 	return ct.listDirs(ctx, keys(d.dirs))
 }
 
-func keys(m map[string]bool) []string {
+func keys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
@@ -438,10 +484,11 @@ func (ct *controller) takeBack(ctx context.Context, w *worker) error {
 	var items [][]coord.Op
 	var itemIDs []task.ID
 	var outcomes []outcome
+	var reasons []string // of dead letters
 	for _, id := range ids {
 		cs, ok := specs[id]
 		var ops []coord.Op
-		out := toDead
+		out, reason := toDead, ""
 		switch {
 		case !ok:
 			out = orphan
@@ -449,9 +496,11 @@ func (ct *controller) takeBack(ctx context.Context, w *worker) error {
 			// do that): remove the orphan, or the directory never empties.
 			ops = []coord.Op{coord.DeleteOp(ct.l.Assignment(w.name, id), -1)}
 		case cs.err != nil:
-			ops, err = ct.deadOps(id, cs, w.name, task.ReasonMalformed, cs.err.Error())
+			reason = task.ReasonMalformed
+			ops, err = ct.deadOps(id, cs, w.name, reason, cs.err.Error())
 		case cs.spec.Attempts >= cs.spec.AttemptLimit():
-			ops, err = ct.deadOps(id, cs, w.name, task.ReasonMaxAttempts,
+			reason = task.ReasonMaxAttempts
+			ops, err = ct.deadOps(id, cs, w.name, reason,
 				fmt.Sprintf("assigned %d times without finishing; worker %s was lost", cs.spec.Attempts, w.name))
 		default:
 			s := cs.spec
@@ -463,6 +512,7 @@ func (ct *controller) takeBack(ctx context.Context, w *worker) error {
 			return err
 		}
 		items, itemIDs, outcomes = append(items, ops), append(itemIDs, id), append(outcomes, out)
+		reasons = append(reasons, reason)
 	}
 	failed, err := ct.c.FencedBatch(ctx, ct.fence, items)
 	if err != nil {
@@ -488,8 +538,10 @@ func (ct *controller) takeBack(ctx context.Context, w *worker) error {
 		switch outcomes[i] {
 		case toPending:
 			ct.pending.Push(id)
+			ct.m.reassigned.Inc()
 			ct.log.Info("task returned to pending", zap.Stringer("task", id), zap.String("lost_worker", w.name))
 		case toDead:
+			ct.m.dead.WithLabelValues(reasons[i]).Inc()
 			ct.log.Warn("task dead-lettered", zap.Stringer("task", id), zap.String("lost_worker", w.name))
 		case orphan:
 			ct.log.Warn("removed an assignment whose task is gone", zap.Stringer("task", id), zap.String("lost_worker", w.name))
@@ -559,19 +611,24 @@ func (ct *controller) deadOps(id task.ID, cs cachedSpec, assignedTo, reason, det
 // more tasks than it knows of. A shard's watch is re-armed only by listing
 // it, so while workers are saturated new submissions cost the master
 // nothing, however long the backlog.
+//
+// A new leader lists every shard once, whether or not it has room: until
+// then it does not know its backlog (paddock_tasks_pending, the oldest
+// pending age), and each shard's watch is armed by its first listing.
 func (ct *controller) refill(ctx context.Context) (int, error) {
 	free := 0
 	for _, w := range ct.workers {
 		free += w.free()
 	}
-	if free == 0 || (ct.pending.Len() >= free && !ct.needMore) {
+	if ct.listed && (free == 0 || (ct.pending.Len() >= free && !ct.needMore)) {
 		return 0, nil
 	}
 	ct.needMore = false
 	ct.mu.Lock()
-	shards := keys(ct.dirty.shards)
-	ct.dirty.shards = map[string]bool{}
+	marked := ct.dirty.shards
+	ct.dirty.shards = map[string]time.Time{}
 	ct.mu.Unlock()
+	shards := keys(marked)
 	if len(shards) == 0 {
 		return 0, nil
 	}
@@ -587,16 +644,17 @@ func (ct *controller) refill(ctx context.Context) (int, error) {
 	})
 	if err != nil {
 		ct.mark(func(x *dirtySet) {
-			for _, s := range shards {
-				x.shards[s] = true
+			for s, fired := range marked {
+				markShard(x, s, fired)
 			}
 		})
 		return 0, err
 	}
+	ct.listed = true
 	added := 0
 	for i, s := range shards {
 		if chans[i] != nil {
-			ct.await(chans[i], func(x *dirtySet) { x.shards[s] = true })
+			ct.awaitShard(chans[i], s)
 		}
 		for _, name := range lists[i] {
 			id, err := task.ParseID(name)
@@ -615,6 +673,23 @@ func (ct *controller) refill(ctx context.Context) (int, error) {
 		ct.log.Debug("learned of tasks", zap.Int("new", added), zap.Int("pending", ct.pending.Len()), zap.Int("shards", len(shards)))
 	}
 	return added, nil
+}
+
+// awaitShard marks shard s once its child watch ch fires, remembering when
+// (the oldest pending age counts from then for tasks not yet listed).
+func (ct *controller) awaitShard(ch <-chan zk.Event, s string) {
+	go func() {
+		<-ch
+		fired := time.Now()
+		ct.mark(func(x *dirtySet) { markShard(x, s, fired) })
+	}()
+}
+
+// markShard marks s to be listed, keeping the earliest time it fired.
+func markShard(x *dirtySet, s string, fired time.Time) {
+	if prev, ok := x.shards[s]; !ok || (!prev.IsZero() && fired.Before(prev)) || fired.IsZero() {
+		x.shards[s] = fired
+	}
 }
 
 // schedule assigns one batch: oldest pending tasks to the least-loaded
@@ -756,6 +831,7 @@ func (ct *controller) schedule(ctx context.Context) (int, error) {
 			delete(ct.specs, id)
 			switch {
 			case me == nil:
+				ct.m.dead.WithLabelValues(reason).Inc()
 				ct.log.Warn("task dead-lettered", zap.Stringer("task", id), zap.String("reason", reason))
 			case me.Index == 0 && errors.Is(me, zk.ErrNoNode):
 				ct.forget(id) // cancelled meanwhile
@@ -772,6 +848,7 @@ func (ct *controller) schedule(ctx context.Context) (int, error) {
 			ct.placementFailed(id, w, me)
 			continue
 		}
+		ct.m.assigned.WithLabelValues(kindLabel(ct.specs[id].spec.Kind, advertised)).Inc()
 		delete(ct.specs, id)
 		w.tasks[id] = struct{}{}
 		ct.assigned[id] = w.name

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/internal/ops"
 	"github.com/paddock-zk/paddock/internal/task"
 	"go.uber.org/zap"
 )
@@ -29,6 +30,12 @@ type Config struct {
 	Retention time.Duration // how long an uncollected result is kept
 	Batch     int           // most tasks assigned in one multi
 	Logger    *zap.Logger
+	// Metrics receives what the master counts and where it stands (nil:
+	// counted, not exported).
+	Metrics *Metrics
+	// Loop is told when the master's main loop waits for events (nil: not
+	// watched); see ops.Loop.
+	Loop *ops.Loop
 }
 
 func (cfg *Config) defaults() {
@@ -41,6 +48,9 @@ func (cfg *Config) defaults() {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
 }
 
 // Run stands for election under l.Master() and leads whenever elected, until
@@ -48,7 +58,9 @@ func (cfg *Config) defaults() {
 // error: the master logs it, steps down and stands again as a backup.
 func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error {
 	cfg.defaults()
-	log := cfg.Logger
+	log, m, loop := cfg.Logger, cfg.Metrics, cfg.Loop
+	defer m.stand(standNone, 0)
+	defer loop.Waiting() // exited: no longer a loop to watch
 	el := coord.NewLeaderQueue(c, l.Master())
 	me, err := json.Marshal(coord.Self(cfg.ID))
 	if err != nil {
@@ -60,7 +72,10 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 	}
 	var backoff retryDelay
 	for {
+		m.stand(standNone, 0)
+		loop.Waiting()
 		sess, err := c.Session(ctx)
+		loop.Working()
 		if err != nil {
 			return ignoreCancel(ctx, err)
 		}
@@ -78,6 +93,8 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 			continue
 		}
 		log.Info("joined election", zap.String("candidate", cand.Key()), zap.String("session", sess.String()))
+		m.stand(standBackup, 0)
+		loop.Waiting() // a backup waits for its predecessor to go
 		err = cand.Lead(ctx, func(s coord.Standing) {
 			if s.Position > 0 {
 				leader, _ := coord.DecodeMember(s.LeaderData)
@@ -85,6 +102,7 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 					zap.Int("position", s.Position), zap.String("watching", s.Predecessor))
 			}
 		})
+		loop.Working()
 		if ctx.Err() != nil {
 			resign(cand, log)
 			return nil
@@ -104,15 +122,18 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 			resign(cand, log)
 			continue
 		}
+		m.stand(standLeader, fence.Epoch)
 		log.Info("elected: leading", zap.Int64("epoch", fence.Epoch), zap.String("candidate", cand.Key()))
 		leading := time.Now()
 		err = lead(ctx, c, l, cfg, retention, cand, fence)
+		m.stand(standNone, 0)
 		resign(cand, log)
 		if ctx.Err() != nil {
 			log.Info("resigned leadership on shutdown", zap.Int64("epoch", fence.Epoch))
 			return nil
 		}
 		if errors.Is(err, coord.ErrDeposed) || errors.Is(err, coord.ErrSessionLost) {
+			m.deposed.Inc()
 			log.Warn("deposed: stepping down to backup", zap.Int64("epoch", fence.Epoch), zap.Error(err))
 			backoff.reset()
 			continue

@@ -41,6 +41,17 @@ func (p *pending) Pop(n int) []task.ID {
 	return out
 }
 
+// Oldest returns the oldest id without removing it (false: none).
+func (p *pending) Oldest() (task.ID, bool) {
+	for p.h.Len() > 0 {
+		if id := p.h[0]; p.Has(id) {
+			return id, true
+		}
+		heap.Pop(&p.h) // removed while queued
+	}
+	return "", false
+}
+
 // Remove forgets id; its heap entry is skipped when it surfaces.
 func (p *pending) Remove(id task.ID) { delete(p.set, id) }
 

@@ -129,7 +129,9 @@ func (ct *controller) sweep(ctx context.Context, now time.Time) (int, error) {
 		if err != nil {
 			return removed, err
 		}
-		removed += len(items) - len(failed) // a failed one was collected meanwhile
+		n := len(items) - len(failed) // a failed one was collected meanwhile
+		removed += n
+		ct.m.expired.Add(float64(n))
 	}
 	return removed, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/internal/ops"
 	"github.com/paddock-zk/paddock/internal/task"
 	"go.uber.org/zap"
 )
@@ -38,6 +39,13 @@ type Config struct {
 	// a JSON argv array, with the exec kind of Kinds, restarting it when it
 	// exits. A role without data is held without a command.
 	Roles bool
+
+	// Metrics receives what the worker counts and whether it is ready
+	// (nil: counted, not exported).
+	Metrics *Metrics
+	// Loop is told when the worker's main loop waits for events (nil: not
+	// watched); see ops.Loop.
+	Loop *ops.Loop
 }
 
 // Restart delays of a role's command that keeps exiting.
@@ -48,13 +56,16 @@ const (
 )
 
 type worker struct {
-	c    *coord.Client
-	q    *coord.Queue
-	l    coord.Layout
-	pool *coord.Service // <root>/workers: where it registers
-	cfg  Config
-	log  *zap.Logger
-	lim  *limit
+	c     *coord.Client
+	q     *coord.Queue
+	l     coord.Layout
+	pool  *coord.Service // <root>/workers: where it registers
+	cfg   Config
+	log   *zap.Logger
+	lim   *limit
+	m     *Metrics
+	loop  *ops.Loop
+	kinds map[string]bool // what it runs: the kind labels it uses
 
 	infoMu sync.Mutex
 	info   coord.WorkerInfo // what its registration says
@@ -90,6 +101,9 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
 	if cfg.Roles && !slices.Contains(cfg.Kinds.Names(), "exec") {
 		return errors.New("worker: Roles needs the exec kind: a role's data is a command")
 	}
@@ -97,10 +111,16 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 	defer stopRuns()
 	w := &worker{
 		c: c, q: coord.NewQueue(c, l, 0).WithBatcher(coord.NewBatcher(c, 64)), l: l, pool: coord.NewService(c, l.Workers()), cfg: cfg, log: cfg.Logger,
-		lim: newLimit(cfg.Concurrency), runCtx: runCtx,
+		lim: newLimit(cfg.Concurrency), runCtx: runCtx, m: cfg.Metrics, loop: cfg.Loop, kinds: make(map[string]bool),
 		running: make(map[task.ID]*execution),
 		kick:    make(chan struct{}, 1),
 	}
+	for _, k := range cfg.Kinds.Names() {
+		w.kinds[k] = true
+	}
+	w.m.prepare(cfg.Kinds.Names())
+	w.m.nConcurrency.Store(int64(cfg.Concurrency))
+	w.m.draining.Store(false)
 	w.info = coord.WorkerInfo{Member: coord.Self(cfg.ID), Concurrency: cfg.Concurrency, Kinds: cfg.Kinds.Names(), Version: cfg.Version}
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
@@ -118,6 +138,9 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 		close(rolesDone)
 	}
 	err := w.serve(ctx)
+	w.m.draining.Store(true)
+	// The loop has ended; the drain waits for tasks, bounded by its timeout.
+	w.loop.Waiting()
 	// A role goes to the next applicant at once, not after the drain.
 	stopRoles()
 	w.drain(stopRuns)
@@ -150,6 +173,8 @@ func (w *worker) applyForRoles(ctx context.Context) {
 func (w *worker) holdRole(ctx context.Context, r coord.Role) {
 	log := w.log.With(zap.String("role", r.Name))
 	log.Info("role claimed", zap.Int64("token", r.Token))
+	w.m.nRoles.Add(1)
+	defer w.m.nRoles.Add(-1)
 	defer func() { log.Info("role lost", zap.String("reason", context.Cause(ctx).Error())) }()
 	if r.Data == "" {
 		<-ctx.Done()
@@ -228,6 +253,7 @@ func (w *worker) configure(values map[string]string, err error) {
 		return
 	}
 	w.lim.resize(n)
+	w.m.nConcurrency.Store(int64(n))
 	w.log.Info("concurrency changed", zap.Int("concurrency", n))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -244,7 +270,9 @@ func (w *worker) currentInfo() coord.WorkerInfo {
 
 func (w *worker) serve(ctx context.Context) error {
 	for {
+		w.loop.Waiting()
 		sess, err := w.c.Session(ctx)
+		w.loop.Working()
 		if err != nil {
 			return ignoreCancel(ctx, err)
 		}
@@ -260,7 +288,12 @@ func (w *worker) serve(ctx context.Context) error {
 			continue
 		}
 		info := w.currentInfo()
-		if err := w.pool.Register(ctx, sess, w.cfg.ID, info); err != nil {
+		// Registering may wait for a registration of an earlier session to
+		// go (an event, up to a session timeout).
+		w.loop.Waiting()
+		err = w.pool.Register(ctx, sess, w.cfg.ID, info)
+		w.loop.Working()
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -271,7 +304,9 @@ func (w *worker) serve(ctx context.Context) error {
 		}
 		w.log.Info("worker registered", zap.String("worker", w.cfg.ID), zap.String("session", sess.String()),
 			zap.Int("concurrency", info.Concurrency), zap.Strings("kinds", info.Kinds))
+		w.m.registered.Store(true)
 		err = w.watch(ctx, sess)
+		w.m.registered.Store(false)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -300,7 +335,10 @@ func (w *worker) watch(ctx context.Context, sess *coord.Session) error {
 			if !coord.IsConnectionError(err) {
 				return err
 			}
-			if err := w.c.WaitConnected(ctx); err != nil {
+			w.loop.Waiting()
+			err := w.c.WaitConnected(ctx)
+			w.loop.Working()
+			if err != nil {
 				return err
 			}
 			if !sess.Alive() {
@@ -309,6 +347,7 @@ func (w *worker) watch(ctx context.Context, sess *coord.Session) error {
 			continue
 		}
 		w.reconcile(names)
+		w.loop.Waiting()
 		select {
 		case <-ch:
 		case <-w.kick:
@@ -317,6 +356,7 @@ func (w *worker) watch(ctx context.Context, sess *coord.Session) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		w.loop.Working()
 	}
 }
 
@@ -391,7 +431,9 @@ func (w *worker) execute(ctx context.Context, id task.ID, ex *execution) {
 	if w.lim.acquire(ctx) != nil {
 		return
 	}
+	w.m.nRunning.Add(1)
 	defer w.lim.release()
+	defer w.m.nRunning.Add(-1)
 	log := w.log.With(zap.Stringer("task", id))
 	// The assignment and the payload, in one round trip.
 	var (
@@ -436,10 +478,13 @@ func (w *worker) execute(ctx context.Context, id task.ID, ex *execution) {
 			r.Error = out.Err.Error()
 		}
 	}
+	kind := w.kindLabel(r.Kind)
 	if w.startCompleting(ex) || errors.Is(ctx.Err(), context.Canceled) && r.Status == task.Cancelled {
 		if w.isRevoked(ex) {
+			w.m.tasks.WithLabelValues(kind, StatusWithdrawn).Inc()
 			log.Info("task stopped: its assignment was withdrawn")
 		} else {
+			w.m.tasks.WithLabelValues(kind, StatusAbandoned).Inc()
 			log.Info("task abandoned on shutdown; the master will reassign it")
 		}
 		return
@@ -451,20 +496,33 @@ func (w *worker) execute(ctx context.Context, id task.ID, ex *execution) {
 	err = w.q.Complete(w.runCtx, w.cfg.ID, stat.Version, r)
 	switch {
 	case err == nil:
+		w.m.tasks.WithLabelValues(kind, string(r.Status)).Inc()
+		w.m.duration.WithLabelValues(kind).Observe(r.FinishedAt.Sub(started).Seconds())
 		log.Info("task finished", zap.String("status", string(r.Status)), zap.Int("attempt", r.Attempts),
 			zap.Duration("took", r.FinishedAt.Sub(started)))
 	case errors.Is(err, coord.ErrOutcomeUnknown):
+		w.m.tasks.WithLabelValues(kind, StatusUnknown).Inc()
 		log.Info("completion outcome unknown: its reply was lost and the task and its result are already gone (collected)",
 			zap.String("status", string(r.Status)), zap.Int("attempt", r.Attempts))
 	case errors.Is(err, coord.ErrRevoked):
+		w.m.tasks.WithLabelValues(kind, StatusDropped).Inc()
 		log.Info("completion dropped: the task was reassigned, cancelled or finished elsewhere", zap.Error(err))
 	case w.runCtx.Err() != nil:
+		w.m.tasks.WithLabelValues(kind, StatusAbandoned).Inc()
 		log.Warn("completion given up on shutdown; if it did not land, the master reassigns the task", zap.Error(err))
 	default:
 		// Not revoked, not applied: run it again while it is assigned here.
 		log.Warn("completion failed; will run the task again if it is still assigned here", zap.Error(err))
 		again = true
 	}
+}
+
+// kindLabel bounds the kind label to the kinds this worker runs.
+func (w *worker) kindLabel(kind string) string {
+	if w.kinds[kind] {
+		return kind
+	}
+	return OtherKind
 }
 
 // drain runs once serve has returned (shutdown).
