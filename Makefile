@@ -8,7 +8,7 @@ LDFLAGS := -X github.com/paddock-zk/paddock/internal/cli.Version=$(VERSION)
 RACE_PKGS := ./internal/... ./cmd/...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build zookeeper tools demo test unit check bench cluster-up cluster-down cluster-status cluster-logs clean help
+.PHONY: all build install zookeeper tools demo test unit check bench cluster-up cluster-down cluster-status cluster-logs clean help
 
 all: build
 
@@ -31,6 +31,7 @@ zookeeper:
 tools:
 	@scripts/ensure-deb.sh prometheus prometheus
 	@scripts/ensure-deb.sh /usr/bin/chromium chromium
+	@scripts/ensure-deb.sh systemd-analyze systemd
 
 demo: zookeeper build
 	@scripts/demo.sh
@@ -79,6 +80,14 @@ cluster-down:
 
 cluster-logs:
 	@scripts/cluster.sh logs
+
+# install: the binaries as $(PREFIX)/bin/paddock-<name>, where the systemd
+# units in deploy/systemd expect them.
+PREFIX ?= /usr/local
+install: build
+	@for b in master worker client election; do \
+		install -D -m 755 $(BIN)/$$b $(DESTDIR)$(PREFIX)/bin/paddock-$$b && echo "installed $(DESTDIR)$(PREFIX)/bin/paddock-$$b"; \
+	done
 
 clean:
 	@scripts/cluster.sh down >/dev/null 2>&1 || true

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -224,5 +225,27 @@ func writeFile(t *testing.T, path, body string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestNotifyTalksToTheServiceManagersSocket(t *testing.T) {
+	if err := Notify(NotifyReady); err != nil && os.Getenv("NOTIFY_SOCKET") == "" {
+		t.Fatalf("without NOTIFY_SOCKET: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "notify")
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	t.Setenv("NOTIFY_SOCKET", path)
+	if err := Notify(NotifyReady); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	_ = ln.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := ln.Read(buf)
+	if err != nil || string(buf[:n]) != NotifyReady {
+		t.Fatalf("got %q, %v", buf[:n], err)
 	}
 }
