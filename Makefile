@@ -8,7 +8,7 @@ LDFLAGS := -X github.com/paddock-zk/paddock/internal/cli.Version=$(VERSION)
 RACE_PKGS := ./internal/... ./cmd/...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build zookeeper tools demo test unit check bench cluster-up cluster-down cluster-status cluster-logs clean help
+.PHONY: all build install image compose-up compose-down deploy-test zookeeper tools demo test unit check bench cluster-up cluster-down cluster-status cluster-logs clean help
 
 all: build
 
@@ -31,6 +31,7 @@ zookeeper:
 tools:
 	@scripts/ensure-deb.sh prometheus prometheus
 	@scripts/ensure-deb.sh /usr/bin/chromium chromium
+	@scripts/ensure-deb.sh systemd-analyze systemd
 
 demo: zookeeper build
 	@scripts/demo.sh
@@ -48,6 +49,7 @@ test: zookeeper tools check
 	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
 	$(GO) test -count=1 -timeout 15m ./test/process/...
 	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory deploy-test
 
 # zk-image: the ZooKeeper image for test/e2e: $PADDOCK_ZK_IMAGE (default
 # zookeeper:3.8) if present or pullable, else one built from the host's
@@ -79,6 +81,32 @@ cluster-down:
 
 cluster-logs:
 	@scripts/cluster.sh logs
+
+# image: Paddock's container image (deploy/Dockerfile), built with no
+# registry. compose-up/down: the cluster of deploy/compose.yaml.
+image:
+	@deploy/image.sh
+
+compose-up: image zk-image
+	PADDOCK_ZK_IMAGE=$$(deploy/zookeeper-image/ensure.sh) scripts/compose.sh -f deploy/compose.yaml up -d
+	@echo "status page: http://127.0.0.1:9101/ (master1), http://127.0.0.1:9102/ (master2)"
+
+compose-down:
+	scripts/compose.sh -f deploy/compose.yaml down -v --remove-orphans
+
+# deploy-test: the systemd units verify, the Kubernetes manifests decode
+# strictly, and the compose cluster survives losing its leader.
+deploy-test: zk-image
+	$(GO) test -count=1 -timeout 10m ./test/deploy/...
+	cd test/k8s && $(GO) test -count=1 ./...
+
+# install: the binaries as $(PREFIX)/bin/paddock-<name>, where the systemd
+# units in deploy/systemd expect them.
+PREFIX ?= /usr/local
+install: build
+	@for b in master worker client election; do \
+		install -D -m 755 $(BIN)/$$b $(DESTDIR)$(PREFIX)/bin/paddock-$$b && echo "installed $(DESTDIR)$(PREFIX)/bin/paddock-$$b"; \
+	done
 
 clean:
 	@scripts/cluster.sh down >/dev/null 2>&1 || true

@@ -3,8 +3,12 @@ package cli
 import (
 	"bytes"
 	"errors"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -160,5 +164,88 @@ func TestNames(t *testing.T) {
 		if CheckName("id", bad) == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func TestConfigFileHasTheLowestPrecedence(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "paddock.yaml")
+	writeFile(t, path, `
+zk: [zk1:2181, zk2:2181]
+root: /from-file
+log-level: error
+retention: 48h # a master's flag: shared keys other binaries know are fine
+x:
+  count: 7
+  session-timeout: 3s
+worker:
+  nonsense: 1 # another binary's section is not checked here
+`)
+	t.Setenv("PADDOCK_ROOT", "/from-env")
+	var o Options
+	root, _ := tree(&o)
+	root.SetArgs([]string{"leaf", "arg", "--config", path, "--log-level", "info"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if o.ZK != "zk1:2181,zk2:2181" || o.Root != "/from-env" || o.LogLevel != "info" || o.SessionTimeout != 3*time.Second {
+		t.Fatalf("%+v", o)
+	}
+	leaf, _, _ := root.Find([]string{"leaf"})
+	if got := leaf.Flags().Lookup("count").Value.String(); got != "7" {
+		t.Fatalf("count from the file's own section: %s", got)
+	}
+}
+
+func TestConfigFileErrorsAreUsageErrors(t *testing.T) {
+	for name, body := range map[string]string{
+		"typo in own section": "x:\n  cuont: 3\n",
+		"not YAML":            "zk: [unclosed\n",
+		"bad value":           "session-timeout: soon\n",
+		"section not a map":   "x: 3\n",
+	} {
+		path := filepath.Join(t.TempDir(), "c.yaml")
+		writeFile(t, path, body)
+		var o Options
+		root, _ := tree(&o)
+		root.SetArgs([]string{"leaf", "arg", "--config", path})
+		err := root.Execute()
+		if report(root, err) != ExitUsage || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: got %v", name, err)
+		}
+	}
+	var o Options
+	root, _ := tree(&o)
+	root.SetArgs([]string{"leaf", "arg", "--config", "/nonexistent/paddock.yaml"})
+	if err := root.Execute(); report(root, err) != ExitUsage {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func writeFile(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNotifyTalksToTheServiceManagersSocket(t *testing.T) {
+	if err := Notify(NotifyReady); err != nil && os.Getenv("NOTIFY_SOCKET") == "" {
+		t.Fatalf("without NOTIFY_SOCKET: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "notify")
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	t.Setenv("NOTIFY_SOCKET", path)
+	if err := Notify(NotifyReady); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	_ = ln.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := ln.Read(buf)
+	if err != nil || string(buf[:n]) != NotifyReady {
+		t.Fatalf("got %q, %v", buf[:n], err)
 	}
 }

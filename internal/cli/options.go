@@ -5,8 +5,11 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -29,6 +32,11 @@ type Options struct {
 	// profiles (internal/ops); empty: nowhere. Only daemons have the flag
 	// (AddHTTPFlag).
 	HTTPAddr string
+
+	// TLS to ZooKeeper (its secureClientPort): PEM files.
+	TLSCA   string // CA bundle that signed the servers' certificates; empty: the system's roots
+	TLSCert string // client certificate, for servers that require one (ssl.clientAuth=need, their default)
+	TLSKey  string // its private key
 }
 
 // EnvZK is the variable naming the ZooKeeper servers, which error messages
@@ -46,6 +54,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet, defaultLevel string) {
 	fs.StringVar(&o.Auth, "zk-auth", "", "user:password for ZooKeeper digest auth; znodes Paddock creates are then writable by this identity only")
 	fs.StringVar(&o.LogLevel, "log-level", defaultLevel, "debug, info, warn or error")
 	fs.StringVar(&o.LogFormat, "log-format", "console", "json or console")
+	fs.StringVar(&o.TLSCA, "zk-tls-ca", "", "connect to ZooKeeper over TLS, trusting the CA certificates in this PEM file")
+	fs.StringVar(&o.TLSCert, "zk-tls-cert", "", "connect to ZooKeeper over TLS, presenting this client certificate (PEM; needs --zk-tls-key)")
+	fs.StringVar(&o.TLSKey, "zk-tls-key", "", "the private key of --zk-tls-cert (PEM)")
 }
 
 // AddHTTPFlag registers --http-addr, the daemons' operations listener.
@@ -70,7 +81,37 @@ func (o *Options) Validate() error {
 	if o.Auth != "" && !strings.Contains(o.Auth, ":") {
 		return Usage(errors.New("--zk-auth must be user:password"))
 	}
+	if (o.TLSCert == "") != (o.TLSKey == "") {
+		return Usage(errors.New("--zk-tls-cert and --zk-tls-key go together"))
+	}
 	return nil
+}
+
+// tlsConfig builds the TLS configuration the flags ask for, or nil for
+// plain TCP. Unreadable files are usage errors: the flag is what is wrong.
+func (o *Options) tlsConfig() (*tls.Config, error) {
+	if o.TLSCA == "" && o.TLSCert == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.TLSCA != "" {
+		pem, err := os.ReadFile(o.TLSCA)
+		if err != nil {
+			return nil, Usage(fmt.Errorf("--zk-tls-ca: %w", err))
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, Usage(fmt.Errorf("--zk-tls-ca %s: no PEM certificate in it", o.TLSCA))
+		}
+	}
+	if o.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
+		if err != nil {
+			return nil, Usage(fmt.Errorf("--zk-tls-cert/--zk-tls-key: %w", err))
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
 }
 
 // Logger builds the process's logger, writing to stderr (stdout carries
@@ -107,6 +148,10 @@ func (o *Options) Connect(ctx context.Context, log *zap.Logger) (*coord.Client, 
 	if err != nil {
 		return nil, coord.Layout{}, Usage(err)
 	}
+	tlsConfig, err := o.tlsConfig()
+	if err != nil {
+		return nil, layout, err
+	}
 	var servers []string
 	for _, s := range strings.Split(o.ZK, ",") {
 		if s = strings.TrimSpace(s); s != "" {
@@ -118,11 +163,16 @@ func (o *Options) Connect(ctx context.Context, log *zap.Logger) (*coord.Client, 
 		SessionTimeout: o.SessionTimeout,
 		ConnectTimeout: o.ConnectTimeout,
 		Auth:           o.Auth,
+		TLS:            tlsConfig,
 		Logger:         log,
 	})
 	if err != nil {
 		if errors.Is(err, coord.ErrUnreachable) {
-			return nil, layout, fmt.Errorf("%w\nis ZooKeeper running? point --zk (or %s) at it", err, EnvZK)
+			hint := fmt.Sprintf("is ZooKeeper running? point --zk (or %s) at it", EnvZK)
+			if tlsConfig != nil {
+				hint += "; with TLS, --zk must name the servers' secureClientPort, --zk-tls-ca the CA that signed them, and a server requiring client certificates needs --zk-tls-cert and --zk-tls-key"
+			}
+			return nil, layout, fmt.Errorf("%w\n%s", err, hint)
 		}
 		return nil, layout, err
 	}

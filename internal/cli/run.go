@@ -79,6 +79,7 @@ func Prepare(root *cobra.Command) {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return Usage(fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath()))
 	})
+	addConfigFlag(root)
 	walk(root, func(c *cobra.Command) {
 		annotateEnv(c.Flags())
 		annotateEnv(c.PersistentFlags())
@@ -88,6 +89,11 @@ func Prepare(root *cobra.Command) {
 	root.PersistentPreRunE = func(c *cobra.Command, args []string) error {
 		if err := applyEnv(c); err != nil {
 			return err
+		}
+		if p := configPath(c); p != "" {
+			if err := applyConfigFile(c, p); err != nil {
+				return err
+			}
 		}
 		// cobra checks these after this hook, with untyped errors; checking
 		// them first makes them usage errors.

@@ -6,6 +6,7 @@ package coord
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -37,7 +38,10 @@ type Config struct {
 	SessionTimeout time.Duration // asked of the server, which clamps it to [2,20] ticks
 	ConnectTimeout time.Duration // how long Dial waits for a first session
 	Auth           string        // "user:password" for digest auth; empty for none
-	Logger         *zap.Logger
+	// TLS, when set, wraps every connection to ZooKeeper in TLS (the
+	// servers' secureClientPort). ServerName defaults to each server's host.
+	TLS    *tls.Config
+	Logger *zap.Logger
 }
 
 // Client is one ZooKeeper connection shared by a process. The underlying
@@ -176,13 +180,38 @@ func aclFor(auth string) ([]zk.ACL, error) {
 // can reach onEvent before c.zk is usable, and remembers why dialing failed.
 func (c *Client) dial(network, addr string, timeout time.Duration) (net.Conn, error) {
 	<-c.ready
-	conn, err := net.DialTimeout(network, addr, timeout)
+	var conn net.Conn
+	var err error
+	if c.cfg.TLS != nil {
+		conn, err = dialTLS(network, addr, timeout, c.cfg.TLS)
+	} else {
+		conn, err = net.DialTimeout(network, addr, timeout)
+	}
 	if err != nil {
 		c.mu.Lock()
 		c.dialErr = err
 		c.mu.Unlock()
 	}
 	return conn, err
+}
+
+// dialTLS connects and completes the TLS handshake within timeout, so a
+// server that is not speaking TLS, or a certificate that does not verify,
+// fails the dial with the reason instead of a silent session timeout.
+func dialTLS(network, addr string, timeout time.Duration, base *tls.Config) (net.Conn, error) {
+	cfg := base.Clone()
+	if cfg.ServerName == "" {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		cfg.ServerName = host
+	}
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: timeout}, network, addr, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("TLS to %s: %w", addr, err)
+	}
+	return conn, nil
 }
 
 // onEvent runs on the library's connection goroutine and must not block.

@@ -43,6 +43,9 @@ type Env struct {
 	// TailLines is how many lines of each stream a failure report shows.
 	// Default 40.
 	TailLines int
+	// Flags are given to every process after the connection flags: for
+	// example the TLS flags of a deployment whose ZooKeeper speaks TLS.
+	Flags []string
 
 	mu    sync.Mutex
 	procs []*Proc
@@ -142,7 +145,7 @@ func (e *Env) Start(name, role, id, bin string, args []string, env ...string) *P
 
 // common are the flags every Paddock binary takes.
 func (e *Env) common() []string {
-	return []string{"--zk", e.ZK, "--root", e.Root, "--connect-timeout", e.ConnectTimeout.String()}
+	return append([]string{"--zk", e.ZK, "--root", e.Root, "--connect-timeout", e.ConnectTimeout.String()}, e.Flags...)
 }
 
 // Master starts a master with JSON debug logs and the Env's session

@@ -26,6 +26,7 @@ package zktest
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -33,6 +34,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -93,6 +95,7 @@ type options struct {
 	startTimeout time.Duration
 	extra        [][2]string
 	shippedJVM   bool
+	tls          bool
 }
 
 func buildOptions(opts []Option) options {
@@ -148,6 +151,9 @@ type Server struct {
 	waitErr error         // valid after exited is closed
 	paused  bool
 	logFrom int64 // size of the log file when the current process started
+
+	tlsFiles *TLSFiles   // set with WithTLS
+	probeTLS *tls.Config // how the harness's probes connect, with WithTLS
 }
 
 // Launch starts a standalone ZooKeeper server whose zoo.cfg, data
@@ -176,6 +182,11 @@ func Launch(dir string, port int, opts ...Option) (*Server, error) {
 			p = ports[0]
 		}
 		s := newServer(dir, p, o, java, cp)
+		if o.tls {
+			if err := s.setupTLS(); err != nil {
+				return nil, err
+			}
+		}
 		if err := s.writeConfig(nil, 0); err != nil {
 			return nil, err
 		}
@@ -272,6 +283,11 @@ func (s *Server) writeConfig(quorum [][2]string, myid int) error {
 		{"4lw.commands.whitelist", "*"},
 		{"maxClientCnxns", "0"},
 	}
+	if s.tlsFiles != nil {
+		// Only the TLS port: a plain clientPort would let clients around it.
+		kv = slices.DeleteFunc(kv, func(e [2]string) bool { return e[0] == "clientPort" || e[0] == "clientPortAddress" })
+		kv = append(kv, s.tlsFiles.tlsConfig(s.port)...)
+	}
 	kv = append(kv, quorum...)
 	for _, e := range s.opts.extra {
 		replaced := false
@@ -309,6 +325,21 @@ const logbackXML = `<configuration>
   <root level="INFO"><appender-ref ref="CONSOLE"/></root>
 </configuration>
 `
+
+// setupTLS makes (or reuses) the server's certificates and the harness's
+// client configuration.
+func (s *Server) setupTLS() error {
+	f, err := makeTLSFiles(s.dir)
+	if err != nil {
+		return fmt.Errorf("zktest: TLS files: %w", err)
+	}
+	cfg, err := f.ClientTLS()
+	if err != nil {
+		return fmt.Errorf("zktest: TLS files: %w", err)
+	}
+	s.tlsFiles, s.probeTLS = f, cfg
+	return nil
+}
 
 // start launches the JVM without waiting for readiness.
 func (s *Server) start() error {
@@ -475,14 +506,20 @@ func (s *Server) Close() error { return s.stop(syscall.SIGTERM) }
 // FourLetter sends a four-letter-word command (ruok, srvr, stat, mntr,
 // cons, dump, ...) to the client port and returns the whole answer.
 func (s *Server) FourLetter(cmd string) (string, error) {
-	return fourLetter(s.Addr(), cmd, fourLetterTimeout)
+	return fourLetter(s.Addr(), cmd, fourLetterTimeout, s.probeTLS)
 }
 
-func fourLetter(addr, cmd string, timeout time.Duration) (string, error) {
+func fourLetter(addr, cmd string, timeout time.Duration, tlsConfig *tls.Config) (string, error) {
 	if len(cmd) != 4 {
 		return "", fmt.Errorf("zktest: four-letter word %q is not four letters", cmd)
 	}
-	c, err := net.DialTimeout("tcp", addr, timeout)
+	var c net.Conn
+	var err error
+	if tlsConfig != nil {
+		c, err = tls.DialWithDialer(&net.Dialer{Timeout: timeout}, "tcp", addr, tlsConfig)
+	} else {
+		c, err = net.DialTimeout("tcp", addr, timeout)
+	}
 	if err != nil {
 		return "", fmt.Errorf("zktest: %s to %s: %w", cmd, addr, err)
 	}
@@ -639,8 +676,12 @@ func findZooKeeper() (java, cp string, err error) {
 		// Debian's jar lists its dependencies in its manifest but no SLF4J
 		// binding, so the server would log nothing. slf4j-simple (from
 		// libslf4j-java, a dependency) sends INFO logs to stderr.
-		if simple := filepath.Join(filepath.Dir(jar), "slf4j-simple.jar"); fileExists(simple) {
-			cp += string(os.PathListSeparator) + simple
+		// Its manifest also leaves out Netty jars that TLS (the Netty
+		// connection factory's SSL handler) needs at run time.
+		for _, extra := range []string{"slf4j-simple.jar", "netty-codec.jar", "netty-resolver.jar", "netty-transport-native-unix-common.jar"} {
+			if p := filepath.Join(filepath.Dir(jar), extra); fileExists(p) {
+				cp += string(os.PathListSeparator) + p
+			}
 		}
 	}
 	java = os.Getenv("JAVA")

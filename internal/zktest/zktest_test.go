@@ -228,7 +228,7 @@ func TestPauseResume(t *testing.T) {
 	t.Parallel()
 	srv := Start(t)
 	srv.Pause()
-	if out, err := fourLetter(srv.Addr(), "ruok", 300*time.Millisecond); err == nil {
+	if out, err := fourLetter(srv.Addr(), "ruok", 300*time.Millisecond, nil); err == nil {
 		t.Fatalf("paused server answered ruok: %q", out)
 	}
 	srv.Resume()
@@ -463,5 +463,23 @@ func TestLaunchWithoutZooKeeper(t *testing.T) {
 	_, err := Launch(t.TempDir(), 0)
 	if !errors.Is(err, ErrNotInstalled) {
 		t.Fatalf("Launch without a jar: %v", err)
+	}
+}
+
+func TestTLSOnlyServer(t *testing.T) {
+	srv, err := Launch(t.TempDir(), 0, WithTLS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if srv.TLS() == nil {
+		t.Fatal("no TLS files")
+	}
+	if mode, err := srv.Mode(); err != nil || mode != "standalone" {
+		t.Fatalf("srvr over TLS: %q, %v", mode, err)
+	}
+	// Plain TCP on the port gets nothing useful: it is TLS only.
+	if out, err := fourLetter(srv.Addr(), "srvr", time.Second, nil); err == nil && strings.Contains(out, "Mode") {
+		t.Fatalf("plain srvr answered on the TLS port: %q", out)
 	}
 }
