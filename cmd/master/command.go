@@ -59,6 +59,7 @@ leader or backup) and Go's profiles (/debug/pprof/); see docs/OPERATING.md.`,
 			cfg.Metrics = master.NewMetrics()
 			env.HTTP.MustRegister(cfg.Metrics)
 			env.HTTP.Ready("election", cfg.Metrics.Ready)
+			cfg.Metrics.OnReady(env.ServiceManager(cmd.Context()))
 			env.HTTP.Start()
 			return master.Run(cmd.Context(), env.Client, env.Layout, cfg)
 		},

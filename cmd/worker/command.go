@@ -92,6 +92,7 @@ Go's profiles (/debug/pprof/); see docs/OPERATING.md.`,
 			cfg.Metrics = worker.NewMetrics()
 			env.HTTP.MustRegister(cfg.Metrics)
 			env.HTTP.Ready("registration", cfg.Metrics.Ready)
+			cfg.Metrics.OnReady(env.ServiceManager(cmd.Context()))
 			env.HTTP.Start()
 			return worker.Run(cmd.Context(), env.Client, env.Layout, cfg)
 		},

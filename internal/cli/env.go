@@ -110,3 +110,17 @@ func DefaultName() string {
 	_, _ = rand.Read(b[:])
 	return h + "-" + hex.EncodeToString(b[:])
 }
+
+// ServiceManager tells systemd (Type=notify units) about the daemon's life:
+// the returned func sends READY=1 (call it once the daemon can do its job),
+// and STOPPING=1 goes when ctx ends (the shutdown signal). Outside systemd
+// both do nothing.
+func (e *Env) ServiceManager(ctx context.Context) (ready func()) {
+	send := func(state string) {
+		if err := Notify(state); err != nil {
+			e.Log.Warn("cannot notify the service manager", zap.String("state", state), zap.Error(err))
+		}
+	}
+	context.AfterFunc(ctx, func() { send(NotifyStopping) })
+	return func() { send(NotifyReady) }
+}

@@ -2,6 +2,7 @@ package master
 
 import (
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,10 +38,12 @@ type Metrics struct {
 
 	isLeader, epoch, pending, running, oldest, workers, unlisted *prometheus.Desc
 
-	standing atomic.Int32
-	term     atomic.Int64               // epoch while leading, else 0
-	view     atomic.Pointer[leaderView] // nil unless leading and the view is known
-	now      func() time.Time
+	standing  atomic.Int32
+	onReady   func()
+	readyOnce sync.Once
+	term      atomic.Int64               // epoch while leading, else 0
+	view      atomic.Pointer[leaderView] // nil unless leading and the view is known
+	now       func() time.Time
 }
 
 // leaderView is what the leader knows of its work, as of its last turn.
@@ -129,6 +132,11 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.unlisted, prometheus.GaugeValue, float64(v.unlisted))
 }
 
+// OnReady makes f run once, the first time the master stands in the
+// election: when a service manager may consider it started (systemd's
+// READY=1). Call it before Run.
+func (m *Metrics) OnReady(f func()) { m.onReady = f }
+
 // ErrNotStanding is the readiness verdict of a master that is not in the
 // election: starting, or between a lost candidacy and the next.
 var ErrNotStanding = errors.New("not standing in the election (joining)")
@@ -145,6 +153,9 @@ func (m *Metrics) Ready() error {
 // stand records where the master stands; leading under epoch when it
 // leads. The leader's view goes with leadership.
 func (m *Metrics) stand(s int32, epoch int64) {
+	if s != standNone && m.onReady != nil {
+		m.readyOnce.Do(m.onReady)
+	}
 	if s != standLeader {
 		epoch = 0
 		m.view.Store(nil)

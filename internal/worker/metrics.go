@@ -2,6 +2,7 @@ package worker
 
 import (
 	"errors"
+	"sync"
 	"sync/atomic"
 
 	"github.com/paddock-zk/paddock/internal/task"
@@ -48,6 +49,21 @@ type Metrics struct {
 
 	registered atomic.Bool
 	draining   atomic.Bool
+	onReady    func()
+	readyOnce  sync.Once
+}
+
+// OnReady makes f run once, the first time the worker is registered: when
+// a service manager may consider it started (systemd's READY=1). Call it
+// before Run.
+func (m *Metrics) OnReady(f func()) { m.onReady = f }
+
+// setRegistered records the registration's state.
+func (m *Metrics) setRegistered(ok bool) {
+	m.registered.Store(ok)
+	if ok && m.onReady != nil {
+		m.readyOnce.Do(m.onReady)
+	}
 }
 
 // NewMetrics returns a worker's metrics, all zero.

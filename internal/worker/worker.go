@@ -304,9 +304,9 @@ func (w *worker) serve(ctx context.Context) error {
 		}
 		w.log.Info("worker registered", zap.String("worker", w.cfg.ID), zap.String("session", sess.String()),
 			zap.Int("concurrency", info.Concurrency), zap.Strings("kinds", info.Kinds))
-		w.m.registered.Store(true)
+		w.m.setRegistered(true)
 		err = w.watch(ctx, sess)
-		w.m.registered.Store(false)
+		w.m.setRegistered(false)
 		if ctx.Err() != nil {
 			return nil
 		}
