@@ -626,3 +626,29 @@ func TestCollectDeadWithoutDeadLetter(t *testing.T) {
 	}
 	f.must(f.q.Collect(f.ctx, id, task.Dead)) // twice is harmless
 }
+
+// A listing with more records to read than coord.ForkAbove spreads them
+// over more connections, and still returns every task in order.
+func TestListOverSeveralConnections(t *testing.T) {
+	f := newFixture(t)
+	const n = coord.ForkAbove + 500
+	items := make([][]coord.Op, n)
+	want := make([]task.ID, n)
+	for i := range items {
+		want[i] = f.id()
+		ops, err := f.q.SubmitOps(want[i], spec("echo"), []byte("x"))
+		f.must(err)
+		items[i] = ops
+	}
+	f.must(coord.InChunks(n, 500, 0, nil, func(lo, hi int) error {
+		_, err := f.c.Batch(f.ctx, items[lo:hi])
+		return err
+	}))
+	before := f.c.Stats().Requests
+	got := f.list(coord.ListOptions{State: coord.StatePending, Conns: 3})
+	sameIDs(t, "pending over 3 connections", ids(got.Tasks), want)
+	// This client made the listings; the forks read most records.
+	if used := f.c.Stats().Requests - before; used > n/2 {
+		t.Errorf("the first connection made %d of the %d reads", used, n)
+	}
+}
