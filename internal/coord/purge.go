@@ -53,7 +53,7 @@ func FindOld(ctx context.Context, c *Client, l Layout, st State, cutoff time.Tim
 			all = append(all, Old{ID: id, State: st})
 		}
 	}
-	if err := stat(ctx, c, l, all); err != nil {
+	if err := stamp(ctx, c, l, all); err != nil {
 		return nil, err
 	}
 	old := all[:0]
@@ -62,7 +62,7 @@ func FindOld(ctx context.Context, c *Client, l Layout, st State, cutoff time.Tim
 			old = append(old, o)
 		}
 	}
-	return old, nil
+	return old, along(ctx, c, l, old)
 }
 
 // path is o's own znode.
@@ -73,40 +73,49 @@ func (o Old) path(l Layout) string {
 	return l.Result(o.ID)
 }
 
-// stat fills in each one's ctime (zero once gone) and what goes with it.
-func stat(ctx context.Context, c *Client, l Layout, olds []Old) error {
-	exists := func(p string) (*zk.Stat, error) {
-		return retryRead(ctx, c, func() (*zk.Stat, error) { return c.Exists(ctx, p) })
-	}
+// stamp sets each one's Created to its znode's ctime, zero once gone.
+func stamp(ctx context.Context, c *Client, l Layout, olds []Old) error {
+	return Pipeline(len(olds), func(i int) error {
+		s, err := exists(ctx, c, olds[i].path(l))
+		olds[i].Created = time.Time{}
+		if s != nil {
+			olds[i].Created = ctime(s)
+		}
+		return err
+	})
+}
+
+// along finds what goes with each one: its payload, and its dead result
+// (a dead letter) or its dead letter (a result, which then leaves the
+// payload to it).
+func along(ctx context.Context, c *Client, l Layout, olds []Old) error {
 	return Pipeline(len(olds), func(i int) error {
 		o := &olds[i]
-		s, err := exists(o.path(l))
-		if err != nil || s == nil {
-			o.Created = time.Time{}
-			return err
-		}
-		o.Created = ctime(s)
 		other := l.DeadLetter(o.ID)
 		if o.State == StateDead {
 			other = l.Result(o.ID)
 		}
-		payload, err := exists(l.Payload(o.ID))
+		payload, err := exists(ctx, c, l.Payload(o.ID))
 		if err != nil {
 			return err
 		}
-		along, err := exists(other)
+		with, err := exists(ctx, c, other)
 		if err != nil {
 			return err
 		}
 		o.Payload = payload != nil
 		if o.State == StateDead {
-			o.Result = along != nil
+			o.Result = with != nil
 		} else {
-			o.DeadLetter = along != nil
+			o.DeadLetter = with != nil
 			o.Payload = o.Payload && !o.DeadLetter
 		}
 		return nil
 	})
+}
+
+func exists(ctx context.Context, c *Client, p string) (*zk.Stat, error) {
+	return retryRead(ctx, c, func() (*zk.Stat, error) { return c.Exists(ctx, p) })
 }
 
 // RemoveOps are the ops of the "expire" multi (the leader, fenced) and of
@@ -189,7 +198,7 @@ func restat(ctx context.Context, c *Client, l Layout, olds []Old) ([]Old, error)
 	for i, o := range olds {
 		was[i] = o.Created
 	}
-	if err := stat(ctx, c, l, olds); err != nil {
+	if err := stamp(ctx, c, l, olds); err != nil {
 		return nil, err
 	}
 	keep := olds[:0]
@@ -198,5 +207,5 @@ func restat(ctx context.Context, c *Client, l Layout, olds []Old) ([]Old, error)
 			keep = append(keep, o)
 		}
 	}
-	return keep, nil
+	return keep, along(ctx, c, l, keep)
 }

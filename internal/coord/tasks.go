@@ -76,7 +76,7 @@ type Listed struct {
 	// Since is the creation of the znode that puts the task in its state
 	// (ZooKeeper's ctime): submitted (pending), assigned (running),
 	// finished, dead-lettered.
-	Since    time.Time `json:"since"`
+	Since    time.Time `json:"since,omitzero"`
 	Attempts int       `json:"attempts"`
 	// Worker: running, the worker running it; finished, the one that ran
 	// it; pending and dead, the last worker it was taken back from.
