@@ -146,6 +146,14 @@ func List(ctx context.Context, c *Client, l Layout, opts ListOptions) (Listing, 
 			r.Close()
 		}
 	}()
+	err = fill(ctx, readers, l, opts, cands, want, &out)
+	return out, err
+}
+
+// fill reads the records of cands in order, a pipelined chunk at a time,
+// until out holds want matching tasks, the candidates run out, or
+// opts.MaxScan reads did not match.
+func fill(ctx context.Context, readers []*Client, l Layout, opts ListOptions, cands []candidate, want int, out *Listing) error {
 	skipped, next := 0, 0
 	for next < len(cands) && len(out.Tasks) < want {
 		if skipped >= opts.MaxScan {
@@ -161,7 +169,7 @@ func List(ctx context.Context, c *Client, l Layout, opts ListOptions) (Listing, 
 		next += len(chunk)
 		rows, err := readListed(ctx, readers, l, opts.State, chunk)
 		if err != nil {
-			return Listing{}, err
+			return err
 		}
 		out.Read += len(chunk)
 		for _, r := range rows {
@@ -174,7 +182,7 @@ func List(ctx context.Context, c *Client, l Layout, opts ListOptions) (Listing, 
 		}
 	}
 	out.More = next < len(cands)
-	return out, nil
+	return nil
 }
 
 // readersFor is c, and conns-1 more connections when up to reads records
