@@ -402,6 +402,19 @@ func TestRequeueRefusesWithoutLosingAnything(t *testing.T) {
 	if err := f.q.Requeue(f.ctx, unreadable); !errors.Is(err, coord.ErrNotRequeueable) {
 		t.Errorf("requeue an unreadable dead letter: %v", err)
 	}
+
+	// A result beside the dead letter that is not its dead result (only a
+	// tool can do that): refuse rather than delete someone's result.
+	odd := f.submit("echo", "x")
+	f.kill(odd, task.ReasonMaxAttempts)
+	_, err = f.c.Set(f.ctx, f.l.Result(odd), []byte(`{"id":"`+string(odd)+`","status":"succeeded"}`), -1)
+	f.must(err)
+	if err := f.q.Requeue(f.ctx, odd); !errors.Is(err, coord.ErrNotRequeueable) || !strings.Contains(err.Error(), "not its dead result") {
+		t.Errorf("requeue beside a foreign result: %v", err)
+	}
+	if !f.exists(f.l.Result(odd)) || !f.exists(f.l.DeadLetter(odd)) || f.exists(f.l.Task(odd)) {
+		t.Error("a refused requeue beside a foreign result changed the tree")
+	}
 }
 
 // Two requeues, or a requeue and a purge, at the same time: one wins, the
