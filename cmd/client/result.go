@@ -58,7 +58,7 @@ failed, was cancelled or was dead-lettered, 1 when it has not finished (without
 					}
 				}
 				if collect {
-					if err := q.Collect(cmd.Context(), id); err != nil {
+					if err := q.Collect(cmd.Context(), id, r.Status); err != nil {
 						return fmt.Errorf("read the result but could not remove it: %w", err)
 					}
 				}

@@ -157,7 +157,7 @@ func runLoops(ctx context.Context, q *coord.Queue, spec task.Spec, payload []byt
 					continue
 				}
 				lat := time.Since(t0)
-				if err := q.Collect(ctx, id); err != nil && ctx.Err() == nil {
+				if err := q.Collect(ctx, id, r.Status); err != nil && ctx.Err() == nil {
 					record("", 0, fmt.Errorf("collect %s: %w", id, err))
 					continue
 				}

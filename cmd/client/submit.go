@@ -150,7 +150,7 @@ Payloads over --max-payload are refused before anything is written.`,
 					return waitError(id, err)
 				}
 				if !keep {
-					if err := q.Collect(cmd.Context(), id); err != nil {
+					if err := q.Collect(cmd.Context(), id, r.Status); err != nil {
 						env.Log.Warn("could not remove the result; the master expires it later")
 					}
 				}
@@ -229,7 +229,7 @@ func submitMany(cmd *cobra.Command, q *coord.Queue, spec task.Spec, payload []by
 		}
 		results[i], werrs[i] = q.Wait(ctx, ids[i])
 		if werrs[i] == nil && !keep {
-			_ = q.Collect(ctx, ids[i])
+			_ = q.Collect(ctx, ids[i], results[i].Status)
 		}
 		if werrs[i] == nil {
 			collected.Add(1)

@@ -21,8 +21,9 @@ func newCommand() *cobra.Command {
 
 Masters stand in a herd-free election under <root>/master. The leader assigns
 submitted tasks to registered workers, returns the tasks of lost workers to
-pending, dead-letters tasks that cannot run, and removes results nobody
-collected after --retention. The others wait as hot backups; each watches only
+pending, dead-letters tasks that cannot run, removes results nobody
+collected after --retention and dead letters nobody requeued or purged after
+--dead-retention. The others wait as hot backups; each watches only
 the candidate ahead of it.
 
 Every write the leader makes is fenced: it is applied only if the leader's
@@ -43,8 +44,8 @@ leader or backup) and Go's profiles (/debug/pprof/); see docs/OPERATING.md.`,
 			if err := cli.CheckName("id", cfg.ID); err != nil {
 				return err
 			}
-			if cfg.Retention <= 0 || cfg.Batch <= 0 {
-				return cli.Usage(fmt.Errorf("--retention and --batch must be positive"))
+			if cfg.Retention <= 0 || cfg.DeadRetention <= 0 || cfg.Batch <= 0 {
+				return cli.Usage(fmt.Errorf("--retention, --dead-retention and --batch must be positive"))
 			}
 			env, err := opts.Open(cmd.Context(), "master")
 			if err != nil {
@@ -68,6 +69,7 @@ leader or backup) and Go's profiles (/debug/pprof/); see docs/OPERATING.md.`,
 	opts.AddHTTPFlag(cmd.Flags())
 	cmd.Flags().StringVar(&cfg.ID, "id", cli.DefaultName(), "this master's name, shown by 'client status'")
 	cmd.Flags().DurationVar(&cfg.Retention, "retention", master.DefaultRetention, "remove results nobody collected after this long")
+	cmd.Flags().DurationVar(&cfg.DeadRetention, "dead-retention", master.DefaultDeadRetention, "remove dead letters (and their payloads) nobody requeued or purged after this long")
 	cmd.Flags().IntVar(&cfg.Batch, "batch", master.DefaultBatch, "most tasks assigned in one ZooKeeper multi")
 	return cmd
 }

@@ -99,3 +99,40 @@ func (b *Batcher) apply(batch []*batchItem) {
 		batch = append(batch[:bad], batch[bad+1:]...)
 	}
 }
+
+// Batch is FencedBatch for a client, which holds no fence: many independent
+// items in as few multis as possible, a failing item reported in failed and
+// the others sent again without it. Callers bound the size of items (see
+// InChunks): one multi must fit in jute.maxbuffer.
+func (c *Client) Batch(ctx context.Context, items [][]Op) (failed map[int]*MultiError, err error) {
+	return applyItems(items, func(ops []Op) error {
+		_, err := c.Multi(ctx, ops...)
+		return err
+	})
+}
+
+// InChunks calls f on consecutive [lo, hi) windows of n items, in order,
+// stopping at the first error: how callers of Batch and FencedBatch keep
+// each multi within jute.maxbuffer. A window holds at most maxItems items
+// and, when weight is given (the bytes of item i), at most maxBytes of them
+// past its first item.
+func InChunks(n, maxItems, maxBytes int, weight func(i int) int, f func(lo, hi int) error) error {
+	maxItems = max(maxItems, 1)
+	for lo := 0; lo < n; {
+		hi, bytes := lo, 0
+		for hi < n && hi-lo < maxItems {
+			if weight != nil {
+				bytes += weight(hi)
+				if hi > lo && bytes > maxBytes {
+					break
+				}
+			}
+			hi++
+		}
+		if err := f(lo, hi); err != nil {
+			return err
+		}
+		lo = hi
+	}
+	return nil
+}

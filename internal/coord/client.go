@@ -152,6 +152,11 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// Fork opens another connection (and session) like c's: one connection
+// caps near 10,000 requests/s, so bulk reads spread over a few go faster.
+// The caller closes it.
+func (c *Client) Fork(ctx context.Context) (*Client, error) { return Dial(ctx, c.cfg) }
+
 func validateServers(servers []string) error {
 	if len(servers) == 0 {
 		return errors.New("no ZooKeeper server given")

@@ -92,6 +92,16 @@ func (c *Client) FencedMulti(ctx context.Context, f Fence, ops ...Op) ([]zk.Mult
 // round trip instead of the batch. err is ErrDeposed, or an error that leaves
 // the outcome of every item not in failed unknown (connection loss).
 func (c *Client) FencedBatch(ctx context.Context, f Fence, items [][]Op) (failed map[int]*MultiError, err error) {
+	return applyItems(items, func(ops []Op) error {
+		_, err := c.FencedMulti(ctx, f, ops...)
+		return err
+	})
+}
+
+// applyItems is the loop of FencedBatch and Batch: send every live item in
+// one multi through multi, drop the item a failure names, send the rest
+// again.
+func applyItems(items [][]Op, multi func(ops []Op) error) (failed map[int]*MultiError, err error) {
 	live := make([]int, 0, len(items))
 	for i := range items {
 		live = append(live, i)
@@ -107,7 +117,7 @@ func (c *Client) FencedBatch(ctx context.Context, f Fence, items [][]Op) (failed
 				owner = append(owner, i)
 			}
 		}
-		_, err := c.FencedMulti(ctx, f, ops...)
+		err := multi(ops)
 		var me *MultiError
 		if !errors.As(err, &me) {
 			return failed, err

@@ -259,7 +259,11 @@ const pipelineWidth = 64
 // Pipeline runs f(0..n-1) with up to pipelineWidth calls in flight, so reads
 // of many znodes share round trips instead of paying one each. It returns
 // the first error.
-func Pipeline(n int, f func(i int) error) error {
+func Pipeline(n int, f func(i int) error) error { return pipelineN(n, 1, f) }
+
+// pipelineN is Pipeline over conns connections: pipelineWidth calls in
+// flight for each.
+func pipelineN(n, conns int, f func(i int) error) error {
 	if n == 0 {
 		return nil
 	}
@@ -269,7 +273,7 @@ func Pipeline(n int, f func(i int) error) error {
 		wg    sync.WaitGroup
 		next  = make(chan int)
 	)
-	workers := min(n, pipelineWidth)
+	workers := min(n, pipelineWidth*max(conns, 1))
 	wg.Add(workers)
 	for range workers {
 		go func() {

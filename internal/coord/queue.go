@@ -225,20 +225,35 @@ func (q *Queue) wait(ctx context.Context, id task.ID, check bool) (task.Result, 
 }
 
 // CollectOps are the operations of the "collect" multi: the result and the
-// payload go together.
-func (q *Queue) CollectOps(id task.ID) []Op {
+// payload go together. A dead result ("collect-dead") goes alone, while
+// its dead letter exists: the payload belongs to the dead letter, so that
+// the task can still be requeued.
+func (q *Queue) CollectOps(id task.ID, status task.Status) []Op {
+	return q.collectOps(id, status == task.Dead)
+}
+
+func (q *Queue) collectOps(id task.ID, dead bool) []Op {
+	if dead {
+		return []Op{DeleteOp(q.l.Result(id), -1), CheckOp(q.l.DeadLetter(id), -1)}
+	}
 	return []Op{DeleteOp(q.l.Result(id), -1), DeleteOp(q.l.Payload(id), -1)}
 }
 
-// Collect removes a task's result and payload once the client has read it.
-// Collecting twice is harmless.
-func (q *Queue) Collect(ctx context.Context, id task.ID) error {
+// Collect removes a task's result, once the client has read it (status is
+// the result's), and its payload unless a dead letter keeps it. Collecting
+// twice is harmless.
+func (q *Queue) Collect(ctx context.Context, id task.ID, status task.Status) error {
+	dead := status == task.Dead
 	for {
-		_, err := q.c.Multi(ctx, q.CollectOps(id)...)
+		_, err := q.c.Multi(ctx, q.collectOps(id, dead)...)
 		var me *MultiError
 		switch {
 		case err == nil:
 			return nil
+		case errors.As(err, &me) && me.Index == 1 && errors.Is(err, zk.ErrNoNode) && dead:
+			// The dead letter is gone but its result is not (an older
+			// master expired it alone): the payload is the result's again.
+			dead = false
 		case errors.As(err, &me) && me.Index == 1 && errors.Is(err, zk.ErrNoNode):
 			// The payload is already gone (removed by hand): drop the result alone.
 			err := q.c.Delete(ctx, q.l.Result(id), -1)
@@ -394,8 +409,8 @@ func (q *Queue) UnassignOps(id task.ID, from string, version int32, spec task.Sp
 
 // DeadLetterOps are one task's part of the master's "dead-letter" multi:
 // delete the task (and its assignment, if any), create the result with
-// status dead and the dead letter. The payload stays until the result is
-// collected or expires.
+// status dead and the dead letter. The payload stays with the dead letter
+// (see CollectOps), for a requeue.
 func (q *Queue) DeadLetterOps(id task.ID, version int32, assignedTo string, d task.DeadLetter, r task.Result) ([]Op, error) {
 	db, err := task.Encode(d)
 	if err != nil {

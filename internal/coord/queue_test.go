@@ -68,10 +68,10 @@ func TestSubmitWaitCollect(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Wait did not return")
 	}
-	if err := q.Collect(ctx, id); err != nil {
+	if err := q.Collect(ctx, id, task.Succeeded); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Collect(ctx, id); err != nil {
+	if err := q.Collect(ctx, id, task.Succeeded); err != nil {
 		t.Fatalf("second collect: %v", err)
 	}
 	if _, err := q.Result(ctx, id); !errors.Is(err, coord.ErrUnknownTask) {

@@ -11,8 +11,9 @@ import (
 // (service-wide) and <root>/config/<process> (one master's or worker's
 // overrides). A value set there overrides the process's flag until unset.
 const (
-	KeyWorkerConcurrency = "worker.concurrency"
-	KeyMasterRetention   = "master.retention"
+	KeyWorkerConcurrency   = "worker.concurrency"
+	KeyMasterRetention     = "master.retention"
+	KeyMasterDeadRetention = "master.dead-retention"
 )
 
 // Setting is one key Paddock reads from its config.
@@ -28,6 +29,10 @@ var settings = []Setting{
 		return err
 	}},
 	{KeyMasterRetention, "how long the leader keeps results nobody collected (overrides master --retention)", func(v string) error {
+		_, err := ParseRetention(v)
+		return err
+	}},
+	{KeyMasterDeadRetention, "how long the leader keeps dead letters nobody requeued or purged (overrides master --dead-retention)", func(v string) error {
 		_, err := ParseRetention(v)
 		return err
 	}},
@@ -66,7 +71,7 @@ func ParseConcurrency(v string) (int, error) {
 	return n, nil
 }
 
-// ParseRetention parses a master.retention value.
+// ParseRetention parses a master.retention or master.dead-retention value.
 func ParseRetention(v string) (time.Duration, error) {
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {

@@ -21,15 +21,19 @@ import (
 // Defaults for Config.
 const (
 	DefaultRetention = 24 * time.Hour
-	DefaultBatch     = 256
+	// DefaultDeadRetention keeps dead letters a week: long enough for an
+	// operator back from a weekend to find, inspect and requeue them.
+	DefaultDeadRetention = 7 * 24 * time.Hour
+	DefaultBatch         = 256
 )
 
 // Config tunes a master.
 type Config struct {
-	ID        string        // this master's name, shown to operators
-	Retention time.Duration // how long an uncollected result is kept
-	Batch     int           // most tasks assigned in one multi
-	Logger    *zap.Logger
+	ID            string        // this master's name, shown to operators
+	Retention     time.Duration // how long an uncollected result is kept
+	DeadRetention time.Duration // how long a dead letter (and its payload) is kept
+	Batch         int           // most tasks assigned in one multi
+	Logger        *zap.Logger
 	// Metrics receives what the master counts and where it stands (nil:
 	// counted, not exported).
 	Metrics *Metrics
@@ -41,6 +45,9 @@ type Config struct {
 func (cfg *Config) defaults() {
 	if cfg.Retention <= 0 {
 		cfg.Retention = DefaultRetention
+	}
+	if cfg.DeadRetention <= 0 {
+		cfg.DeadRetention = DefaultDeadRetention
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = DefaultBatch
@@ -66,7 +73,7 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 	if err != nil {
 		return err
 	}
-	retention := newLiveRetention(cfg.Retention)
+	retention := newLiveRetention(cfg.Retention, cfg.DeadRetention)
 	if err := coord.PaddockConfig(c, l).Watch(ctx, cfg.ID, retention.configure(log)); err != nil {
 		return ignoreCancel(ctx, err)
 	}
@@ -150,22 +157,34 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 	}
 }
 
-// liveRetention is the result retention in force: the master.retention
-// setting when set (it is live), else the --retention flag.
+// liveRetention is the result and the dead-letter retentions in force: the
+// master.retention and master.dead-retention settings when set (they are
+// live), else the --retention and --dead-retention flags.
 type liveRetention struct {
-	flag    time.Duration
-	d       atomic.Int64
-	mu      sync.Mutex
-	changed chan struct{} // closed and replaced on every change
+	results, dead liveDuration
+	mu            sync.Mutex
+	changed       chan struct{} // closed and replaced on every change
 }
 
-func newLiveRetention(flag time.Duration) *liveRetention {
-	r := &liveRetention{flag: flag, changed: make(chan struct{})}
-	r.d.Store(int64(flag))
+// liveDuration is one setting: its flag, and the value in force.
+type liveDuration struct {
+	key, what string
+	flag      time.Duration
+	d         atomic.Int64
+}
+
+func newLiveRetention(results, dead time.Duration) *liveRetention {
+	r := &liveRetention{changed: make(chan struct{})}
+	r.results.key, r.results.what, r.results.flag = coord.KeyMasterRetention, "result retention", results
+	r.dead.key, r.dead.what, r.dead.flag = coord.KeyMasterDeadRetention, "dead-letter retention", dead
+	r.results.d.Store(int64(results))
+	r.dead.d.Store(int64(dead))
 	return r
 }
 
-func (r *liveRetention) get() time.Duration { return time.Duration(r.d.Load()) }
+func (r *liveRetention) get() time.Duration { return time.Duration(r.results.d.Load()) }
+
+func (r *liveRetention) getDead() time.Duration { return time.Duration(r.dead.d.Load()) }
 
 // watch returns a channel closed at the next change.
 func (r *liveRetention) watch() <-chan struct{} {
@@ -180,15 +199,21 @@ func (r *liveRetention) configure(log *zap.Logger) func(map[string]string, error
 			log.Warn("config is unreadable; keeping the current settings", zap.Error(err))
 			return
 		}
-		d := r.flag
-		if v, ok := values[coord.KeyMasterRetention]; ok {
-			if d, err = coord.ParseRetention(v); err != nil {
-				log.Warn("ignoring an invalid setting", zap.String("key", coord.KeyMasterRetention), zap.Error(err))
-				d = r.flag
+		changed := false
+		for _, s := range []*liveDuration{&r.results, &r.dead} {
+			d := s.flag
+			if v, ok := values[s.key]; ok {
+				if d, err = coord.ParseRetention(v); err != nil {
+					log.Warn("ignoring an invalid setting", zap.String("key", s.key), zap.Error(err))
+					d = s.flag
+				}
+			}
+			if old := time.Duration(s.d.Swap(int64(d))); old != d {
+				log.Info(s.what+" changed", zap.Duration("retention", d))
+				changed = true
 			}
 		}
-		if old := time.Duration(r.d.Swap(int64(d))); old != d {
-			log.Info("result retention changed", zap.Duration("retention", d))
+		if changed {
 			r.mu.Lock()
 			close(r.changed)
 			r.changed = make(chan struct{})

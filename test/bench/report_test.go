@@ -95,6 +95,10 @@ type Backlog struct {
 	DrainSeconds      float64   `json:"drain_seconds"`
 	DrainRate         float64   `json:"drain_tasks_per_sec"`
 	MasterPeakRSS     float64   `json:"master_peak_rss_mb"`
+	// `client ls` with the 100,000 pending, end to end (process start,
+	// connect, list, print): the 20 oldest, and all of them as JSON Lines.
+	ListOldestMs float64 `json:"ls_limit20_ms"`
+	ListAllMs    float64 `json:"ls_all_ms"`
 }
 
 // Bound is the throughput ceiling the protocol allows on this ZooKeeper.
@@ -439,6 +443,7 @@ func measureBacklog(t *testing.T, srv *zktest.Server, bins proctest.Bins, rep *R
 		t.Logf("chunk %d: %.0f submits/s", i, rate)
 	}
 	b.EmptyRate, b.FullRate = b.ChunkRates[0], b.ChunkRates[chunks-1]
+	b.ListOldestMs, b.ListAllMs = timeList(t, env, 20, 20), timeList(t, env, b.Tasks, b.Tasks)
 
 	// Failover with 100,000 pending and workers draining.
 	for i := range workers {
@@ -492,6 +497,18 @@ func measureBacklog(t *testing.T, srv *zktest.Server, bins proctest.Bins, rep *R
 	t.Logf("backlog: %+v", b)
 }
 
+// timeList runs `client ls --limit limit -o json` over the backlog and
+// returns how long the process took, in ms.
+func timeList(t *testing.T, env *proctest.Env, limit, want int) float64 {
+	o := env.RunClient(5*time.Minute, "ls", "--limit", strconv.Itoa(limit), "-o", "json")
+	if n := strings.Count(o.Stdout, "\n"); o.Code != 0 || n != want {
+		t.Fatalf("client ls --limit %d: exit %d, %d lines, want %d: %s", limit, o.Code, n, want, o.Stderr)
+	}
+	ms := float64(o.Took.Microseconds()) / 1000
+	t.Logf("client ls --limit %d over the backlog: %.0f ms", limit, ms)
+	return ms
+}
+
 func rssMB(pid int) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -539,6 +556,7 @@ func table(r *Report) string {
 	bl := r.Backlog
 	row("backlog submit rate empty / at 100k", fmt.Sprintf("%.0f / %.0f tasks/s", bl.EmptyRate, bl.FullRate))
 	row("backlog failover sigterm / kill -9", fmt.Sprintf("%.0f / %.0f ms", bl.FailoverSIGTERMms, bl.FailoverKillms))
+	row("backlog client ls, 20 oldest / all 100k", fmt.Sprintf("%.0f ms / %.1f s", bl.ListOldestMs, bl.ListAllMs/1000))
 	row("backlog drain", fmt.Sprintf("%.0f s (%.0f tasks/s), master peak RSS %.0f MB", bl.DrainSeconds, bl.DrainRate, bl.MasterPeakRSS))
 	row("worker idle RSS", fmt.Sprintf("%.1f MB", r.WorkerIdleRSS))
 	return b.String()
