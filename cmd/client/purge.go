@@ -100,6 +100,7 @@ and running tasks are never touched.
 	cmd.Flags().BoolVar(&dead, "dead", false, "remove old dead letters (with their payloads and dead results)")
 	cmd.Flags().Var(&older, "older-than", "only what was created more than this long ago: 90m, 36h, 7d")
 	cmd.Flags().BoolVar(&yes, "yes", false, "remove them; without it, only show what would go")
+	cli.CommandLineOnly(cmd.Flags(), "yes")
 	return cmd
 }
 

@@ -56,7 +56,7 @@ func TestValidateRejectsBadFlags(t *testing.T) {
 }
 
 // tree is a small command tree run the way Main runs one.
-func tree(o *Options) (*cobra.Command, *bytes.Buffer) {
+func tree(o *Options, before ...func(leaf *cobra.Command)) (*cobra.Command, *bytes.Buffer) {
 	root := &cobra.Command{Use: "x", Args: cobra.NoArgs}
 	o.AddFlags(root.PersistentFlags(), "warn")
 	var n int
@@ -68,6 +68,9 @@ func tree(o *Options) (*cobra.Command, *bytes.Buffer) {
 	group := &cobra.Command{Use: "group", Args: cobra.NoArgs}
 	group.AddCommand(&cobra.Command{Use: "list", RunE: func(*cobra.Command, []string) error { return nil }})
 	root.AddCommand(leaf, group)
+	for _, f := range before {
+		f(leaf)
+	}
 	Prepare(root)
 	var out bytes.Buffer
 	root.SetOut(&out)
@@ -247,5 +250,24 @@ func TestNotifyTalksToTheServiceManagersSocket(t *testing.T) {
 	n, err := ln.Read(buf)
 	if err != nil || string(buf[:n]) != NotifyReady {
 		t.Fatalf("got %q, %v", buf[:n], err)
+	}
+}
+
+func TestCommandLineOnlyFlagsIgnoreTheEnvironment(t *testing.T) {
+	t.Setenv("PADDOCK_A", "true")
+	var o Options
+	root, out := tree(&o, func(leaf *cobra.Command) { CommandLineOnly(leaf.Flags(), "a") })
+	leaf, _, _ := root.Find([]string{"leaf"})
+	root.SetArgs([]string{"leaf", "x"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if leaf.Flags().Lookup("a").Changed {
+		t.Fatal("PADDOCK_A set a command-line-only flag")
+	}
+	root.SetArgs([]string{"leaf", "--help"})
+	_ = root.Execute()
+	if strings.Contains(out.String(), "PADDOCK_A") {
+		t.Fatalf("--help offers PADDOCK_A:\n%s", out)
 	}
 }

@@ -20,10 +20,24 @@ func EnvName(flag string) string {
 	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
-// skipEnv are cobra's own flags: an environment variable must not turn a
-// command into its help or version text.
+// noEnv is the annotation of flags that only the command line may set.
+const noEnv = "paddock_no_env"
+
+// CommandLineOnly keeps the named flags of fs away from the environment and
+// config files: a confirmation such as purge's --yes must be typed for the
+// command at hand, never inherited from an exported variable.
+func CommandLineOnly(fs *pflag.FlagSet, names ...string) {
+	for _, n := range names {
+		_ = fs.SetAnnotation(n, noEnv, []string{"true"})
+	}
+}
+
+// skipEnv are the flags the environment does not set: cobra's own (an
+// environment variable must not turn a command into its help or version
+// text) and those marked CommandLineOnly.
 func skipEnv(f *pflag.Flag) bool {
-	return f.Name == "help" || f.Name == "version" || f.Hidden
+	_, commandLineOnly := f.Annotations[noEnv]
+	return f.Name == "help" || f.Name == "version" || f.Hidden || commandLineOnly
 }
 
 // annotateEnv appends each flag's variable to its usage, so --help says it.
