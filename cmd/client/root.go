@@ -53,6 +53,7 @@ Every flag can also be set from the environment: --zk from PADDOCK_ZK,
 		newRunCommand(g),
 		newConfigCommand(g),
 		newRoleCommand(g),
+		newDashboardCommand(g),
 	)
 	return root
 }

@@ -46,6 +46,7 @@ function num(n) {
 }
 
 function rate(r) {
+  if (r === 0) return "0";
   if (r >= 100) return Math.round(r).toLocaleString("en-US");
   if (r >= 10) return r.toFixed(1);
   return r.toFixed(2);
@@ -130,7 +131,7 @@ function render(st) {
     el("td", {}, el("span", { class: "badge bad" }, d.reason)),
     el("td", { class: "detail", title: d.detail }, d.detail || "—"),
     el("td", { class: "num" }, d.attempts),
-    el("td", { title: d.at || "" }, d.at ? age(since(d.at, st)) + " ago" : "—"))));
+    el("td", { class: "when", title: d.at || "" }, d.at ? age(since(d.at, st)) + " ago" : "—"))));
 
   // Roles.
   $("roles-count").textContent = st.roles.length ? "(" + st.roles.length + ")" : "";
