@@ -57,8 +57,11 @@ function clock(t) {
   return isNaN(d) ? "?" : d.toLocaleTimeString([], { hour12: false });
 }
 
-function fill(tbody, rows) {
-  tbody.replaceChildren(...rows);
+// fill replaces a table's rows; an empty table is hidden (its "empty"
+// note says why).
+function fill(table, rows) {
+  table.tBodies[0].replaceChildren(...rows);
+  table.hidden = rows.length === 0;
 }
 
 function render(st) {
@@ -105,7 +108,7 @@ function render(st) {
   // Workers.
   $("workers-count").textContent = st.workers.length ? "(" + st.workers.length + ")" : "";
   $("workers-empty").hidden = st.workers.length > 0;
-  fill($("workers").tBodies[0], st.workers.map((w) => {
+  fill($("workers"), st.workers.map((w) => {
     if (!w.valid) {
       return el("tr", { "data-worker": w.name }, el("td", { class: "name" }, w.name),
         el("td", { colspan: 6, class: "muted" }, "unreadable registration"));
@@ -126,7 +129,7 @@ function render(st) {
   // Dead letters.
   $("dead-count").textContent = st.dead ? "(newest " + st.recent_dead.length + " of " + num(st.dead) + ")" : "";
   $("dead-empty").hidden = st.recent_dead.length > 0;
-  fill($("dead").tBodies[0], st.recent_dead.map((d) => el("tr", { "data-dead": d.id },
+  fill($("dead"), st.recent_dead.map((d) => el("tr", { "data-dead": d.id },
     el("td", { class: "mono" }, d.id),
     el("td", {}, el("span", { class: "badge bad" }, d.reason)),
     el("td", { class: "detail", title: d.detail }, d.detail || "—"),
@@ -136,7 +139,7 @@ function render(st) {
   // Roles.
   $("roles-count").textContent = st.roles.length ? "(" + st.roles.length + ")" : "";
   $("roles-empty").hidden = st.roles.length > 0;
-  fill($("roles").tBodies[0], st.roles.map((r) => el("tr", { "data-role": r.name },
+  fill($("roles"), st.roles.map((r) => el("tr", { "data-role": r.name },
     el("td", { class: "name", title: r.data ? "runs " + r.data : "held without a command" }, r.name),
     el("td", {}, r.holder ? r.holder : el("span", { class: "badge warn" }, "open")),
     el("td", {}, r.holder ? age(since(r.since, st)) : "—"))));
@@ -176,7 +179,7 @@ function connect() {
   source.addEventListener("unreachable", (e) => {
     const f = JSON.parse(e.data);
     setConn("unreachable", "Cannot reach ZooKeeper",
-      f.error + (lastGood ? " — showing the reading of " + clock(lastGood) + "; " : " — ") + "retrying every second.");
+      f.error.replace(/^cannot reach ZooKeeper:\s*/i, "") + (lastGood ? " — showing the reading of " + clock(lastGood) + "; " : " — ") + "retrying every second.");
   });
   source.onerror = () => {
     // The browser reconnects by itself unless the server answered with an
