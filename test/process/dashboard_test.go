@@ -2,10 +2,12 @@ package process
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -114,4 +116,31 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", shot)
+}
+
+// `client status --watch -o json` prints one JSON reading per line per
+// interval, the throughput from the second on, and Ctrl-C ends it with 0.
+func TestStatusWatch(t *testing.T) {
+	e := newEnv(t)
+	e.Init()
+	w := e.Client("status", "--watch", "-o", "json", "--interval", "200ms")
+	waitFor(t, 30*time.Second, "three readings", func() bool { return len(w.Out()) >= 3 })
+	w.Signal(syscall.SIGINT)
+	if code := w.Wait(10 * time.Second); code != 0 {
+		t.Fatalf("status --watch exited %d after SIGINT: %s", code, w.Stderr())
+	}
+	for i, l := range w.Out() {
+		var st struct {
+			Root       string `json:"root"`
+			Throughput *struct {
+				WindowSeconds float64 `json:"window_seconds"`
+			} `json:"throughput"`
+		}
+		if err := json.Unmarshal([]byte(l.Raw), &st); err != nil || st.Root != e.Root {
+			t.Fatalf("line %d is not a reading of %s (%v): %s", i, e.Root, err, l.Raw)
+		}
+		if (i == 0) != (st.Throughput == nil) {
+			t.Fatalf("reading %d: throughput %+v (expected from the second reading on)", i, st.Throughput)
+		}
+	}
 }
