@@ -310,6 +310,12 @@ cluster_ready() {
 }
 wait_until 20 "a leader, a backup and both workers" cluster_ready
 show "$BIN/client" status || fail "client status failed"
+# The live status page, on a free port; open it to watch the failover below.
+start status-page "$WORK/status-page.log" "$BIN/client" dashboard --http-addr 127.0.0.1:0
+page_url() { sed -n 's/^status page: //p' "$WORK/status-page.log"; }
+page_url_known() { [[ -n $(page_url) ]]; }
+wait_until 20 "the status page" page_url_known
+say "status page: ${B}$(page_url)${N} ${D}(live until the demo ends; it shows the failover below)${N}"
 
 # ---------------------------------------------------------------- 3. tasks
 
@@ -401,5 +407,6 @@ ${B}Watch a failover yourself${N} with a cluster that keeps running (state in .t
     kill -9 <leader pid>             ${D}# the backup takes over once the session expires (~4 s)${N}
     kill <leader pid>                ${D}# or SIGTERM: the leader resigns, the backup takes over at once${N}
     make cluster-status              ${D}# the new leader, a higher epoch${N}
+    bin/client dashboard             ${D}# the live status page (it prints its URL)${N}
     make cluster-down                ${D}# stop it all${N}
 EOF

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,6 +56,9 @@ func TestUsageErrorsBeforeConnecting(t *testing.T) {
 		{[]string{"cancel", "1a1fdd9a6470b11fcf6Z"}, cli.ExitUsage, "hex"},
 		{[]string{"run", "--tasks", "0"}, cli.ExitUsage, "at least 1"},
 		{[]string{"status", "--log-format", "xml"}, cli.ExitUsage, "--log-format"},
+		{[]string{"status", "--watch", "--interval", "0s"}, cli.ExitUsage, "--interval"},
+		{[]string{"dashboard", "--http-addr", "8080"}, cli.ExitUsage, "--http-addr"},
+		{[]string{"dashboard", "--interval", "-1s"}, cli.ExitUsage, "--interval"},
 	} {
 		_, err := run(t, tc.args...)
 		if exitCode(err) != tc.code || err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -82,7 +86,7 @@ func TestUnreachableZooKeeperFailsFast(t *testing.T) {
 }
 
 func TestHelpExplainsEveryCommand(t *testing.T) {
-	for _, cmd := range []string{"init", "submit", "result", "cancel", "status", "run"} {
+	for _, cmd := range []string{"init", "submit", "result", "cancel", "status", "run", "dashboard"} {
 		out, err := run(t, cmd, "--help")
 		if err != nil || !strings.Contains(out, "Usage:") || len(out) < 300 {
 			t.Errorf("%s --help: %v\n%s", cmd, err, out)
@@ -118,6 +122,23 @@ func TestMistypedSubcommandsAreUsageErrors(t *testing.T) {
 		_, err := run(t, tc.args...)
 		if exitCode(err) != cli.ExitUsage || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: exit %d (%v), want %d mentioning %q", tc.args, exitCode(err), err, cli.ExitUsage, tc.want)
+		}
+	}
+}
+
+func TestPageURL(t *testing.T) {
+	for addr, want := range map[string]string{
+		"127.0.0.1:8080": "http://127.0.0.1:8080/",
+		"0.0.0.0:80":     "http://127.0.0.1:80/",
+		"[::]:8080":      "http://127.0.0.1:8080/",
+		"[::1]:8080":     "http://[::1]:8080/",
+	} {
+		a, err := net.ResolveTCPAddr("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := pageURL(a); got != want {
+			t.Errorf("pageURL(%s) = %s, want %s", addr, got, want)
 		}
 	}
 }

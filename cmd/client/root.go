@@ -58,6 +58,7 @@ Every flag can also be set from the environment: --zk from PADDOCK_ZK,
 		newConfigCommand(g),
 		newRoleCommand(g),
 		newProbeCommand(g),
+		newDashboardCommand(g),
 	)
 	return root
 }

@@ -1,27 +1,51 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/paddock-zk/paddock/internal/cli"
 	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/internal/dashboard"
 	"github.com/spf13/cobra"
 )
 
 func newStatusCommand(g *globals) *cobra.Command {
+	var (
+		watch    bool
+		interval time.Duration
+	)
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show the leader, backups, workers and task counts",
+		Short: "Show the leader, backups, workers, task counts, dead letters and roles",
 		Long: `Show who leads (and the epoch, the fencing token it writes with), the backup
-masters in line order, every registered worker with its load, and how many
-tasks are pending, running, finished (results not yet collected) and
-dead-lettered. It only reads.`,
+masters in line order, every registered worker with its load, how many tasks
+are pending, running, finished (results not yet collected) and dead-lettered,
+the newest dead letters, and the roles with their holders. It only reads.
+
+With --watch it reads again every --interval until Ctrl-C (exit 0), and adds
+the throughput over the last minute once it has two readings. On a terminal it
+redraws in place; otherwise it prints one reading per interval (with -o json,
+one JSON object per line). If ZooKeeper cannot be read meanwhile it says so
+and keeps trying.`,
+		Example: `  client status
+  client status --watch
+  client status --watch -o json | jq -c '{pending, running, throughput}'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if interval <= 0 {
+				return cli.Usage(errors.New("--interval must be positive"))
+			}
 			return g.withEnv(cmd, func(env *cli.Env) error {
+				if watch {
+					return watchStatus(cmd.Context(), cmd, dashboard.NewReader(env.Client, env.Layout, nil), interval, g.out.JSON())
+				}
 				st, err := coord.ReadStatus(cmd.Context(), env.Client, env.Layout)
 				if err != nil {
 					return err
@@ -34,7 +58,72 @@ dead-lettered. It only reads.`,
 			})
 		},
 	}
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "read again every --interval until Ctrl-C")
+	cmd.Flags().DurationVar(&interval, "interval", time.Second, "how often --watch reads")
 	return cmd
+}
+
+// watchStatus prints a reading every interval until ctx ends. A failed
+// reading is reported and the next one tried: a watch outlives a
+// ZooKeeper restart.
+func watchStatus(ctx context.Context, cmd *cobra.Command, r *dashboard.Reader, interval time.Duration, asJSON bool) error {
+	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	tty := !asJSON && cli.IsTerminal(out)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	var last *coord.Status
+	for {
+		st, err := r.Read(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case tty:
+			if err == nil {
+				last = &st
+			}
+			redraw(out, interval, last, err)
+		case err != nil:
+			fmt.Fprintf(errOut, "%s %v (retrying every %v)\n", time.Now().Format(time.TimeOnly), err, interval)
+		case asJSON:
+			if err := printJSON(out, st); err != nil {
+				return err
+			}
+		default:
+			printStatus(out, st)
+			fmt.Fprintln(out)
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// redraw paints one frame over the previous one: cursor home, each line
+// cleared to its end, then everything below cleared, in one write so the
+// terminal never shows half a frame. With an error it shows the last good
+// reading under the error.
+func redraw(w io.Writer, interval time.Duration, st *coord.Status, err error) {
+	var frame bytes.Buffer
+	fmt.Fprintf(&frame, "every %v, %s; Ctrl-C to stop\n", interval, time.Now().Format(time.TimeOnly))
+	if err != nil {
+		fmt.Fprintf(&frame, "%v (retrying)\n", err)
+	}
+	fmt.Fprintln(&frame)
+	if st != nil {
+		printStatus(&frame, *st)
+	}
+	var b strings.Builder
+	b.WriteString("\033[H")
+	for _, line := range strings.SplitAfter(frame.String(), "\n") {
+		b.WriteString(strings.TrimSuffix(line, "\n"))
+		if strings.HasSuffix(line, "\n") {
+			b.WriteString("\033[K\n")
+		}
+	}
+	b.WriteString("\033[J")
+	_, _ = io.WriteString(w, b.String())
 }
 
 func printStatus(out io.Writer, st coord.Status) {
@@ -48,15 +137,15 @@ func printStatus(out io.Writer, st coord.Status) {
 	default:
 		fmt.Fprintf(w, "leader:\tnone (no master running)\n")
 	}
-	var backups []string
-	for _, b := range st.Backups {
-		backups = append(backups, b.ID)
-	}
-	if len(backups) == 0 {
-		backups = []string{"none"}
-	}
-	fmt.Fprintf(w, "backups:\t%s\n", strings.Join(backups, ", "))
+	fmt.Fprintf(w, "backups:\t%s\n", memberIDs(st.Backups))
 	fmt.Fprintf(w, "tasks:\tpending %d, running %d, finished %d, dead-letter %d\n", st.Pending, st.Running, st.Finished, st.Dead)
+	if st.OldestPendingSeconds != nil {
+		fmt.Fprintf(w, "oldest pending:\t%v\n", time.Duration(*st.OldestPendingSeconds*float64(time.Second)).Round(time.Second))
+	}
+	if tp := st.Throughput; tp != nil {
+		fmt.Fprintf(w, "throughput:\t%.1f tasks/s ended, %.1f/s submitted (over %v)\n", tp.EndedPerSecond, tp.SubmittedPerSecond,
+			time.Duration(tp.WindowSeconds*float64(time.Second)).Round(time.Second))
+	}
 	fmt.Fprintf(w, "workers:\t%d\n", len(st.Workers))
 	for _, wk := range st.Workers {
 		if !wk.Valid {
@@ -70,5 +159,51 @@ func printStatus(out io.Writer, st coord.Status) {
 		fmt.Fprintf(w, "  %s\t%d/%d running\t%s\t%s pid %d%s\n", wk.Name, wk.Running, wk.Concurrency,
 			strings.Join(wk.Kinds, ","), wk.Host, wk.PID, state)
 	}
+	if len(st.RecentDead) > 0 {
+		fmt.Fprintf(w, "dead letters:\tnewest %d of %d\n", len(st.RecentDead), st.Dead)
+		for _, d := range st.RecentDead {
+			fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", d.ID, d.Reason, ago(st.At, d.At), oneLine(d.Detail, 80))
+		}
+	}
+	if len(st.Roles) > 0 || len(st.Applicants) > 0 {
+		fmt.Fprintf(w, "roles:\t%d\n", len(st.Roles))
+		for _, r := range st.Roles {
+			if r.Holder == "" {
+				fmt.Fprintf(w, "  %s\topen\n", r.Name)
+				continue
+			}
+			fmt.Fprintf(w, "  %s\theld by %s\tsince %s\n", r.Name, r.Holder, ago(st.At, r.Since))
+		}
+		fmt.Fprintf(w, "applicants:\t%s\n", memberIDs(st.Applicants))
+	}
 	w.Flush()
+}
+
+func memberIDs(ms []coord.Member) string {
+	if len(ms) == 0 {
+		return "none"
+	}
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.ID
+	}
+	return strings.Join(ids, ", ")
+}
+
+// ago is how long before now t was, to the second ("?" for no time).
+func ago(now, t time.Time) string {
+	if t.IsZero() {
+		return "?"
+	}
+	return now.Sub(t).Round(time.Second).String() + " ago"
+}
+
+// oneLine keeps a detail to one line of at most n runes, so the table
+// stays a table.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
 }
