@@ -231,7 +231,9 @@ cmd_up() {
 	rm -f "$STATE/init.err"
 	for name in "${MEMBERS[@]}"; do
 		case $name in
-		master-*) set -- "$BIN/master" "${zk[@]}" --id "$name" ;;
+		# Each master serves metrics, probes and the status page on a free
+		# port, which its log names (page_url).
+		master-*) set -- "$BIN/master" "${zk[@]}" --id "$name" --http-addr 127.0.0.1:0 ;;
 		worker-*) set -- "$BIN/worker" "${zk[@]}" --id "$name" --concurrency 4 ;;
 		esac
 		${SETSID[@]+"${SETSID[@]}"} "$@" </dev/null >"$STATE/$name.log" 2>&1 &
@@ -263,7 +265,8 @@ cmd_up() {
 	printf '  ZooKeeper %s on 127.0.0.1:%s (pid %s)\n' "${ZK_VERSION:-?}" "$PORT" "$(pid_of zookeeper)"
 	printf '  master-1 (pid %s), master-2 (pid %s), worker-1 (pid %s), worker-2 (pid %s)\n' \
 		"$(pid_of master-1)" "$(pid_of master-2)" "$(pid_of worker-1)" "$(pid_of worker-2)"
-	printf '  all with --session-timeout %s\n\n' "$SESSION_TIMEOUT"
+	printf '  all with --session-timeout %s\n' "$SESSION_TIMEOUT"
+	printf '  status page: %s (master-1), %s (master-2)\n\n' "$(page_url master-1)" "$(page_url master-2)"
 	"$BIN/client" status --zk "127.0.0.1:$PORT" | sed 's/^/  /'
 	local note=''
 	[[ $PORT == 2181 ]] && note="   ${D}# 2181 is also the default${N}"
@@ -294,6 +297,14 @@ EOF
 }
 
 # ---------------------------------------------------------------- status, down, logs
+
+# page_url NAME: the status page a master serves, from the address its log
+# names ("serving http" ... "addr":"127.0.0.1:PORT").
+page_url() {
+	local addr
+	addr=$(sed -n 's/.*serving http.*"addr": *"\([^"]*\)".*/\1/p; s/.*serving http[[:space:]]*{"addr": "\([^"]*\)".*/\1/p' "$STATE/$1.log" 2>/dev/null | tail -n 1)
+	[[ -n $addr ]] && echo "http://$addr/" || echo "(not serving yet: see .tmp/cluster/$1.log)"
+}
 
 cmd_status() {
 	if ! read_state; then

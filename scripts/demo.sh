@@ -407,6 +407,6 @@ ${B}Watch a failover yourself${N} with a cluster that keeps running (state in .t
     kill -9 <leader pid>             ${D}# the backup takes over once the session expires (~4 s)${N}
     kill <leader pid>                ${D}# or SIGTERM: the leader resigns, the backup takes over at once${N}
     make cluster-status              ${D}# the new leader, a higher epoch${N}
-    bin/client dashboard             ${D}# the live status page (it prints its URL)${N}
+    bin/client dashboard             ${D}# the live status page (cluster-up prints the masters' own)${N}
     make cluster-down                ${D}# stop it all${N}
 EOF

@@ -5,6 +5,7 @@ import (
 
 	"github.com/paddock-zk/paddock/internal/cli"
 	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/internal/dashboard"
 	"github.com/paddock-zk/paddock/internal/master"
 	"github.com/spf13/cobra"
 )
@@ -61,6 +62,7 @@ leader or backup) and Go's profiles (/debug/pprof/); see docs/OPERATING.md.`,
 			env.HTTP.MustRegister(cfg.Metrics)
 			env.HTTP.Ready("election", cfg.Metrics.Ready)
 			cfg.Metrics.OnReady(env.ServiceManager(cmd.Context()))
+			mountStatusPage(env, cfg.Metrics)
 			env.HTTP.Start()
 			return master.Run(cmd.Context(), env.Client, env.Layout, cfg)
 		},
@@ -72,4 +74,24 @@ leader or backup) and Go's profiles (/debug/pprof/); see docs/OPERATING.md.`,
 	cmd.Flags().DurationVar(&cfg.DeadRetention, "dead-retention", master.DefaultDeadRetention, "remove dead letters (and their payloads) nobody requeued or purged after this long")
 	cmd.Flags().IntVar(&cfg.Batch, "batch", master.DefaultBatch, "most tasks assigned in one ZooKeeper multi")
 	return cmd
+}
+
+// mountStatusPage serves the live status page at "/" on the master's
+// listener. Every master serves it; the leader adds what only it knows (the
+// age of the oldest pending task).
+func mountStatusPage(env *cli.Env, m *master.Metrics) {
+	if env.HTTP == nil {
+		return
+	}
+	page := dashboard.New(env.Client, env.Layout, dashboard.Options{
+		Log: env.Log.Named("status-page"),
+		Extra: func(st *coord.Status) {
+			if age, ok := m.OldestPending(); ok {
+				secs := age.Seconds()
+				st.OldestPendingSeconds = &secs
+			}
+		},
+	})
+	env.HTTP.Handle("/", page)
+	env.HTTP.OnShutdown(page.Close)
 }

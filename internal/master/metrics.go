@@ -107,6 +107,25 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
+// OldestPending is how long the oldest pending task has waited, as the
+// leader knows it (the status page shows it); ok is false when this master
+// does not lead or has not looked at the task shards yet. Zero: none waits.
+func (m *Metrics) OldestPending() (age time.Duration, ok bool) {
+	v := m.view.Load()
+	if v == nil || m.standing.Load() != standLeader {
+		return 0, false
+	}
+	secs, _ := m.oldestAge(v)
+	return time.Duration(secs * float64(time.Second)), true
+}
+
+func (m *Metrics) oldestAge(v *leaderView) (seconds float64, any bool) {
+	if v.oldest.IsZero() {
+		return 0, false
+	}
+	return max(0, m.now().Sub(v.oldest).Seconds()), true
+}
+
 // Collect implements prometheus.Collector.
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.assigned.Collect(ch)
@@ -121,10 +140,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	if v == nil || !leading {
 		return
 	}
-	age := 0.0
-	if !v.oldest.IsZero() {
-		age = max(0, m.now().Sub(v.oldest).Seconds())
-	}
+	age, _ := m.oldestAge(v)
 	ch <- prometheus.MustNewConstMetric(m.pending, prometheus.GaugeValue, float64(v.pending))
 	ch <- prometheus.MustNewConstMetric(m.running, prometheus.GaugeValue, float64(v.running))
 	ch <- prometheus.MustNewConstMetric(m.oldest, prometheus.GaugeValue, age)

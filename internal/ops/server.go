@@ -113,6 +113,15 @@ func (s *Server) Handle(pattern string, h http.Handler) {
 	s.mux.Handle(pattern, h)
 }
 
+// OnShutdown runs f when Close begins, before it waits for requests in
+// progress: long-lived responses (a page's event stream) end then, instead
+// of holding the shutdown until its deadline.
+func (s *Server) OnShutdown(f func()) {
+	if s != nil {
+		s.srv.RegisterOnShutdown(f)
+	}
+}
+
 // Live adds a liveness check to /livez: a check that fails means the
 // process is wedged and should be restarted. It may be called at any time.
 func (s *Server) Live(name string, check func() error) {

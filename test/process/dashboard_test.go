@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,8 +29,10 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Fatalf("no browser at %s (%v): run `make tools`, which installs Debian's chromium", chromium, err)
 	}
 	e := newEnv(t)
-	m1 := e.Leader("m1")
-	e.Backup("m2")
+	// Every master serves the page: the browser watches the backup's, which
+	// outlives the leader it sees killed.
+	m1 := e.Leader("m1", "--http-addr", "127.0.0.1:0")
+	m2 := e.Backup("m2", "--http-addr", "127.0.0.1:0")
 	e.ReadyWorker(m1, "w1", 4)
 	w2 := roleWorker(e, "w2")
 	// Something in every part of the page: a role held and one open, a
@@ -50,9 +54,16 @@ func TestStatusPageInBrowser(t *testing.T) {
 	e.WaitResults(30*time.Second, e.SubmitN(3, "echo", "hello"))
 	e.SubmitN(3, "sleep", "300")
 
+	url := "http://" + m2.HTTPAddr(pt.StartTimeout) + "/"
+	// A machine without a master serves the same page with client dashboard.
 	dash := e.Client("dashboard", "--http-addr", "127.0.0.1:0")
 	line := dash.WaitOut(pt.StartTimeout, pt.Contains("status page: http://"))
-	url := strings.TrimSpace(line.Raw[strings.Index(line.Raw, "http://"):])
+	dashURL := strings.TrimSpace(line.Raw[strings.Index(line.Raw, "http://"):])
+	for _, u := range []string{dashURL, "http://" + m1.HTTPAddr(pt.StartTimeout) + "/"} {
+		if body := httpGet(t, u+"api/status"); !strings.Contains(body, `"leader":{"id":"m1"`) {
+			t.Fatalf("GET %sapi/status: %s", u, body)
+		}
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -88,6 +99,9 @@ func TestStatusPageInBrowser(t *testing.T) {
 	t.Logf("the page named m2 %v after m1 was killed (session timeout %v)", time.Since(killed).Round(time.Millisecond), e.SessionTimeout)
 
 	shows("m2 done taking over", `getComputedStyle(document.getElementById("taking-over")).display === "none"`, 10*time.Second)
+	// Only the leader knows how long the oldest pending task has waited;
+	// m2's page says so now that m2 leads.
+	shows("the oldest pending age", `!["", "—"].includes(document.getElementById("oldest-pending").textContent.trim())`, 10*time.Second)
 
 	// A new backup, tasks ending, and every part of the page filled, for
 	// the screenshot.
@@ -143,4 +157,15 @@ func TestStatusWatch(t *testing.T) {
 			t.Fatalf("reading %d: throughput %+v (expected from the second reading on)", i, st.Throughput)
 		}
 	}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
