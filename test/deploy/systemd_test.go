@@ -49,13 +49,11 @@ func TestSystemdUnitsVerify(t *testing.T) {
 
 func copyTree(t *testing.T, from, to string) {
 	t.Helper()
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if out, err := exec.Command("cp", "-a", from+"/.", to).CombinedOutput(); err != nil {
-		if err := os.MkdirAll(to, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if out, err = exec.Command("cp", "-a", from+"/.", to).CombinedOutput(); err != nil {
-			t.Fatalf("cp %s: %v\n%s", from, err, out)
-		}
+		t.Fatalf("cp %s: %v\n%s", from, err, out)
 	}
 }
 
