@@ -8,7 +8,7 @@ LDFLAGS := -X github.com/paddock-zk/paddock/internal/cli.Version=$(VERSION)
 RACE_PKGS := ./internal/... ./cmd/...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build install image compose-up compose-down deploy-test zookeeper tools demo test unit check bench cluster-up cluster-down cluster-status cluster-logs clean help
+.PHONY: fuzz all build install image compose-up compose-down deploy-test zookeeper tools demo test unit check bench cluster-up cluster-down cluster-status cluster-logs clean help
 
 all: build
 
@@ -66,6 +66,11 @@ scenarios: zk-image
 	@rm -rf .tmp/scenarios
 	@status=0; PADDOCK_E2E_EVIDENCE=$(CURDIR)/.tmp/scenarios $(GO) test -count=1 -timeout 10m ./test/e2e/... || status=$$?; \
 	$(GO) run ./test/e2e/scenariosdoc -in .tmp/scenarios -out docs/SCENARIOS.md && exit $$status
+
+# fuzz: every fuzz target for FUZZTIME (default 30s) each; new failures
+# land in the package's testdata/fuzz, which make test then replays.
+fuzz:
+	@scripts/fuzz.sh
 
 unit:
 	$(GO) test -count=1 -short ./internal/task/ ./internal/master/ ./internal/cli/

@@ -92,11 +92,31 @@ type execKind struct {
 // Exec is the exec kind with argv passed through wrap before it runs.
 func Exec(wrap func(argv []string) []string) Kind { return execKind{wrap: wrap} }
 
-func (k execKind) Run(ctx context.Context, payload []byte) Outcome {
+// ParseArgv decodes a command line: an exec task's payload, a role's data.
+// It must be a JSON array of strings whose first element, the command, is
+// not empty; anything else is an error (wrapping ErrMalformed) that says
+// what was expected and shows what was given.
+func ParseArgv(payload []byte) ([]string, error) {
 	var argv []string
 	if err := json.Unmarshal(payload, &argv); err != nil || len(argv) == 0 || argv[0] == "" {
-		return Outcome{Err: fmt.Errorf(`exec: payload must be a JSON array of strings, the command and its arguments, e.g. ["sh","-c","echo hi"]; got %s`,
-			quotePayload(payload))}
+		return nil, argvError{got: quotePayload(payload)}
+	}
+	return argv, nil
+}
+
+// argvError reads as the sentence after "payload" or "--data".
+type argvError struct{ got string }
+
+func (e argvError) Error() string {
+	return `must be a JSON array of strings, the command and its arguments, e.g. ["sh","-c","echo hi"]; got ` + e.got
+}
+
+func (argvError) Unwrap() error { return ErrMalformed }
+
+func (k execKind) Run(ctx context.Context, payload []byte) Outcome {
+	argv, err := ParseArgv(payload)
+	if err != nil {
+		return Outcome{Err: fmt.Errorf("exec: payload %w", err)}
 	}
 	if k.wrap != nil {
 		argv = k.wrap(argv)
@@ -113,7 +133,7 @@ func (k execKind) Run(ctx context.Context, payload []byte) Outcome {
 	if err := cmd.Start(); err != nil {
 		return Outcome{Err: err} // already names the command, e.g. `exec: "x": executable file not found in $PATH`
 	}
-	err := cmd.Wait()
+	err = cmd.Wait()
 	// Whatever the leader left running in the background goes too: a task's
 	// processes must not outlive it and pile up on the worker.
 	killGroup(cmd.Process.Pid)
