@@ -11,6 +11,7 @@ import (
 
 	"github.com/paddock-zk/paddock/internal/cli"
 	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/zkclient"
 	"github.com/spf13/cobra"
 )
 
@@ -85,7 +86,7 @@ and running tasks are never touched.
 					return rep.print(cmd, g.out.JSON())
 				}
 				done, err := coord.RemoveOld(cmd.Context(), env.Client, env.Layout, olds, coord.DefaultRemoveBatch,
-					func(items [][]coord.Op) (map[int]*coord.MultiError, error) {
+					func(items [][]zkclient.Op) (map[int]*zkclient.MultiError, error) {
 						return env.Client.Batch(cmd.Context(), items)
 					})
 				rep.Removed = &done

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/paddock-zk/paddock/internal/cli"
-	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/recipe"
 	"github.com/spf13/cobra"
 )
 
@@ -42,8 +42,8 @@ func checkRoleData(data string) error {
 	if err := json.Unmarshal([]byte(data), &argv); err != nil || len(argv) == 0 || argv[0] == "" {
 		return fmt.Errorf(`--data must be a JSON array of strings, the command and its arguments, e.g. ["sh","-c","exec my-shard 7"]; got %s`, strconv.Quote(data))
 	}
-	if len(data) > coord.MaxRoleData {
-		return fmt.Errorf("--data is %d bytes, more than %d", len(data), coord.MaxRoleData)
+	if len(data) > recipe.MaxRoleData {
+		return fmt.Errorf("--data is %d bytes, more than %d", len(data), recipe.MaxRoleData)
 	}
 	return nil
 }
@@ -57,15 +57,15 @@ func newRoleAddCommand(g *globals) *cobra.Command {
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
-			if err := coord.CheckRoleName(name); err != nil {
+			if err := recipe.CheckRoleName(name); err != nil {
 				return cli.Usage(err)
 			}
 			if err := checkRoleData(data); err != nil {
 				return cli.Usage(err)
 			}
 			return g.withEnv(cmd, func(env *cli.Env) error {
-				err := coord.NewRoleMatch(env.Client, env.Layout.Roles()).Add(cmd.Context(), name, data)
-				if errors.Is(err, coord.ErrRoleExists) {
+				err := recipe.NewRoleMatch(env.Client, env.Layout.Roles()).Add(cmd.Context(), name, data)
+				if errors.Is(err, recipe.ErrRoleExists) {
 					return fmt.Errorf("role %s exists already (remove it first to change it)", name)
 				}
 				if err != nil {
@@ -87,12 +87,12 @@ func newRoleRemoveCommand(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
-			if err := coord.CheckRoleName(name); err != nil {
+			if err := recipe.CheckRoleName(name); err != nil {
 				return cli.Usage(err)
 			}
 			return g.withEnv(cmd, func(env *cli.Env) error {
-				err := coord.NewRoleMatch(env.Client, env.Layout.Roles()).Remove(cmd.Context(), name)
-				if errors.Is(err, coord.ErrNoRole) {
+				err := recipe.NewRoleMatch(env.Client, env.Layout.Roles()).Remove(cmd.Context(), name)
+				if errors.Is(err, recipe.ErrNoRole) {
 					return fmt.Errorf("no role %s", name)
 				}
 				if err != nil {
@@ -107,8 +107,8 @@ func newRoleRemoveCommand(g *globals) *cobra.Command {
 
 // roleList is what `client role list --json` prints.
 type roleList struct {
-	Roles      []coord.RoleStatus `json:"roles"`
-	Applicants []coord.Member     `json:"applicants"` // waiting for a role, the next to claim first
+	Roles      []recipe.RoleStatus `json:"roles"`
+	Applicants []recipe.Member     `json:"applicants"` // waiting for a role, the next to claim first
 }
 
 func newRoleListCommand(g *globals) *cobra.Command {
@@ -118,7 +118,7 @@ func newRoleListCommand(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.withEnv(cmd, func(env *cli.Env) error {
-				rm := coord.NewRoleMatch(env.Client, env.Layout.Roles())
+				rm := recipe.NewRoleMatch(env.Client, env.Layout.Roles())
 				var l roleList
 				var err error
 				if l.Roles, err = rm.List(cmd.Context()); err != nil {
@@ -128,7 +128,7 @@ func newRoleListCommand(g *globals) *cobra.Command {
 					return err
 				}
 				if l.Roles == nil {
-					l.Roles = []coord.RoleStatus{}
+					l.Roles = []recipe.RoleStatus{}
 				}
 				if g.out.JSON() {
 					return printJSON(cmd.OutOrStdout(), l)

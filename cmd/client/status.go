@@ -13,6 +13,7 @@ import (
 	"github.com/paddock-zk/paddock/internal/cli"
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/dashboard"
+	"github.com/paddock-zk/paddock/recipe"
 	"github.com/spf13/cobra"
 )
 
@@ -179,7 +180,7 @@ func printStatus(out io.Writer, st coord.Status) {
 	w.Flush()
 }
 
-func memberIDs(ms []coord.Member) string {
+func memberIDs(ms []recipe.Member) string {
 	if len(ms) == 0 {
 		return "none"
 	}

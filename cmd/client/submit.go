@@ -13,6 +13,7 @@ import (
 	"github.com/paddock-zk/paddock/internal/cli"
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/task"
+	"github.com/paddock-zk/paddock/zkclient"
 	"github.com/spf13/cobra"
 )
 
@@ -181,7 +182,7 @@ func submitMany(cmd *cobra.Command, q *coord.Queue, spec task.Spec, payload []by
 	bar := cli.StartProgress(cmd.ErrOrStderr(), !asJSON, func() string {
 		return fmt.Sprintf("submitted %d/%d", submitted.Load(), count)
 	})
-	_ = coord.Pipeline(count, func(i int) error {
+	_ = zkclient.Pipeline(count, func(i int) error {
 		if errs[i] = ctx.Err(); errs[i] == nil {
 			if errs[i] = q.Submit(ctx, ids[i], spec, payload); errs[i] == nil {
 				submitted.Add(1)
@@ -223,7 +224,7 @@ func submitMany(cmd *cobra.Command, q *coord.Queue, spec task.Spec, payload []by
 	bar = cli.StartProgress(cmd.ErrOrStderr(), !asJSON, func() string {
 		return fmt.Sprintf("results %d/%d", collected.Load(), count-failed)
 	})
-	_ = coord.Pipeline(count, func(i int) error {
+	_ = zkclient.Pipeline(count, func(i int) error {
 		if errs[i] != nil {
 			return nil
 		}

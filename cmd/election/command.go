@@ -11,7 +11,8 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/cli"
-	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/recipe"
+	"github.com/paddock-zk/paddock/zkclient"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 )
@@ -73,7 +74,7 @@ line is elected without waiting for a session timeout.`,
 	return cmd
 }
 
-func ensurePath(ctx context.Context, c *coord.Client, p string) error {
+func ensurePath(ctx context.Context, c *zkclient.Client, p string) error {
 	if p == "/" || p == "" {
 		return nil
 	}
@@ -87,8 +88,8 @@ func ensurePath(ctx context.Context, c *coord.Client, p string) error {
 }
 
 func stand(ctx context.Context, env *cli.Env, dir, id string, p *printer) error {
-	el := coord.NewLeaderQueue(env.Client, dir)
-	me, _ := json.Marshal(coord.Self(id))
+	el := recipe.NewLeaderQueue(env.Client, dir)
+	me, _ := json.Marshal(recipe.Self(id))
 	for {
 		sess, err := env.Client.Session(ctx)
 		if err != nil {
@@ -96,15 +97,15 @@ func stand(ctx context.Context, env *cli.Env, dir, id string, p *printer) error 
 		}
 		cand, err := el.Join(ctx, sess, me)
 		if err != nil {
-			if errors.Is(err, coord.ErrSessionLost) {
+			if errors.Is(err, recipe.ErrSessionLost) {
 				continue
 			}
 			return quiet(ctx, err)
 		}
 		env.Log.Debug("joined", zap.String("candidate", cand.Key()))
-		err = cand.Lead(ctx, func(s coord.Standing) {
+		err = cand.Lead(ctx, func(s recipe.Standing) {
 			if s.Position > 0 {
-				leader, _ := coord.DecodeMember(s.LeaderData)
+				leader, _ := recipe.DecodeMember(s.LeaderData)
 				p.following(leader.ID, s)
 			}
 		})
@@ -113,9 +114,9 @@ func stand(ctx context.Context, env *cli.Env, dir, id string, p *printer) error 
 			select {
 			case <-cand.Gone(ctx):
 				if ctx.Err() == nil {
-					err = coord.ErrCandidacyLost
+					err = recipe.ErrCandidacyLost
 					if !sess.Alive() {
-						err = coord.ErrSessionLost
+						err = recipe.ErrSessionLost
 					}
 				}
 			case <-ctx.Done():
@@ -160,18 +161,18 @@ func (p *printer) emit(text string, fields map[string]any) {
 	fmt.Fprintln(p.w, string(b))
 }
 
-func (p *printer) elected(c *coord.Candidate) {
+func (p *printer) elected(c *recipe.Candidate) {
 	p.emit("elected", map[string]any{"event": "elected", "candidate": c.Key()})
 }
 
-func (p *printer) following(leader string, s coord.Standing) {
+func (p *printer) following(leader string, s recipe.Standing) {
 	p.emit("following "+leader, map[string]any{"event": "following", "leader": leader,
 		"position": s.Position, "predecessor": s.Predecessor})
 }
 
 func (p *printer) lost(err error) {
 	reason := "candidacy-deleted"
-	if errors.Is(err, coord.ErrSessionLost) {
+	if errors.Is(err, recipe.ErrSessionLost) {
 		reason = "session-expired"
 	}
 	p.emit("lost "+reason, map[string]any{"event": "lost", "reason": reason})

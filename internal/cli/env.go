@@ -12,13 +12,14 @@ import (
 
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/ops"
+	"github.com/paddock-zk/paddock/zkclient"
 	"go.uber.org/zap"
 )
 
 // Env is what a command runs with: a logger and a connected client.
 type Env struct {
 	Log    *zap.Logger
-	Client *coord.Client
+	Client *zkclient.Client
 	Layout coord.Layout
 	// HTTP is the operations listener of --http-addr, bound but not yet
 	// serving: the daemon registers its metrics and checks (others mount

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/zkclient"
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -49,8 +50,8 @@ var EnvZK = EnvName("zk")
 func (o *Options) AddFlags(fs *pflag.FlagSet, defaultLevel string) {
 	fs.StringVar(&o.ZK, "zk", "127.0.0.1:2181", "ZooKeeper servers, comma-separated host:port")
 	fs.StringVar(&o.Root, "root", "/paddock", `znode under which Paddock keeps its tree; "/" gives the seed's bare layout`)
-	fs.DurationVar(&o.SessionTimeout, "session-timeout", coord.DefaultSessionTimeout, "ZooKeeper session timeout: how long a silent process keeps its registrations (the server clamps it to [2,20] ticks)")
-	fs.DurationVar(&o.ConnectTimeout, "connect-timeout", coord.DefaultConnectTimeout, "give up when no ZooKeeper session is established within this time")
+	fs.DurationVar(&o.SessionTimeout, "session-timeout", zkclient.DefaultSessionTimeout, "ZooKeeper session timeout: how long a silent process keeps its registrations (the server clamps it to [2,20] ticks)")
+	fs.DurationVar(&o.ConnectTimeout, "connect-timeout", zkclient.DefaultConnectTimeout, "give up when no ZooKeeper session is established within this time")
 	fs.StringVar(&o.Auth, "zk-auth", "", "user:password for ZooKeeper digest auth; znodes Paddock creates are then writable by this identity only")
 	fs.StringVar(&o.LogLevel, "log-level", defaultLevel, "debug, info, warn or error")
 	fs.StringVar(&o.LogFormat, "log-format", "console", "json or console")
@@ -143,7 +144,7 @@ func (o *Options) Logger(name string) (*zap.Logger, error) {
 }
 
 // Connect dials ZooKeeper and returns the client and the layout.
-func (o *Options) Connect(ctx context.Context, log *zap.Logger) (*coord.Client, coord.Layout, error) {
+func (o *Options) Connect(ctx context.Context, log *zap.Logger) (*zkclient.Client, coord.Layout, error) {
 	layout, err := coord.NewLayout(o.Root)
 	if err != nil {
 		return nil, coord.Layout{}, Usage(err)
@@ -158,7 +159,7 @@ func (o *Options) Connect(ctx context.Context, log *zap.Logger) (*coord.Client, 
 			servers = append(servers, s)
 		}
 	}
-	c, err := coord.Dial(ctx, coord.Config{
+	c, err := zkclient.Dial(ctx, zkclient.Config{
 		Servers:        servers,
 		SessionTimeout: o.SessionTimeout,
 		ConnectTimeout: o.ConnectTimeout,
@@ -167,7 +168,7 @@ func (o *Options) Connect(ctx context.Context, log *zap.Logger) (*coord.Client, 
 		Logger:         log,
 	})
 	if err != nil {
-		if errors.Is(err, coord.ErrUnreachable) {
+		if errors.Is(err, zkclient.ErrUnreachable) {
 			hint := fmt.Sprintf("is ZooKeeper running? point --zk (or %s) at it", EnvZK)
 			if tlsConfig != nil {
 				hint += "; with TLS, --zk must name the servers' secureClientPort, --zk-tls-ca the CA that signed them, and a server requiring client certificates needs --zk-tls-cert and --zk-tls-key"

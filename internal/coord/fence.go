@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/paddock-zk/paddock/recipe"
+	"github.com/paddock-zk/paddock/zkclient"
 	"go.uber.org/zap"
 )
 
@@ -28,14 +30,14 @@ type Fence struct {
 }
 
 // Ops are the checks that make a multi conditional on leadership.
-func (f Fence) Ops() []Op {
-	return []Op{CheckOp(f.Candidate, -1), CheckOp(f.EpochPath, f.EpochVersion)}
+func (f Fence) Ops() []zkclient.Op {
+	return []zkclient.Op{zkclient.CheckOp(f.Candidate, -1), zkclient.CheckOp(f.EpochPath, f.EpochVersion)}
 }
 
 // TakeOver is a newly elected leader's first write: it increments the epoch,
 // conditional on the candidacy still existing, and returns the fence for all
 // later writes. A leader deposed in between (or ever after) cannot write.
-func TakeOver(ctx context.Context, c *Client, l Layout, cand *Candidate, leader string) (Fence, error) {
+func TakeOver(ctx context.Context, c *zkclient.Client, l Layout, cand *recipe.Candidate, leader string) (Fence, error) {
 	for {
 		data, stat, err := c.Get(ctx, l.Epoch())
 		if err != nil {
@@ -44,13 +46,13 @@ func TakeOver(ctx context.Context, c *Client, l Layout, cand *Candidate, leader 
 		prev, err := DecodeEpoch(data)
 		if err != nil {
 			// Another tool wrote it; the version still orders leaders.
-			c.log.Warn("epoch znode holds garbage; overwriting it", zap.Error(err))
+			c.Logger().Warn("epoch znode holds garbage; overwriting it", zap.Error(err))
 			prev = Epoch{Epoch: int64(stat.Version)}
 		}
 		next := Epoch{Epoch: prev.Epoch + 1, Leader: leader, Since: time.Now().UTC()}
 		b, _ := json.Marshal(next)
-		_, err = c.Multi(ctx, CheckOp(cand.Key(), -1), SetOp(l.Epoch(), b, stat.Version))
-		var me *MultiError
+		_, err = c.Multi(ctx, zkclient.CheckOp(cand.Key(), -1), zkclient.SetOp(l.Epoch(), b, stat.Version))
+		var me *zkclient.MultiError
 		switch {
 		case err == nil:
 			return Fence{Candidate: cand.Key(), EpochPath: l.Epoch(), EpochVersion: stat.Version + 1, Epoch: next.Epoch}, nil
@@ -67,12 +69,12 @@ func TakeOver(ctx context.Context, c *Client, l Layout, cand *Candidate, leader 
 // FencedMulti applies ops only if f still holds. A failed fence check is
 // ErrDeposed; a failed op of the caller's is a *MultiError whose Index counts
 // the caller's ops only.
-func (c *Client) FencedMulti(ctx context.Context, f Fence, ops ...Op) ([]zk.MultiResponse, error) {
+func FencedMulti(ctx context.Context, c *zkclient.Client, f Fence, ops ...zkclient.Op) ([]zk.MultiResponse, error) {
 	fence := f.Ops()
-	all := make([]Op, 0, len(fence)+len(ops))
+	all := make([]zkclient.Op, 0, len(fence)+len(ops))
 	all = append(append(all, fence...), ops...)
 	res, err := c.Multi(ctx, all...)
-	var me *MultiError
+	var me *zkclient.MultiError
 	if errors.As(err, &me) {
 		if me.Index < len(fence) {
 			return nil, fmt.Errorf("%w: check of %s failed: %v", ErrDeposed, me.Path, me.Err)
@@ -91,49 +93,9 @@ func (c *Client) FencedMulti(ctx context.Context, f Fence, ops ...Op) ([]zk.Mult
 // within the item) and the rest are retried, so a stale item costs one extra
 // round trip instead of the batch. err is ErrDeposed, or an error that leaves
 // the outcome of every item not in failed unknown (connection loss).
-func (c *Client) FencedBatch(ctx context.Context, f Fence, items [][]Op) (failed map[int]*MultiError, err error) {
-	return applyItems(items, func(ops []Op) error {
-		_, err := c.FencedMulti(ctx, f, ops...)
+func FencedBatch(ctx context.Context, c *zkclient.Client, f Fence, items [][]zkclient.Op) (failed map[int]*zkclient.MultiError, err error) {
+	return zkclient.ApplyItems(items, func(ops []zkclient.Op) error {
+		_, err := FencedMulti(ctx, c, f, ops...)
 		return err
 	})
-}
-
-// applyItems is the loop of FencedBatch and Batch: send every live item in
-// one multi through multi, drop the item a failure names, send the rest
-// again.
-func applyItems(items [][]Op, multi func(ops []Op) error) (failed map[int]*MultiError, err error) {
-	live := make([]int, 0, len(items))
-	for i := range items {
-		live = append(live, i)
-	}
-	for len(live) > 0 {
-		var ops []Op
-		owner := make([]int, 0, len(live)*3)
-		start := make(map[int]int, len(live))
-		for _, i := range live {
-			start[i] = len(ops)
-			ops = append(ops, items[i]...)
-			for range items[i] {
-				owner = append(owner, i)
-			}
-		}
-		err := multi(ops)
-		var me *MultiError
-		if !errors.As(err, &me) {
-			return failed, err
-		}
-		bad := owner[me.Index]
-		if failed == nil {
-			failed = make(map[int]*MultiError)
-		}
-		failed[bad] = &MultiError{Index: me.Index - start[bad], Path: me.Path, Err: me.Err}
-		next := live[:0]
-		for _, i := range live {
-			if i != bad {
-				next = append(next, i)
-			}
-		}
-		live = next
-	}
-	return failed, nil
 }

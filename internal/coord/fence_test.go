@@ -7,6 +7,8 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/zktest"
+	"github.com/paddock-zk/paddock/recipe"
+	"github.com/paddock-zk/paddock/zkclient"
 )
 
 func TestFenceStopsADeposedLeader(t *testing.T) {
@@ -16,7 +18,7 @@ func TestFenceStopsADeposedLeader(t *testing.T) {
 	l := layoutFor(t, c1)
 	s1, _ := c1.Session(ctx)
 	s2, _ := c2.Session(ctx)
-	el1, el2 := coord.NewLeaderQueue(c1, l.Master()), coord.NewLeaderQueue(c2, l.Master())
+	el1, el2 := recipe.NewLeaderQueue(c1, l.Master()), recipe.NewLeaderQueue(c2, l.Master())
 	cand1, _ := el1.Join(ctx, s1, nil)
 	cand2, _ := el2.Join(ctx, s2, nil)
 	if err := cand1.Lead(ctx, nil); err != nil {
@@ -26,7 +28,7 @@ func TestFenceStopsADeposedLeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c1.FencedMulti(ctx, f1, coord.CreateOp(l.Worker("x"), nil, zk.FlagPersistent)); err != nil {
+	if _, err := coord.FencedMulti(ctx, c1, f1, zkclient.CreateOp(l.Worker("x"), nil, zk.FlagPersistent)); err != nil {
 		t.Fatalf("the leader's fenced write failed: %v", err)
 	}
 	// A second leader takes over (here: the first resigns but keeps its
@@ -44,7 +46,7 @@ func TestFenceStopsADeposedLeader(t *testing.T) {
 	if f2.Epoch != f1.Epoch+1 {
 		t.Fatalf("epochs %d then %d", f1.Epoch, f2.Epoch)
 	}
-	_, err = c1.FencedMulti(ctx, f1, coord.CreateOp(l.Worker("y"), nil, zk.FlagPersistent))
+	_, err = coord.FencedMulti(ctx, c1, f1, zkclient.CreateOp(l.Worker("y"), nil, zk.FlagPersistent))
 	if !errors.Is(err, coord.ErrDeposed) {
 		t.Fatalf("deposed leader's write: %v", err)
 	}
@@ -52,8 +54,8 @@ func TestFenceStopsADeposedLeader(t *testing.T) {
 		t.Fatal("a deposed leader's write landed")
 	}
 	// A caller's own failing op is a MultiError counted in its ops.
-	_, err = c2.FencedMulti(ctx, f2, coord.CheckOp(l.Worker("x"), -1), coord.CheckOp(l.Worker("nope"), -1))
-	var me *coord.MultiError
+	_, err = coord.FencedMulti(ctx, c2, f2, zkclient.CheckOp(l.Worker("x"), -1), zkclient.CheckOp(l.Worker("nope"), -1))
+	var me *zkclient.MultiError
 	if !errors.As(err, &me) || me.Index != 1 || errors.Is(err, coord.ErrDeposed) {
 		t.Fatalf("want MultiError at 1, got %v", err)
 	}
@@ -67,7 +69,7 @@ func TestFenceStopsALeaderWhoseSessionExpired(t *testing.T) {
 	c := dial(t, p.Addr())
 	l := layoutFor(t, c)
 	sess, _ := c.Session(ctx)
-	cand, err := coord.NewLeaderQueue(c, l.Master()).Join(ctx, sess, nil)
+	cand, err := recipe.NewLeaderQueue(c, l.Master()).Join(ctx, sess, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +81,7 @@ func TestFenceStopsALeaderWhoseSessionExpired(t *testing.T) {
 		t.Fatal(err)
 	}
 	expire(t, shared, p, c)
-	_, err = c.FencedMulti(ctx, f, coord.CreateOp(l.Worker("late"), nil, zk.FlagPersistent))
+	_, err = coord.FencedMulti(ctx, c, f, zkclient.CreateOp(l.Worker("late"), nil, zk.FlagPersistent))
 	if !errors.Is(err, coord.ErrDeposed) {
 		t.Fatalf("write after expiry: %v", err)
 	}
@@ -93,17 +95,17 @@ func TestFencedBatchIsolatesAFailingItem(t *testing.T) {
 	c := dial(t, shared.Addr())
 	l := layoutFor(t, c)
 	sess, _ := c.Session(ctx)
-	cand, _ := coord.NewLeaderQueue(c, l.Master()).Join(ctx, sess, nil)
+	cand, _ := recipe.NewLeaderQueue(c, l.Master()).Join(ctx, sess, nil)
 	f, err := coord.TakeOver(ctx, c, l, cand, "m")
 	if err != nil {
 		t.Fatal(err)
 	}
-	items := [][]coord.Op{
-		{coord.CreateOp(l.Worker("a"), nil, zk.FlagPersistent)},
-		{coord.CreateOp(l.Worker("b"), nil, zk.FlagPersistent), coord.CheckOp(l.Worker("missing"), -1)},
-		{coord.CreateOp(l.Worker("c"), nil, zk.FlagPersistent)},
+	items := [][]zkclient.Op{
+		{zkclient.CreateOp(l.Worker("a"), nil, zk.FlagPersistent)},
+		{zkclient.CreateOp(l.Worker("b"), nil, zk.FlagPersistent), zkclient.CheckOp(l.Worker("missing"), -1)},
+		{zkclient.CreateOp(l.Worker("c"), nil, zk.FlagPersistent)},
 	}
-	failed, err := c.FencedBatch(ctx, f, items)
+	failed, err := coord.FencedBatch(ctx, c, f, items)
 	if err != nil {
 		t.Fatal(err)
 	}

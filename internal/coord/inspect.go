@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/task"
+	"github.com/paddock-zk/paddock/zkclient"
 )
 
 // Inspection is everything the tree holds about one task, wherever it is.
@@ -54,7 +55,7 @@ type PayloadInfo struct {
 // not in none. A requeue moves a task back to the start: when nothing was
 // found, Inspect looks once more. preview bounds the payload bytes returned.
 // ErrUnknownTask: nothing of the task is left.
-func Inspect(ctx context.Context, c *Client, l Layout, id task.ID, preview int) (Inspection, error) {
+func Inspect(ctx context.Context, c *zkclient.Client, l Layout, id task.ID, preview int) (Inspection, error) {
 	in, err := inspect(ctx, c, l, id, preview)
 	if errors.Is(err, ErrUnknownTask) {
 		in, err = inspect(ctx, c, l, id, preview)
@@ -62,7 +63,7 @@ func Inspect(ctx context.Context, c *Client, l Layout, id task.ID, preview int) 
 	return in, err
 }
 
-func inspect(ctx context.Context, c *Client, l Layout, id task.ID, preview int) (Inspection, error) {
+func inspect(ctx context.Context, c *zkclient.Client, l Layout, id task.ID, preview int) (Inspection, error) {
 	in := Inspection{ID: id, SubmittedAt: id.SubmittedAt().UTC()}
 	read := func(path string) ([]byte, bool, error) {
 		n, err := getNode(ctx, c, path)
@@ -120,7 +121,7 @@ func inspect(ctx context.Context, c *Client, l Layout, id task.ID, preview int) 
 }
 
 // StateOf is the state Inspect finds, for messages naming it.
-func StateOf(ctx context.Context, c *Client, l Layout, id task.ID) (State, error) {
+func StateOf(ctx context.Context, c *zkclient.Client, l Layout, id task.ID) (State, error) {
 	in, err := Inspect(ctx, c, l, id, 0)
 	return in.State, err
 }

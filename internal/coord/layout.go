@@ -1,3 +1,9 @@
+// Package coord is Paddock's protocol on ZooKeeper: the znode layout, the
+// records, settings and status, fencing (TakeOver, FencedMulti), and the
+// task queue's operations. Every read and write of Paddock's tree goes
+// through here, so docs/PROTOCOL.md can be checked against one package. It
+// stands on the generic client (package zkclient) and recipes (package
+// recipe), which know nothing of tasks.
 package coord
 
 import (
@@ -9,6 +15,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/task"
+	"github.com/paddock-zk/paddock/zkclient"
 )
 
 // Layout builds every path Paddock uses under its root. docs/PROTOCOL.md
@@ -127,7 +134,7 @@ func (l Layout) sharded() []string { return []string{l.Tasks(), l.Data(), l.Resu
 
 // EnsureLayout creates whatever persistent znode of the layout is missing.
 // It is idempotent and safe to run from several processes at once.
-func EnsureLayout(ctx context.Context, c *Client, l Layout) error {
+func EnsureLayout(ctx context.Context, c *zkclient.Client, l Layout) error {
 	var parents []string
 	for p := l.root; p != "/"; p = path.Dir(p) {
 		parents = append([]string{p}, parents...)
@@ -150,7 +157,7 @@ func EnsureLayout(ctx context.Context, c *Client, l Layout) error {
 	return nil
 }
 
-func createIfMissing(ctx context.Context, c *Client, p string, data []byte) error {
+func createIfMissing(ctx context.Context, c *zkclient.Client, p string, data []byte) error {
 	_, err := c.Create(ctx, p, data, zk.FlagPersistent)
 	if err != nil && !errors.Is(err, zk.ErrNodeExists) {
 		return fmt.Errorf("create %s: %w", p, err)
@@ -158,7 +165,7 @@ func createIfMissing(ctx context.Context, c *Client, p string, data []byte) erro
 	return nil
 }
 
-func ensureShards(ctx context.Context, c *Client, parent string) error {
+func ensureShards(ctx context.Context, c *zkclient.Client, parent string) error {
 	for attempt := 0; ; attempt++ {
 		have, _, err := c.Children(ctx, parent)
 		if err != nil {
@@ -168,10 +175,10 @@ func ensureShards(ctx context.Context, c *Client, parent string) error {
 		for _, h := range have {
 			present[h] = true
 		}
-		var ops []Op
+		var ops []zkclient.Op
 		for _, s := range task.Shards() {
 			if !present[s] {
-				ops = append(ops, CreateOp(parent+"/"+s, nil, zk.FlagPersistent))
+				ops = append(ops, zkclient.CreateOp(parent+"/"+s, nil, zk.FlagPersistent))
 			}
 		}
 		if len(ops) == 0 {

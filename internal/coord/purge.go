@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/task"
+	"github.com/paddock-zk/paddock/zkclient"
 )
 
 // DefaultRemoveBatch is how many removals go in one multi: a removal is up
@@ -34,7 +35,7 @@ type Old struct {
 // whose znode was created before cutoff, oldest task first, reading the 256
 // shards and the znodes' stats in parallel. Names that are not task ids
 // are not Paddock's and are left alone.
-func FindOld(ctx context.Context, c *Client, l Layout, st State, cutoff time.Time) ([]Old, error) {
+func FindOld(ctx context.Context, c *zkclient.Client, l Layout, st State, cutoff time.Time) ([]Old, error) {
 	shard := l.ResultShard
 	switch st {
 	case StateFinished:
@@ -74,8 +75,8 @@ func (o Old) path(l Layout) string {
 }
 
 // stamp sets each one's Created to its znode's ctime, zero once gone.
-func stamp(ctx context.Context, c *Client, l Layout, olds []Old) error {
-	return Pipeline(len(olds), func(i int) error {
+func stamp(ctx context.Context, c *zkclient.Client, l Layout, olds []Old) error {
+	return zkclient.Pipeline(len(olds), func(i int) error {
 		s, err := exists(ctx, c, olds[i].path(l))
 		olds[i].Created = time.Time{}
 		if s != nil {
@@ -88,8 +89,8 @@ func stamp(ctx context.Context, c *Client, l Layout, olds []Old) error {
 // along finds what goes with each one: its payload, and its dead result
 // (a dead letter) or its dead letter (a result, which then leaves the
 // payload to it).
-func along(ctx context.Context, c *Client, l Layout, olds []Old) error {
-	return Pipeline(len(olds), func(i int) error {
+func along(ctx context.Context, c *zkclient.Client, l Layout, olds []Old) error {
+	return zkclient.Pipeline(len(olds), func(i int) error {
 		o := &olds[i]
 		other := l.DeadLetter(o.ID)
 		if o.State == StateDead {
@@ -114,24 +115,24 @@ func along(ctx context.Context, c *Client, l Layout, olds []Old) error {
 	})
 }
 
-func exists(ctx context.Context, c *Client, p string) (*zk.Stat, error) {
+func exists(ctx context.Context, c *zkclient.Client, p string) (*zk.Stat, error) {
 	return retryRead(ctx, c, func() (*zk.Stat, error) { return c.Exists(ctx, p) })
 }
 
 // RemoveOps are the ops of the "expire" multi (the leader, fenced) and of
 // "purge" (a client) for o; docs/PROTOCOL.md lists them.
-func RemoveOps(l Layout, o Old) []Op {
-	ops := []Op{DeleteOp(o.path(l), -1)}
+func RemoveOps(l Layout, o Old) []zkclient.Op {
+	ops := []zkclient.Op{zkclient.DeleteOp(o.path(l), -1)}
 	switch {
 	case o.State == StateFinished && o.DeadLetter:
 		// The payload stays with the dead letter; the check keeps this from
 		// removing a newer result should the task be requeued and finish.
-		return append(ops, CheckOp(l.DeadLetter(o.ID), -1))
+		return append(ops, zkclient.CheckOp(l.DeadLetter(o.ID), -1))
 	case o.State == StateDead && o.Result:
-		ops = append(ops, DeleteOp(l.Result(o.ID), -1))
+		ops = append(ops, zkclient.DeleteOp(l.Result(o.ID), -1))
 	}
 	if o.Payload {
-		ops = append(ops, DeleteOp(l.Payload(o.ID), -1))
+		ops = append(ops, zkclient.DeleteOp(l.Payload(o.ID), -1))
 	}
 	return ops
 }
@@ -154,13 +155,13 @@ const removeTries = 3
 // dead letter was requeued) is looked at again: gone, or replaced by a
 // newer znode, it is dropped; otherwise it is retried with what goes along
 // now. Any other refusal (no permission, ...) is an error.
-func RemoveOld(ctx context.Context, c *Client, l Layout, olds []Old, batch int,
-	apply func(items [][]Op) (map[int]*MultiError, error)) (Removed, error) {
+func RemoveOld(ctx context.Context, c *zkclient.Client, l Layout, olds []Old, batch int,
+	apply func(items [][]zkclient.Op) (map[int]*zkclient.MultiError, error)) (Removed, error) {
 	var done Removed
 	for try := 1; len(olds) > 0; try++ {
 		var again []Old
-		err := InChunks(len(olds), batch, 0, nil, func(lo, hi int) error {
-			items := make([][]Op, 0, hi-lo)
+		err := zkclient.InChunks(len(olds), batch, 0, nil, func(lo, hi int) error {
+			items := make([][]zkclient.Op, 0, hi-lo)
 			for _, o := range olds[lo:hi] {
 				items = append(items, RemoveOps(l, o))
 			}
@@ -193,7 +194,7 @@ func RemoveOld(ctx context.Context, c *Client, l Layout, olds []Old, batch int,
 
 // restat looks again at removals that failed, keeping those whose znode is
 // still the one found old.
-func restat(ctx context.Context, c *Client, l Layout, olds []Old) ([]Old, error) {
+func restat(ctx context.Context, c *zkclient.Client, l Layout, olds []Old) ([]Old, error) {
 	was := make([]time.Time, len(olds))
 	for i, o := range olds {
 		was[i] = o.Created

@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/task"
+	"github.com/paddock-zk/paddock/zkclient"
 )
 
 // Queue errors.
@@ -29,21 +30,21 @@ var (
 // Queue is the task queue's operations on the tree: what clients, workers
 // and the master write, as the multis docs/PROTOCOL.md names.
 type Queue struct {
-	c          *Client
+	c          *zkclient.Client
 	l          Layout
 	maxPayload int
-	batch      *Batcher // group commit for completions; nil: one multi each
+	batch      *zkclient.Batcher // group commit for completions; nil: one multi each
 }
 
 // WithBatcher makes the queue's completions go through b (group commit).
-func (q *Queue) WithBatcher(b *Batcher) *Queue {
+func (q *Queue) WithBatcher(b *zkclient.Batcher) *Queue {
 	q.batch = b
 	return q
 }
 
 // NewQueue returns the queue of layout l. maxPayload <= 0 means
 // task.DefaultMaxPayload.
-func NewQueue(c *Client, l Layout, maxPayload int) *Queue {
+func NewQueue(c *zkclient.Client, l Layout, maxPayload int) *Queue {
 	if maxPayload <= 0 {
 		maxPayload = task.DefaultMaxPayload
 	}
@@ -54,13 +55,13 @@ func NewQueue(c *Client, l Layout, maxPayload int) *Queue {
 func (q *Queue) Layout() Layout { return q.l }
 
 // Client is the queue's client.
-func (q *Queue) Client() *Client { return q.c }
+func (q *Queue) Client() *zkclient.Client { return q.c }
 
 // MaxPayload is the largest payload Submit accepts.
 func (q *Queue) MaxPayload() int { return q.maxPayload }
 
 // SubmitOps are the operations of the "submit" multi.
-func (q *Queue) SubmitOps(id task.ID, spec task.Spec, payload []byte) ([]Op, error) {
+func (q *Queue) SubmitOps(id task.ID, spec task.Spec, payload []byte) ([]zkclient.Op, error) {
 	if len(payload) > q.maxPayload {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrPayloadTooLarge, len(payload), q.maxPayload)
 	}
@@ -72,9 +73,9 @@ func (q *Queue) SubmitOps(id task.ID, spec task.Spec, payload []byte) ([]Op, err
 	if err != nil {
 		return nil, err
 	}
-	return []Op{
-		CreateOp(q.l.Payload(id), payload, zk.FlagPersistent),
-		CreateOp(q.l.Task(id), b, zk.FlagPersistent),
+	return []zkclient.Op{
+		zkclient.CreateOp(q.l.Payload(id), payload, zk.FlagPersistent),
+		zkclient.CreateOp(q.l.Task(id), b, zk.FlagPersistent),
 	}, nil
 }
 
@@ -92,7 +93,7 @@ func (q *Queue) Submit(ctx context.Context, id task.ID, spec task.Spec, payload 
 		switch {
 		case err == nil:
 			return nil
-		case IsConnectionError(err):
+		case zkclient.IsConnectionError(err):
 			if err := q.c.WaitConnected(ctx); err != nil {
 				return err
 			}
@@ -107,10 +108,10 @@ func (q *Queue) Submit(ctx context.Context, id task.ID, spec task.Spec, payload 
 
 // retryRead runs a read until it succeeds or fails for a reason other than
 // the connection.
-func retryRead[T any](ctx context.Context, c *Client, f func() (T, error)) (T, error) {
+func retryRead[T any](ctx context.Context, c *zkclient.Client, f func() (T, error)) (T, error) {
 	for {
 		v, err := f()
-		if err == nil || !IsConnectionError(err) {
+		if err == nil || !zkclient.IsConnectionError(err) {
 			return v, err
 		}
 		if werr := c.WaitConnected(ctx); werr != nil {
@@ -215,7 +216,7 @@ func (q *Queue) wait(ctx context.Context, id task.ID, check bool) (task.Result, 
 				return task.Result{}, ctx.Err()
 			}
 		}
-		if !IsConnectionError(err) {
+		if !zkclient.IsConnectionError(err) {
 			return task.Result{}, err
 		}
 		if err := q.c.WaitConnected(ctx); err != nil {
@@ -228,15 +229,15 @@ func (q *Queue) wait(ctx context.Context, id task.ID, check bool) (task.Result, 
 // payload go together. A dead result ("collect-dead") goes alone, while
 // its dead letter exists: the payload belongs to the dead letter, so that
 // the task can still be requeued.
-func (q *Queue) CollectOps(id task.ID, status task.Status) []Op {
+func (q *Queue) CollectOps(id task.ID, status task.Status) []zkclient.Op {
 	return q.collectOps(id, status == task.Dead)
 }
 
-func (q *Queue) collectOps(id task.ID, dead bool) []Op {
+func (q *Queue) collectOps(id task.ID, dead bool) []zkclient.Op {
 	if dead {
-		return []Op{DeleteOp(q.l.Result(id), -1), CheckOp(q.l.DeadLetter(id), -1)}
+		return []zkclient.Op{zkclient.DeleteOp(q.l.Result(id), -1), zkclient.CheckOp(q.l.DeadLetter(id), -1)}
 	}
-	return []Op{DeleteOp(q.l.Result(id), -1), DeleteOp(q.l.Payload(id), -1)}
+	return []zkclient.Op{zkclient.DeleteOp(q.l.Result(id), -1), zkclient.DeleteOp(q.l.Payload(id), -1)}
 }
 
 // Collect removes a task's result, once the client has read it (status is
@@ -246,7 +247,7 @@ func (q *Queue) Collect(ctx context.Context, id task.ID, status task.Status) err
 	dead := status == task.Dead
 	for {
 		_, err := q.c.Multi(ctx, q.collectOps(id, dead)...)
-		var me *MultiError
+		var me *zkclient.MultiError
 		switch {
 		case err == nil:
 			return nil
@@ -263,7 +264,7 @@ func (q *Queue) Collect(ctx context.Context, id task.ID, status task.Status) err
 			return nil
 		case errors.As(err, &me) && errors.Is(err, zk.ErrNoNode):
 			return nil // already collected
-		case IsConnectionError(err):
+		case zkclient.IsConnectionError(err):
 			if err := q.c.WaitConnected(ctx); err != nil {
 				return err
 			}
@@ -298,18 +299,18 @@ func (q *Queue) Cancel(ctx context.Context, id task.ID, who string) (task.Result
 		if err != nil {
 			return task.Result{}, err
 		}
-		ops := []Op{DeleteOp(q.l.Task(id), stat.Version)}
+		ops := []zkclient.Op{zkclient.DeleteOp(q.l.Task(id), stat.Version)}
 		withAssign := spec.Worker != "" && staleAssign < 2
 		if withAssign {
-			ops = append(ops, DeleteOp(q.l.Assignment(spec.Worker, id), -1))
+			ops = append(ops, zkclient.DeleteOp(q.l.Assignment(spec.Worker, id), -1))
 		}
-		ops = append(ops, CreateOp(q.l.Result(id), b, zk.FlagPersistent))
+		ops = append(ops, zkclient.CreateOp(q.l.Result(id), b, zk.FlagPersistent))
 		_, err = q.c.Multi(ctx, ops...)
-		var me *MultiError
+		var me *zkclient.MultiError
 		switch {
 		case err == nil:
 			return r, nil
-		case IsConnectionError(err):
+		case zkclient.IsConnectionError(err):
 			if err := q.c.WaitConnected(ctx); err != nil {
 				return task.Result{}, err
 			}
@@ -334,10 +335,10 @@ func (q *Queue) Complete(ctx context.Context, worker string, assignVersion int32
 	if err != nil {
 		return err
 	}
-	ops := []Op{
-		DeleteOp(q.l.Assignment(worker, r.ID), assignVersion),
-		DeleteOp(q.l.Task(r.ID), -1),
-		CreateOp(q.l.Result(r.ID), b, zk.FlagPersistent),
+	ops := []zkclient.Op{
+		zkclient.DeleteOp(q.l.Assignment(worker, r.ID), assignVersion),
+		zkclient.DeleteOp(q.l.Task(r.ID), -1),
+		zkclient.CreateOp(q.l.Result(r.ID), b, zk.FlagPersistent),
 	}
 	multi := func() error {
 		if q.batch != nil {
@@ -349,11 +350,11 @@ func (q *Queue) Complete(ctx context.Context, worker string, assignVersion int32
 	retried := false
 	for {
 		err := multi()
-		var me *MultiError
+		var me *zkclient.MultiError
 		switch {
 		case err == nil:
 			return nil
-		case IsConnectionError(err):
+		case zkclient.IsConnectionError(err):
 			if err := q.c.WaitConnected(ctx); err != nil {
 				return err
 			}
@@ -378,7 +379,7 @@ func (q *Queue) Complete(ctx context.Context, worker string, assignVersion int32
 // AssignOps are one task's part of the master's "assign" multi: rewrite the
 // task (attempts, worker, epoch) at the version the decision was based on,
 // and create the assignment.
-func (q *Queue) AssignOps(id task.ID, version int32, spec task.Spec, a task.Assignment) ([]Op, error) {
+func (q *Queue) AssignOps(id task.ID, version int32, spec task.Spec, a task.Assignment) ([]zkclient.Op, error) {
 	sb, err := task.Encode(spec)
 	if err != nil {
 		return nil, err
@@ -387,23 +388,23 @@ func (q *Queue) AssignOps(id task.ID, version int32, spec task.Spec, a task.Assi
 	if err != nil {
 		return nil, err
 	}
-	return []Op{
-		SetOp(q.l.Task(id), sb, version),
-		CreateOp(q.l.Assignment(spec.Worker, id), ab, zk.FlagPersistent),
+	return []zkclient.Op{
+		zkclient.SetOp(q.l.Task(id), sb, version),
+		zkclient.CreateOp(q.l.Assignment(spec.Worker, id), ab, zk.FlagPersistent),
 	}, nil
 }
 
 // UnassignOps are one task's part of the master's "unassign" multi, which
 // returns a lost worker's task to pending: delete the assignment, rewrite
 // the task with no worker.
-func (q *Queue) UnassignOps(id task.ID, from string, version int32, spec task.Spec) ([]Op, error) {
+func (q *Queue) UnassignOps(id task.ID, from string, version int32, spec task.Spec) ([]zkclient.Op, error) {
 	sb, err := task.Encode(spec)
 	if err != nil {
 		return nil, err
 	}
-	return []Op{
-		DeleteOp(q.l.Assignment(from, id), -1),
-		SetOp(q.l.Task(id), sb, version),
+	return []zkclient.Op{
+		zkclient.DeleteOp(q.l.Assignment(from, id), -1),
+		zkclient.SetOp(q.l.Task(id), sb, version),
 	}, nil
 }
 
@@ -411,7 +412,7 @@ func (q *Queue) UnassignOps(id task.ID, from string, version int32, spec task.Sp
 // delete the task (and its assignment, if any), create the result with
 // status dead and the dead letter. The payload stays with the dead letter
 // (see CollectOps), for a requeue.
-func (q *Queue) DeadLetterOps(id task.ID, version int32, assignedTo string, d task.DeadLetter, r task.Result) ([]Op, error) {
+func (q *Queue) DeadLetterOps(id task.ID, version int32, assignedTo string, d task.DeadLetter, r task.Result) ([]zkclient.Op, error) {
 	db, err := task.Encode(d)
 	if err != nil {
 		return nil, err
@@ -420,11 +421,11 @@ func (q *Queue) DeadLetterOps(id task.ID, version int32, assignedTo string, d ta
 	if err != nil {
 		return nil, err
 	}
-	ops := []Op{DeleteOp(q.l.Task(id), version)}
+	ops := []zkclient.Op{zkclient.DeleteOp(q.l.Task(id), version)}
 	if assignedTo != "" {
-		ops = append(ops, DeleteOp(q.l.Assignment(assignedTo, id), -1))
+		ops = append(ops, zkclient.DeleteOp(q.l.Assignment(assignedTo, id), -1))
 	}
 	return append(ops,
-		CreateOp(q.l.Result(id), rb, zk.FlagPersistent),
-		CreateOp(q.l.DeadLetter(id), db, zk.FlagPersistent)), nil
+		zkclient.CreateOp(q.l.Result(id), rb, zk.FlagPersistent),
+		zkclient.CreateOp(q.l.DeadLetter(id), db, zk.FlagPersistent)), nil
 }

@@ -3,30 +3,16 @@ package coord
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/paddock-zk/paddock/internal/task"
+	"github.com/paddock-zk/paddock/recipe"
 )
-
-// Member is the data of an election candidate: who is standing.
-type Member struct {
-	ID      string    `json:"id"`
-	Host    string    `json:"host"`
-	PID     int       `json:"pid"`
-	Started time.Time `json:"started"`
-}
-
-// Self describes this process as id.
-func Self(id string) Member {
-	h, _ := os.Hostname()
-	return Member{ID: id, Host: h, PID: os.Getpid(), Started: time.Now().UTC()}
-}
 
 // WorkerInfo is the data of a worker's registration, published through
 // discovery: what the master needs to route tasks to it.
 type WorkerInfo struct {
-	Member
+	recipe.Member
 	Concurrency int      `json:"concurrency"`
 	Kinds       []string `json:"kinds"`
 	Version     string   `json:"version,omitempty"`
@@ -47,15 +33,6 @@ func mustEncodeEpoch(e Epoch) []byte {
 		panic(err)
 	}
 	return b
-}
-
-// DecodeMember parses candidate data; failures wrap task.ErrMalformed.
-func DecodeMember(b []byte) (Member, error) {
-	var m Member
-	if err := json.Unmarshal(b, &m); err != nil {
-		return Member{}, fmt.Errorf("%w: %v", task.ErrMalformed, err)
-	}
-	return m, nil
 }
 
 // DecodeWorkerInfo parses registration data; failures wrap task.ErrMalformed.

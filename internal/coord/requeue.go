@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/task"
+	"github.com/paddock-zk/paddock/zkclient"
 )
 
 // Requeue errors. Nothing is written when one is returned.
@@ -49,7 +50,7 @@ func (e *NotDeadError) Is(target error) bool {
 type requeuePlan struct {
 	id         task.ID
 	reason     string
-	ops        []Op
+	ops        []zkclient.Op
 	withResult bool // ops delete the dead result (index 2)
 	size       int  // bytes of the task znode it creates
 }
@@ -75,7 +76,7 @@ func (q *Queue) Requeue(ctx context.Context, id task.ID) error {
 		switch {
 		case err == nil:
 			return nil
-		case IsConnectionError(err):
+		case zkclient.IsConnectionError(err):
 			if err := q.c.WaitConnected(ctx); err != nil {
 				return err
 			}
@@ -99,7 +100,7 @@ var errChanged = errors.New("changed meanwhile")
 
 // explain turns the refusal of a plan's multi into a requeue error.
 func (p requeuePlan) explain(err error) error {
-	var me *MultiError
+	var me *zkclient.MultiError
 	if !errors.As(err, &me) {
 		return err
 	}
@@ -139,7 +140,7 @@ func (q *Queue) planRequeue(ctx context.Context, id task.ID) (requeuePlan, error
 	if err != nil {
 		return p, fmt.Errorf("%w: %v", ErrNotRequeueable, err)
 	}
-	p.ops = []Op{DeleteOp(q.l.DeadLetter(id), dn.Stat.Version), CheckOp(q.l.Payload(id), -1)}
+	p.ops = []zkclient.Op{zkclient.DeleteOp(q.l.DeadLetter(id), dn.Stat.Version), zkclient.CheckOp(q.l.Payload(id), -1)}
 	rn, err := getNode(ctx, q.c, q.l.Result(id))
 	switch {
 	case err == nil:
@@ -147,11 +148,11 @@ func (q *Queue) planRequeue(ctx context.Context, id task.ID) (requeuePlan, error
 		if derr != nil || r.Status != task.Dead {
 			return p, fmt.Errorf("%w: the result of %s is not its dead result (written by another tool?)", ErrNotRequeueable, id)
 		}
-		p.ops, p.withResult = append(p.ops, DeleteOp(q.l.Result(id), rn.Stat.Version)), true
+		p.ops, p.withResult = append(p.ops, zkclient.DeleteOp(q.l.Result(id), rn.Stat.Version)), true
 	case !errors.Is(err, zk.ErrNoNode):
 		return p, err
 	}
-	p.ops, p.size = append(p.ops, CreateOp(q.l.Task(id), b, zk.FlagPersistent)), len(b)
+	p.ops, p.size = append(p.ops, zkclient.CreateOp(q.l.Task(id), b, zk.FlagPersistent)), len(b)
 	return p, nil
 }
 
@@ -199,10 +200,10 @@ func (q *Queue) RequeueDead(ctx context.Context, reason string, progress func(do
 		}
 	}
 	fail := func(id task.ID, err error) { out.Failed[string(id)] = err.Error() }
-	err = InChunks(len(ids), requeueBatch, 0, nil, func(lo, hi int) error {
+	err = zkclient.InChunks(len(ids), requeueBatch, 0, nil, func(lo, hi int) error {
 		plans := make([]requeuePlan, hi-lo)
 		errs := make([]error, hi-lo)
-		if err := Pipeline(hi-lo, func(i int) error {
+		if err := zkclient.Pipeline(hi-lo, func(i int) error {
 			plans[i], errs[i] = q.planRequeue(ctx, ids[lo+i])
 			return nil
 		}); err != nil {
@@ -240,8 +241,8 @@ func (q *Queue) RequeueDead(ctx context.Context, reason string, progress func(do
 // applyRequeues sends ready plans in batched multis; a refused plan is
 // retried alone.
 func (q *Queue) applyRequeues(ctx context.Context, ready []requeuePlan, out *Requeued) error {
-	return InChunks(len(ready), requeueBatch, requeueBatchBytes, func(i int) int { return ready[i].size }, func(lo, hi int) error {
-		items := make([][]Op, 0, hi-lo)
+	return zkclient.InChunks(len(ready), requeueBatch, requeueBatchBytes, func(i int) int { return ready[i].size }, func(lo, hi int) error {
+		items := make([][]zkclient.Op, 0, hi-lo)
 		for _, p := range ready[lo:hi] {
 			items = append(items, p.ops)
 		}

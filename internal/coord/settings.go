@@ -5,6 +5,9 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/paddock-zk/paddock/recipe"
+	"github.com/paddock-zk/paddock/zkclient"
 )
 
 // Paddock's live settings, kept in the distributed config at <root>/config
@@ -81,4 +84,6 @@ func ParseRetention(v string) (time.Duration, error) {
 }
 
 // PaddockConfig is the distributed config of layout l.
-func PaddockConfig(c *Client, l Layout) *ServiceConfig { return NewServiceConfig(c, l.Config()) }
+func PaddockConfig(c *zkclient.Client, l Layout) *recipe.ServiceConfig {
+	return recipe.NewServiceConfig(c, l.Config())
+}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/task"
+	"github.com/paddock-zk/paddock/recipe"
+	"github.com/paddock-zk/paddock/zkclient"
 )
 
 // RecentDeadMax is how many dead letters ReadStatus reads, at most (and
@@ -24,18 +26,18 @@ const deadDetailMax = 500
 // `client status -o json` prints it and the status page's /api/status
 // serves it: docs/PROTOCOL.md ("status") documents its fields.
 type Status struct {
-	Root   string  `json:"root"`
-	Epoch  Epoch   `json:"epoch"`
-	Leader *Member `json:"leader"` // nil: no master
+	Root   string         `json:"root"`
+	Epoch  Epoch          `json:"epoch"`
+	Leader *recipe.Member `json:"leader"` // nil: no master
 	// TakingOver: the leader has been elected but has not bumped the epoch
 	// yet (for a moment after a failover), so it assigns nothing so far.
-	TakingOver bool           `json:"taking_over"`
-	Backups    []Member       `json:"backups"` // in line order
-	Workers    []WorkerStatus `json:"workers"`
-	Pending    int            `json:"pending"`
-	Running    int            `json:"running"`
-	Finished   int            `json:"finished"` // results not yet collected
-	Dead       int            `json:"dead"`     // dead letters
+	TakingOver bool            `json:"taking_over"`
+	Backups    []recipe.Member `json:"backups"` // in line order
+	Workers    []WorkerStatus  `json:"workers"`
+	Pending    int             `json:"pending"`
+	Running    int             `json:"running"`
+	Finished   int             `json:"finished"` // results not yet collected
+	Dead       int             `json:"dead"`     // dead letters
 
 	// Submitted and Ended count the tasks created under tasks/ and those
 	// that left it (completed, cancelled or dead-lettered) since `init`
@@ -48,9 +50,9 @@ type Status struct {
 
 	// RecentDead are the newest dead letters, newest first, at most
 	// RecentDeadMax (see readRecentDead for which ones and at what cost).
-	RecentDead []DeadSummary `json:"recent_dead"`
-	Roles      []RoleStatus  `json:"roles"`      // in the order they were added
-	Applicants []Member      `json:"applicants"` // waiting for a role, the next to claim first
+	RecentDead []DeadSummary       `json:"recent_dead"`
+	Roles      []recipe.RoleStatus `json:"roles"`      // in the order they were added
+	Applicants []recipe.Member     `json:"applicants"` // waiting for a role, the next to claim first
 
 	// At is when the reading began (the reader's clock): ages on the page
 	// are measured from it, so a viewer's wrong clock does not skew them.
@@ -106,10 +108,10 @@ type DeadSummary struct {
 //	3 + R + H + P                 the roles (R), their holders (H) and the applicants (P)
 //
 // requests, most of them pipelined (about ten round trips in all).
-func ReadStatus(ctx context.Context, c *Client, l Layout) (Status, error) {
-	st := Status{Root: l.Root(), At: time.Now().UTC(), Backups: []Member{}, Workers: []WorkerStatus{},
-		RecentDead: []DeadSummary{}, Roles: []RoleStatus{}, Applicants: []Member{}}
-	for _, read := range []func(context.Context, *Client, Layout, *Status) error{
+func ReadStatus(ctx context.Context, c *zkclient.Client, l Layout) (Status, error) {
+	st := Status{Root: l.Root(), At: time.Now().UTC(), Backups: []recipe.Member{}, Workers: []WorkerStatus{},
+		RecentDead: []DeadSummary{}, Roles: []recipe.RoleStatus{}, Applicants: []recipe.Member{}}
+	for _, read := range []func(context.Context, *zkclient.Client, Layout, *Status) error{
 		readElection, readWorkers, readCounts, readRoles,
 	} {
 		if err := read(ctx, c, l, &st); err != nil {
@@ -119,18 +121,18 @@ func ReadStatus(ctx context.Context, c *Client, l Layout) (Status, error) {
 	return st, nil
 }
 
-func readElection(ctx context.Context, c *Client, l Layout, st *Status) error {
+func readElection(ctx context.Context, c *zkclient.Client, l Layout, st *Status) error {
 	if data, _, err := c.Get(ctx, l.Epoch()); err == nil {
 		st.Epoch, _ = DecodeEpoch(data)
 	} else if !errors.Is(err, zk.ErrNoNode) {
 		return err
 	}
-	cands, err := NewLeaderQueue(c, l.Master()).Candidates(ctx)
+	cands, err := recipe.NewLeaderQueue(c, l.Master()).Candidates(ctx)
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {
 		return err
 	}
-	members := make([]*Member, len(cands))
-	if err := Pipeline(len(cands), func(i int) error {
+	members := make([]*recipe.Member, len(cands))
+	if err := zkclient.Pipeline(len(cands), func(i int) error {
 		data, _, err := c.Get(ctx, l.Master()+"/"+cands[i])
 		if errors.Is(err, zk.ErrNoNode) {
 			return nil // left meanwhile
@@ -138,9 +140,9 @@ func readElection(ctx context.Context, c *Client, l Layout, st *Status) error {
 		if err != nil {
 			return err
 		}
-		m, derr := DecodeMember(data)
+		m, derr := recipe.DecodeMember(data)
 		if derr != nil {
-			m = Member{ID: "(unreadable " + cands[i] + ")"}
+			m = recipe.Member{ID: "(unreadable " + cands[i] + ")"}
 		}
 		members[i] = &m
 		return nil
@@ -160,14 +162,14 @@ func readElection(ctx context.Context, c *Client, l Layout, st *Status) error {
 	return nil
 }
 
-func readWorkers(ctx context.Context, c *Client, l Layout, st *Status) error {
+func readWorkers(ctx context.Context, c *zkclient.Client, l Layout, st *Status) error {
 	names, _, err := c.Children(ctx, l.Workers())
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {
 		return err
 	}
 	sort.Strings(names)
 	workers := make([]*WorkerStatus, len(names))
-	if err := Pipeline(len(names), func(i int) error {
+	if err := zkclient.Pipeline(len(names), func(i int) error {
 		data, _, err := c.Get(ctx, l.Worker(names[i]))
 		if errors.Is(err, zk.ErrNoNode) {
 			return nil
@@ -195,7 +197,7 @@ func readWorkers(ctx context.Context, c *Client, l Layout, st *Status) error {
 	return nil
 }
 
-func readCounts(ctx context.Context, c *Client, l Layout, st *Status) error {
+func readCounts(ctx context.Context, c *zkclient.Client, l Layout, st *Status) error {
 	// Running counts every assignment, also those of lost workers not yet
 	// taken back, so that pending = tasks - running holds.
 	dirs, _, err := c.Children(ctx, l.Assign())
@@ -257,7 +259,7 @@ func shardCounts(shards []*zk.Stat) (created, deleted int64) {
 // pzxid); within them, id order is submission order, which a task that
 // took long to die can break. Good enough to show what went wrong lately;
 // `client result` and the dead/ tree have the rest.
-func readRecentDead(ctx context.Context, c *Client, l Layout, shards []string, deadStats []*zk.Stat) ([]DeadSummary, error) {
+func readRecentDead(ctx context.Context, c *zkclient.Client, l Layout, shards []string, deadStats []*zk.Stat) ([]DeadSummary, error) {
 	var busy []int
 	for i, s := range deadStats {
 		if s != nil && s.NumChildren > 0 {
@@ -267,7 +269,7 @@ func readRecentDead(ctx context.Context, c *Client, l Layout, shards []string, d
 	slices.SortFunc(busy, func(a, b int) int { return cmp.Compare(deadStats[b].Pzxid, deadStats[a].Pzxid) })
 	busy = busy[:min(len(busy), RecentDeadMax)]
 	lists := make([][]string, len(busy))
-	if err := Pipeline(len(busy), func(i int) error {
+	if err := zkclient.Pipeline(len(busy), func(i int) error {
 		names, _, err := c.Children(ctx, l.DeadShard(shards[busy[i]]))
 		if err != nil && !errors.Is(err, zk.ErrNoNode) {
 			return err
@@ -281,7 +283,7 @@ func readRecentDead(ctx context.Context, c *Client, l Layout, shards []string, d
 	slices.SortFunc(ids, func(a, b string) int { return cmp.Compare(b, a) })
 	ids = ids[:min(len(ids), RecentDeadMax)]
 	out := make([]*DeadSummary, len(ids))
-	if err := Pipeline(len(ids), func(i int) error {
+	if err := zkclient.Pipeline(len(ids), func(i int) error {
 		data, _, err := c.Get(ctx, l.DeadLetter(task.ID(ids[i])))
 		if errors.Is(err, zk.ErrNoNode) {
 			return nil // expired meanwhile
@@ -310,8 +312,8 @@ func readRecentDead(ctx context.Context, c *Client, l Layout, shards []string, d
 	return recent, nil
 }
 
-func readRoles(ctx context.Context, c *Client, l Layout, st *Status) error {
-	rm := NewRoleMatch(c, l.Roles())
+func readRoles(ctx context.Context, c *zkclient.Client, l Layout, st *Status) error {
+	rm := recipe.NewRoleMatch(c, l.Roles())
 	roles, err := rm.List(ctx)
 	if err != nil {
 		return err
@@ -324,9 +326,9 @@ func readRoles(ctx context.Context, c *Client, l Layout, st *Status) error {
 }
 
 // stats stats n znodes at once; a missing one's stat is nil.
-func stats(ctx context.Context, c *Client, n int, pathOf func(int) string) ([]*zk.Stat, error) {
+func stats(ctx context.Context, c *zkclient.Client, n int, pathOf func(int) string) ([]*zk.Stat, error) {
 	out := make([]*zk.Stat, n)
-	err := Pipeline(n, func(i int) error {
+	err := zkclient.Pipeline(n, func(i int) error {
 		s, err := c.Exists(ctx, pathOf(i))
 		out[i] = s
 		return err

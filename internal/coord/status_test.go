@@ -11,6 +11,8 @@ import (
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/task"
 	"github.com/paddock-zk/paddock/internal/zktest"
+	"github.com/paddock-zk/paddock/recipe"
+	"github.com/paddock-zk/paddock/zkclient"
 )
 
 // The submitted and ended counters rest on a ZooKeeper rule: a parent's
@@ -178,23 +180,23 @@ func TestStatusRequests(t *testing.T) {
 	}
 	const masters, workers, roles, holders, applicants = 2, 3, 2, 1, 1
 	for i := range masters {
-		mk(l.Master()+"/candidate-0000000000000000-", coord.Self(fmt.Sprintf("m%d", i)), zk.FlagEphemeral|zk.FlagSequence)
+		mk(l.Master()+"/candidate-0000000000000000-", recipe.Self(fmt.Sprintf("m%d", i)), zk.FlagEphemeral|zk.FlagSequence)
 	}
 	for i := range workers {
 		w := fmt.Sprintf("w%d", i)
-		mk(l.Worker(w), coord.WorkerInfo{Member: coord.Self(w), Concurrency: 4}, zk.FlagEphemeral)
+		mk(l.Worker(w), coord.WorkerInfo{Member: recipe.Self(w), Concurrency: 4}, zk.FlagEphemeral)
 		mk(l.AssignDir(w), nil, zk.FlagPersistent)
 	}
-	rm := coord.NewRoleMatch(c, l.Roles())
+	rm := recipe.NewRoleMatch(c, l.Roles())
 	for i := range roles {
 		if err := rm.Add(ctx, fmt.Sprintf("r%d", i), ""); err != nil {
 			t.Fatal(err)
 		}
 	}
 	mk(rm.HoldersDir(), nil, zk.FlagPersistent)
-	mk(rm.HolderPath("r0"), coord.RoleHolder{Holder: "w0", Since: time.Now()}, zk.FlagEphemeral)
+	mk(rm.HolderPath("r0"), recipe.RoleHolder{Holder: "w0", Since: time.Now()}, zk.FlagEphemeral)
 	mk(rm.ApplicantsDir(), nil, zk.FlagPersistent)
-	mk(rm.ApplicantsDir()+"/candidate-0000000000000000-", coord.Self("w1"), zk.FlagEphemeral|zk.FlagSequence)
+	mk(rm.ApplicantsDir()+"/candidate-0000000000000000-", recipe.Self("w1"), zk.FlagEphemeral|zk.FlagSequence)
 	deadShards := map[string]bool{}
 	for range 3 {
 		id := task.NewID(time.Now())
@@ -205,7 +207,7 @@ func TestStatusRequests(t *testing.T) {
 	q := coord.NewQueue(c, l, 0)
 	want := int64(2+masters) + int64(1+2*workers+1+workers) + 3*256 + int64(len(deadShards)+3) + int64(3+roles+holders+applicants)
 	for _, tasks := range []int{10, 300} {
-		if err := coord.Pipeline(tasks-mustStatus(t, c, l).Pending, func(int) error {
+		if err := zkclient.Pipeline(tasks-mustStatus(t, c, l).Pending, func(int) error {
 			return q.Submit(ctx, task.NewID(time.Now()), spec("echo"), nil)
 		}); err != nil {
 			t.Fatal(err)
@@ -222,7 +224,7 @@ func TestStatusRequests(t *testing.T) {
 	}
 }
 
-func mustStatus(t *testing.T, c *coord.Client, l coord.Layout) coord.Status {
+func mustStatus(t *testing.T, c *zkclient.Client, l coord.Layout) coord.Status {
 	t.Helper()
 	st, err := coord.ReadStatus(ctxT(t), c, l)
 	if err != nil {

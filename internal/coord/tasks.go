@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/task"
+	"github.com/paddock-zk/paddock/zkclient"
 )
 
 // State is where a task is in its life, as the tree shows it.
@@ -117,7 +118,7 @@ type candidate struct {
 // chunk by chunk, until the limit is reached: `--limit 20` over 100,000
 // pending tasks costs 256 listings and about 20 reads. A record that is not
 // Paddock's is returned with Malformed set, never an error.
-func List(ctx context.Context, c *Client, l Layout, opts ListOptions) (Listing, error) {
+func List(ctx context.Context, c *zkclient.Client, l Layout, opts ListOptions) (Listing, error) {
 	if _, err := ParseState(string(opts.State)); err != nil {
 		return Listing{}, err
 	}
@@ -153,7 +154,7 @@ func List(ctx context.Context, c *Client, l Layout, opts ListOptions) (Listing, 
 // fill reads the records of cands in order, a pipelined chunk at a time,
 // until out holds want matching tasks, the candidates run out, or
 // opts.MaxScan reads did not match.
-func fill(ctx context.Context, readers []*Client, l Layout, opts ListOptions, cands []candidate, want int, out *Listing) error {
+func fill(ctx context.Context, readers []*zkclient.Client, l Layout, opts ListOptions, cands []candidate, want int, out *Listing) error {
 	skipped, next := 0, 0
 	for next < len(cands) && len(out.Tasks) < want {
 		if skipped >= opts.MaxScan {
@@ -163,7 +164,7 @@ func fill(ctx context.Context, readers []*Client, l Layout, opts ListOptions, ca
 		n := want - len(out.Tasks)
 		if opts.filtered() {
 			// Most reads may not match: fill the pipeline, within the bound.
-			n = min(max(n, pipelineWidth), n+opts.MaxScan-skipped)
+			n = min(max(n, zkclient.PipelineWidth), n+opts.MaxScan-skipped)
 		}
 		chunk := cands[next:min(next+n, len(cands))]
 		next += len(chunk)
@@ -187,8 +188,8 @@ func fill(ctx context.Context, readers []*Client, l Layout, opts ListOptions, ca
 
 // readersFor is c, and conns-1 more connections when up to reads records
 // may have to be read.
-func readersFor(ctx context.Context, c *Client, conns, reads int) ([]*Client, error) {
-	out := []*Client{c}
+func readersFor(ctx context.Context, c *zkclient.Client, conns, reads int) ([]*zkclient.Client, error) {
+	out := []*zkclient.Client{c}
 	if reads <= ForkAbove {
 		return out, nil
 	}
@@ -210,7 +211,7 @@ func (o ListOptions) matches(r Listed) bool {
 }
 
 // candidates lists the znodes of a state, sorted by name (oldest first).
-func candidates(ctx context.Context, c *Client, l Layout, st State) ([]candidate, error) {
+func candidates(ctx context.Context, c *zkclient.Client, l Layout, st State) ([]candidate, error) {
 	switch st {
 	case StateRunning:
 		return assignments(ctx, c, l)
@@ -244,10 +245,10 @@ func candidates(ctx context.Context, c *Client, l Layout, st State) ([]candidate
 }
 
 // listShards lists the 256 shards of one parent in parallel.
-func listShards(ctx context.Context, c *Client, shard func(string) string) ([]candidate, error) {
+func listShards(ctx context.Context, c *zkclient.Client, shard func(string) string) ([]candidate, error) {
 	shards := task.Shards()
 	lists := make([][]string, len(shards))
-	err := Pipeline(len(shards), func(i int) error {
+	err := zkclient.Pipeline(len(shards), func(i int) error {
 		names, err := retryRead(ctx, c, func() ([]string, error) {
 			names, _, err := c.Children(ctx, shard(shards[i]))
 			return names, err
@@ -273,7 +274,7 @@ func listShards(ctx context.Context, c *Client, shard func(string) string) ([]ca
 
 // assignments lists every assign/<w>/<id>, whether or not w is alive: a
 // lost worker's tasks are running until the leader takes them back.
-func assignments(ctx context.Context, c *Client, l Layout) ([]candidate, error) {
+func assignments(ctx context.Context, c *zkclient.Client, l Layout) ([]candidate, error) {
 	dirs, err := retryRead(ctx, c, func() ([]string, error) {
 		names, _, err := c.Children(ctx, l.Assign())
 		return names, err
@@ -282,7 +283,7 @@ func assignments(ctx context.Context, c *Client, l Layout) ([]candidate, error) 
 		return nil, err
 	}
 	lists := make([][]string, len(dirs))
-	err = Pipeline(len(dirs), func(i int) error {
+	err = zkclient.Pipeline(len(dirs), func(i int) error {
 		names, err := retryRead(ctx, c, func() ([]string, error) {
 			names, _, err := c.Children(ctx, l.AssignDir(dirs[i]))
 			return names, err
@@ -318,9 +319,9 @@ func sortByName(cs []candidate) {
 // readListed reads the records of cands in one pipelined round. A nil entry
 // is a candidate to leave out: gone since it was listed, or (pending) found
 // assigned meanwhile.
-func readListed(ctx context.Context, cs []*Client, l Layout, st State, cands []candidate) ([]*Listed, error) {
+func readListed(ctx context.Context, cs []*zkclient.Client, l Layout, st State, cands []candidate) ([]*Listed, error) {
 	out := make([]*Listed, len(cands))
-	err := pipelineN(len(cands), len(cs), func(i int) error {
+	err := zkclient.PipelineN(len(cands), len(cs), func(i int) error {
 		cand, c := cands[i], cs[i%len(cs)]
 		r := &Listed{ID: task.ID(cand.name), State: st}
 		id, err := task.ParseID(cand.name)
@@ -409,10 +410,10 @@ func fillListed(r *Listed, st State, data []byte, worker string) bool {
 }
 
 // getNode reads a znode, retrying across connection loss.
-func getNode(ctx context.Context, c *Client, path string) (Node, error) {
-	return retryRead(ctx, c, func() (Node, error) {
+func getNode(ctx context.Context, c *zkclient.Client, path string) (zkclient.Node, error) {
+	return retryRead(ctx, c, func() (zkclient.Node, error) {
 		d, s, err := c.Get(ctx, path)
-		return Node{d, s}, err
+		return zkclient.Node{Data: d, Stat: s}, err
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/task"
 	"github.com/paddock-zk/paddock/internal/zktest"
+	"github.com/paddock-zk/paddock/zkclient"
 	"go.uber.org/zap"
 )
 
@@ -18,17 +19,17 @@ const backlogTasks = 100000
 
 var backlog struct {
 	once sync.Once
-	c    *coord.Client
+	c    *zkclient.Client
 	l    coord.Layout
 	err  error
 }
 
 // pendingBacklog submits backlogTasks echo tasks once per run, in batched
 // multis (the benchmark is of the listing, not of submitting).
-func pendingBacklog(b *testing.B) (*coord.Client, coord.Layout) {
+func pendingBacklog(b *testing.B) (*zkclient.Client, coord.Layout) {
 	backlog.once.Do(func() {
 		ctx := context.Background()
-		c, err := coord.Dial(ctx, coord.Config{Servers: []string{shared.Addr()}, SessionTimeout: 10 * time.Second,
+		c, err := zkclient.Dial(ctx, zkclient.Config{Servers: []string{shared.Addr()}, SessionTimeout: 10 * time.Second,
 			ConnectTimeout: 10 * time.Second, Logger: zap.NewNop()})
 		if err != nil {
 			backlog.err = err
@@ -42,8 +43,8 @@ func pendingBacklog(b *testing.B) (*coord.Client, coord.Layout) {
 		q := coord.NewQueue(c, l, 0)
 		start := time.Now().Add(-time.Hour)
 		const chunk = 250
-		backlog.err = coord.Pipeline(backlogTasks/chunk, func(k int) error {
-			items := make([][]coord.Op, chunk)
+		backlog.err = zkclient.Pipeline(backlogTasks/chunk, func(k int) error {
+			items := make([][]zkclient.Op, chunk)
 			for i := range items {
 				at := start.Add(time.Duration(k*chunk+i) * time.Millisecond)
 				ops, err := q.SubmitOps(task.NewID(at), task.Spec{Kind: "echo", SubmittedAt: at}, []byte("x"))

@@ -12,6 +12,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/task"
+	"github.com/paddock-zk/paddock/zkclient"
 )
 
 // fixture plays the master and the workers by hand to put tasks in every
@@ -19,7 +20,7 @@ import (
 type fixture struct {
 	t    *testing.T
 	ctx  context.Context
-	c    *coord.Client
+	c    *zkclient.Client
 	l    coord.Layout
 	q    *coord.Queue
 	next time.Time
@@ -99,8 +100,8 @@ func (f *fixture) garbage() task.ID {
 	f.t.Helper()
 	id := f.id()
 	_, err := f.c.Multi(f.ctx,
-		coord.CreateOp(f.l.Payload(id), []byte("x"), zk.FlagPersistent),
-		coord.CreateOp(f.l.Task(id), []byte("not json"), zk.FlagPersistent))
+		zkclient.CreateOp(f.l.Payload(id), []byte("x"), zk.FlagPersistent),
+		zkclient.CreateOp(f.l.Task(id), []byte("not json"), zk.FlagPersistent))
 	f.must(err)
 	f.kill(id, task.ReasonMalformed)
 	return id
@@ -379,7 +380,7 @@ func TestRequeueRefusesWithoutLosingAnything(t *testing.T) {
 	id := f.submit("echo", "x")
 	f.kill(id, task.ReasonMaxAttempts)
 	// What a client of the previous protocol does: result and payload.
-	_, err := f.c.Multi(f.ctx, coord.DeleteOp(f.l.Result(id), -1), coord.DeleteOp(f.l.Payload(id), -1))
+	_, err := f.c.Multi(f.ctx, zkclient.DeleteOp(f.l.Result(id), -1), zkclient.DeleteOp(f.l.Payload(id), -1))
 	f.must(err)
 	if err := f.q.Requeue(f.ctx, id); !errors.Is(err, coord.ErrPayloadGone) || !strings.Contains(err.Error(), "payload") {
 		t.Errorf("requeue without a payload: %v", err)
@@ -459,7 +460,7 @@ func TestRequeueRaces(t *testing.T) {
 		go func() { defer wg.Done(); reqErr = f.q.Requeue(f.ctx, id) }()
 		go func() {
 			defer wg.Done()
-			removed, purgeErr = coord.RemoveOld(f.ctx, c2, f.l, olds, 16, func(items [][]coord.Op) (map[int]*coord.MultiError, error) {
+			removed, purgeErr = coord.RemoveOld(f.ctx, c2, f.l, olds, 16, func(items [][]zkclient.Op) (map[int]*zkclient.MultiError, error) {
 				return c2.Batch(f.ctx, items)
 			})
 		}()
@@ -567,7 +568,7 @@ func TestFindOldAndRemove(t *testing.T) {
 		results[1].ID != dead || results[1].Payload || !results[1].DeadLetter {
 		t.Fatalf("old results %+v", results)
 	}
-	apply := func(items [][]coord.Op) (map[int]*coord.MultiError, error) { return f.c.Batch(f.ctx, items) }
+	apply := func(items [][]zkclient.Op) (map[int]*zkclient.MultiError, error) { return f.c.Batch(f.ctx, items) }
 	done, err := coord.RemoveOld(f.ctx, f.c, f.l, results, 1, apply)
 	f.must(err)
 	if done.Removed != 2 || done.Left != 0 {
@@ -614,7 +615,7 @@ func TestRemoveOldLooksAgainAfterAChange(t *testing.T) {
 	// gives b's result its payload back.
 	f.must(f.q.Collect(f.ctx, a, task.Succeeded))
 	f.must(f.c.Delete(f.ctx, f.l.DeadLetter(b), -1))
-	done, err := coord.RemoveOld(f.ctx, f.c, f.l, results, 10, func(items [][]coord.Op) (map[int]*coord.MultiError, error) {
+	done, err := coord.RemoveOld(f.ctx, f.c, f.l, results, 10, func(items [][]zkclient.Op) (map[int]*zkclient.MultiError, error) {
 		return f.c.Batch(f.ctx, items)
 	})
 	f.must(err)
@@ -645,7 +646,7 @@ func TestCollectDeadWithoutDeadLetter(t *testing.T) {
 func TestListOverSeveralConnections(t *testing.T) {
 	f := newFixture(t)
 	const n = coord.ForkAbove + 500
-	items := make([][]coord.Op, n)
+	items := make([][]zkclient.Op, n)
 	want := make([]task.ID, n)
 	for i := range items {
 		want[i] = f.id()
@@ -653,7 +654,7 @@ func TestListOverSeveralConnections(t *testing.T) {
 		f.must(err)
 		items[i] = ops
 	}
-	f.must(coord.InChunks(n, 500, 0, nil, func(lo, hi int) error {
+	f.must(zkclient.InChunks(n, 500, 0, nil, func(lo, hi int) error {
 		_, err := f.c.Batch(f.ctx, items[lo:hi])
 		return err
 	}))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/zkclient"
 	"go.uber.org/zap"
 )
 
@@ -94,7 +95,7 @@ type failure struct {
 }
 
 // New returns the status page of the tree l, read through c.
-func New(c *coord.Client, l coord.Layout, o Options) *Handler {
+func New(c *zkclient.Client, l coord.Layout, o Options) *Handler {
 	if o.Interval <= 0 {
 		o.Interval = DefaultInterval
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/paddock-zk/paddock/internal/dashboard"
 	"github.com/paddock-zk/paddock/internal/task"
 	"github.com/paddock-zk/paddock/internal/zktest"
+	"github.com/paddock-zk/paddock/recipe"
 )
 
 // The page, its assets and the JSON: the JSON is coord.Status with every
@@ -20,12 +21,12 @@ func TestServesPageAndStatus(t *testing.T) {
 	ctx := ctxT(t)
 	c := dial(t, shared.Addr())
 	l := layoutFor(t, c)
-	m := coord.Self("m1")
+	m := recipe.Self("m1")
 	b, _ := json.Marshal(m)
 	if _, err := c.Create(ctx, l.Master()+"/candidate-0000000000000000-", b, zk.FlagEphemeral|zk.FlagSequence); err != nil {
 		t.Fatal(err)
 	}
-	b, _ = json.Marshal(coord.WorkerInfo{Member: coord.Self("w1"), Concurrency: 3, Kinds: []string{"echo"}})
+	b, _ = json.Marshal(coord.WorkerInfo{Member: recipe.Self("w1"), Concurrency: 3, Kinds: []string{"echo"}})
 	if _, err := c.Create(ctx, l.Worker("w1"), b, zk.FlagEphemeral); err != nil {
 		t.Fatal(err)
 	}

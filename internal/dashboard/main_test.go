@@ -14,6 +14,7 @@ import (
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/dashboard"
 	"github.com/paddock-zk/paddock/internal/zktest"
+	"github.com/paddock-zk/paddock/zkclient"
 	"go.uber.org/zap/zaptest"
 )
 
@@ -29,9 +30,9 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-func dial(t *testing.T, addr string) *coord.Client {
+func dial(t *testing.T, addr string) *zkclient.Client {
 	t.Helper()
-	c, err := coord.Dial(ctxT(t), coord.Config{
+	c, err := zkclient.Dial(ctxT(t), zkclient.Config{
 		Servers:        []string{addr},
 		SessionTimeout: 4 * time.Second,
 		ConnectTimeout: 10 * time.Second,
@@ -45,7 +46,7 @@ func dial(t *testing.T, addr string) *coord.Client {
 }
 
 // layoutFor gives the test a fresh Paddock tree on c's server.
-func layoutFor(t *testing.T, c *coord.Client) coord.Layout {
+func layoutFor(t *testing.T, c *zkclient.Client) coord.Layout {
 	t.Helper()
 	l := coord.MustLayout("/t-" + strings.NewReplacer("/", "-", " ", "-").Replace(t.Name()))
 	zktest.DeleteTree(t, c.Conn(), l.Root())

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/zkclient"
 )
 
 // ThroughputWindow is how far back the throughput looks.
@@ -25,7 +26,7 @@ var ErrDisconnected = errors.New("cannot reach ZooKeeper: disconnected, reconnec
 // Reader reads a deployment's status and keeps the last minute of readings'
 // counters to report throughput. It is safe for concurrent use.
 type Reader struct {
-	c     *coord.Client
+	c     *zkclient.Client
 	l     coord.Layout
 	extra func(*coord.Status)
 
@@ -42,7 +43,7 @@ type sample struct {
 
 // NewReader reads the tree of l through c. extra, when not nil, adds what
 // only the caller knows to each good reading (see Options.Extra).
-func NewReader(c *coord.Client, l coord.Layout, extra func(*coord.Status)) *Reader {
+func NewReader(c *zkclient.Client, l coord.Layout, extra func(*coord.Status)) *Reader {
 	return &Reader{c: c, l: l, extra: extra}
 }
 

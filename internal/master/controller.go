@@ -12,6 +12,8 @@ import (
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/ops"
 	"github.com/paddock-zk/paddock/internal/task"
+	"github.com/paddock-zk/paddock/recipe"
+	"github.com/paddock-zk/paddock/zkclient"
 	"go.uber.org/zap"
 )
 
@@ -20,14 +22,14 @@ import (
 // while it works coalesce into one re-read (Kafka's controller event queue,
 // reduced to dirty flags).
 type controller struct {
-	c         *coord.Client
+	c         *zkclient.Client
 	q         *coord.Queue
 	l         coord.Layout
 	cfg       Config
 	retention *liveRetention
 	log       *zap.Logger
 	fence     coord.Fence
-	sess      *coord.Session
+	sess      *zkclient.Session
 	m         *Metrics
 	loop      *ops.Loop
 
@@ -46,8 +48,8 @@ type controller struct {
 }
 
 type dirtySet struct {
-	pool  []coord.Entry // the workers' registrations, when they changed
-	fresh bool          // pool holds news
+	pool  []recipe.Entry // the workers' registrations, when they changed
+	fresh bool           // pool holds news
 	dirs  map[string]bool
 	// shards maps each task shard to list to when its watch fired first
 	// since it was last listed: no task submitted since is older (a child
@@ -78,7 +80,7 @@ type cachedSpec struct {
 	raw     string // the data as read, kept for a malformed task's dead letter
 }
 
-func lead(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config, retention *liveRetention, cand *coord.Candidate, fence coord.Fence) error {
+func lead(ctx context.Context, c *zkclient.Client, l coord.Layout, cfg Config, retention *liveRetention, cand *recipe.Candidate, fence coord.Fence) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer cfg.Loop.Working() // the caller goes on with the loop's work
@@ -99,8 +101,8 @@ func lead(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config, rete
 	gone := cand.Gone(ctx)
 	// Workers register through discovery; its watch reports every change
 	// of the pool (joined, left, drained, resized) with the whole pool.
-	pool := coord.NewService(c, l.Workers())
-	if err := pool.Watch(ctx, func(entries []coord.Entry) {
+	pool := recipe.NewService(c, l.Workers())
+	if err := pool.Watch(ctx, func(entries []recipe.Entry) {
 		ct.mark(func(d *dirtySet) { d.pool, d.fresh = entries, true })
 	}); err != nil {
 		return err
@@ -116,15 +118,15 @@ func lead(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config, rete
 		ct.publish()
 		switch {
 		case err == nil:
-		case errors.Is(err, coord.ErrDeposed), errors.Is(err, coord.ErrSessionLost), ctx.Err() != nil:
+		case errors.Is(err, coord.ErrDeposed), errors.Is(err, recipe.ErrSessionLost), ctx.Err() != nil:
 			return err
-		case coord.IsConnectionError(err):
+		case zkclient.IsConnectionError(err):
 			// The step's dirty marks were restored; wait for the link.
 			if err := ct.waitConnected(ctx); err != nil {
 				return err
 			}
 			if !ct.sess.Alive() {
-				return coord.ErrSessionLost
+				return recipe.ErrSessionLost
 			}
 			continue
 		default:
@@ -138,11 +140,11 @@ func lead(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config, rete
 		case <-ct.wake:
 		case <-gone:
 			if !ct.sess.Alive() {
-				return coord.ErrSessionLost
+				return recipe.ErrSessionLost
 			}
 			return fmt.Errorf("%w: candidacy %s deleted", coord.ErrDeposed, cand.Key())
 		case <-ct.sess.Done():
-			return coord.ErrSessionLost
+			return recipe.ErrSessionLost
 		case err := <-sweepErr:
 			return err
 		case <-ctx.Done():
@@ -271,7 +273,7 @@ func (ct *controller) bootstrap(ctx context.Context) error {
 			ct.log.Info("took over", zap.Int("assign_dirs", len(names)))
 			return nil
 		}
-		if !coord.IsConnectionError(err) {
+		if !zkclient.IsConnectionError(err) {
 			return err
 		}
 		if err := ct.waitConnected(ctx); err != nil {
@@ -287,7 +289,7 @@ func (ct *controller) bootstrap(ctx context.Context) error {
 func (ct *controller) step(ctx context.Context) (bool, error) {
 	d := ct.take()
 	if err := ct.refresh(ctx, d); err != nil {
-		if coord.IsConnectionError(err) {
+		if zkclient.IsConnectionError(err) {
 			ct.restore(d)
 		}
 		return false, err
@@ -321,7 +323,7 @@ func keys[V any](m map[string]V) []string {
 
 // updatePool applies the workers' registrations as discovery reported them:
 // new workers get their directory listed, vanished ones are lost.
-func (ct *controller) updatePool(entries []coord.Entry, dirs map[string]bool) {
+func (ct *controller) updatePool(entries []recipe.Entry, dirs map[string]bool) {
 	live := make(map[string]bool, len(entries))
 	for _, e := range entries {
 		n := e.Key
@@ -362,7 +364,7 @@ func (ct *controller) listDirs(ctx context.Context, names []string) error {
 		err error
 	}
 	out := make([]res, len(names))
-	err := coord.Pipeline(len(names), func(i int) error {
+	err := zkclient.Pipeline(len(names), func(i int) error {
 		ids, ch, err := ct.c.ChildrenW(ctx, ct.l.AssignDir(names[i]))
 		if errors.Is(err, zk.ErrNoNode) {
 			// Learn of its creation instead (a worker creates its own).
@@ -441,7 +443,7 @@ func (ct *controller) reclaim(ctx context.Context) error {
 			continue // the dir goes once a listing shows it empty
 		}
 		if w.hasDir {
-			_, err := ct.c.FencedMulti(ctx, ct.fence, coord.DeleteOp(ct.l.AssignDir(name), -1))
+			_, err := coord.FencedMulti(ctx, ct.c, ct.fence, zkclient.DeleteOp(ct.l.AssignDir(name), -1))
 			switch {
 			case err == nil, errors.Is(err, zk.ErrNoNode):
 			case errors.Is(err, zk.ErrNotEmpty):
@@ -481,20 +483,20 @@ func (ct *controller) takeBack(ctx context.Context, w *worker) error {
 		toDead
 		orphan
 	)
-	var items [][]coord.Op
+	var items [][]zkclient.Op
 	var itemIDs []task.ID
 	var outcomes []outcome
 	var reasons []string // of dead letters
 	for _, id := range ids {
 		cs, ok := specs[id]
-		var ops []coord.Op
+		var ops []zkclient.Op
 		out, reason := toDead, ""
 		switch {
 		case !ok:
 			out = orphan
 			// The task is gone but its assignment is not (only a tool can
 			// do that): remove the orphan, or the directory never empties.
-			ops = []coord.Op{coord.DeleteOp(ct.l.Assignment(w.name, id), -1)}
+			ops = []zkclient.Op{zkclient.DeleteOp(ct.l.Assignment(w.name, id), -1)}
 		case cs.err != nil:
 			reason = task.ReasonMalformed
 			ops, err = ct.deadOps(id, cs, w.name, reason, cs.err.Error())
@@ -514,7 +516,7 @@ func (ct *controller) takeBack(ctx context.Context, w *worker) error {
 		items, itemIDs, outcomes = append(items, ops), append(itemIDs, id), append(outcomes, out)
 		reasons = append(reasons, reason)
 	}
-	failed, err := ct.c.FencedBatch(ctx, ct.fence, items)
+	failed, err := coord.FencedBatch(ctx, ct.c, ct.fence, items)
 	if err != nil {
 		return err
 	}
@@ -564,7 +566,7 @@ func (ct *controller) forget(id task.ID) {
 func (ct *controller) readSpecs(ctx context.Context, ids []task.ID) (map[task.ID]cachedSpec, error) {
 	out := make([]cachedSpec, len(ids))
 	found := make([]bool, len(ids))
-	err := coord.Pipeline(len(ids), func(i int) error {
+	err := zkclient.Pipeline(len(ids), func(i int) error {
 		data, stat, err := ct.c.Get(ctx, ct.l.Task(ids[i]))
 		if errors.Is(err, zk.ErrNoNode) {
 			return nil
@@ -592,7 +594,7 @@ func (ct *controller) readSpecs(ctx context.Context, ids []task.ID) (map[task.ID
 	return m, nil
 }
 
-func (ct *controller) deadOps(id task.ID, cs cachedSpec, assignedTo, reason, detail string) ([]coord.Op, error) {
+func (ct *controller) deadOps(id task.ID, cs cachedSpec, assignedTo, reason, detail string) ([]zkclient.Op, error) {
 	spec, raw := cs.spec, cs.raw
 	if cs.err == nil {
 		if b, err := task.Encode(spec); err == nil {
@@ -634,7 +636,7 @@ func (ct *controller) refill(ctx context.Context) (int, error) {
 	}
 	lists := make([][]string, len(shards))
 	chans := make([]<-chan zk.Event, len(shards))
-	err := coord.Pipeline(len(shards), func(i int) error {
+	err := zkclient.Pipeline(len(shards), func(i int) error {
 		names, ch, err := ct.c.ChildrenW(ctx, ct.l.TaskShard(shards[i]))
 		lists[i], chans[i] = names, ch
 		if errors.Is(err, zk.ErrNoNode) {
@@ -721,7 +723,7 @@ func (ct *controller) schedule(ctx context.Context) (int, error) {
 	// aside, not retried in a loop: those behind them still get the slots
 	// they fit. One round looks at a bounded number of tasks.
 	var (
-		items    [][]coord.Op // dead letters first, then placements
+		items    [][]zkclient.Op // dead letters first, then placements
 		itemIDs  []task.ID
 		placed   []Placement
 		deferred []task.ID
@@ -808,7 +810,7 @@ func (ct *controller) schedule(ctx context.Context) (int, error) {
 	if len(items) == 0 {
 		return 0, nil
 	}
-	failed, err := ct.c.FencedBatch(ctx, ct.fence, items)
+	failed, err := coord.FencedBatch(ctx, ct.c, ct.fence, items)
 	if err != nil {
 		// Unknown outcome: put the tasks back (a dead letter that landed
 		// reads as gone next time) and re-list the workers' dirs so
@@ -869,7 +871,7 @@ func (cs cachedSpec) reasonFor() string {
 }
 
 // placementFailed handles one assignment the server refused.
-func (ct *controller) placementFailed(id task.ID, w *worker, me *coord.MultiError) {
+func (ct *controller) placementFailed(id task.ID, w *worker, me *zkclient.MultiError) {
 	delete(ct.specs, id)
 	switch {
 	case me.Index == 0 && errors.Is(me, zk.ErrNoNode):

@@ -15,6 +15,7 @@ import (
 	"github.com/paddock-zk/paddock/internal/task"
 	"github.com/paddock-zk/paddock/internal/worker"
 	"github.com/paddock-zk/paddock/internal/zktest"
+	"github.com/paddock-zk/paddock/zkclient"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
@@ -34,7 +35,7 @@ type env struct {
 	l    coord.Layout
 	logs *observer.ObservedLogs
 	core zapcore.Core
-	ctl  *coord.Client // the test's own connection
+	ctl  *zkclient.Client // the test's own connection
 	q    *coord.Queue
 }
 
@@ -56,9 +57,9 @@ func (e *env) logger(name string) *zap.Logger {
 	return zap.New(zapcore.NewTee(e.core, zaptest.NewLogger(e.t, zaptest.Level(zap.InfoLevel)).Core())).Named(name).With(zap.String("id", name))
 }
 
-func (e *env) dial(name, addr string) *coord.Client {
+func (e *env) dial(name, addr string) *zkclient.Client {
 	e.t.Helper()
-	c, err := coord.Dial(context.Background(), coord.Config{
+	c, err := zkclient.Dial(context.Background(), zkclient.Config{
 		Servers: []string{addr}, SessionTimeout: sessionTimeout, ConnectTimeout: 10 * time.Second,
 		Logger: zaptest.NewLogger(e.t, zaptest.Level(zap.WarnLevel)).Named(name),
 	})
@@ -72,7 +73,7 @@ func (e *env) dial(name, addr string) *coord.Client {
 // proc is a master or worker running in the test.
 type proc struct {
 	name   string
-	c      *coord.Client
+	c      *zkclient.Client
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -93,7 +94,7 @@ func (p *proc) crash(t *testing.T, proxy *zktest.Proxy) {
 	<-p.done
 }
 
-func (e *env) start(name, addr string, run func(ctx context.Context, c *coord.Client) error) *proc {
+func (e *env) start(name, addr string, run func(ctx context.Context, c *zkclient.Client) error) *proc {
 	c := e.dial(name, addr)
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &proc{name: name, c: c, cancel: cancel, done: make(chan error)}
@@ -115,13 +116,13 @@ func (e *env) start(name, addr string, run func(ctx context.Context, c *coord.Cl
 }
 
 func (e *env) master(name, addr string, retention time.Duration) *proc {
-	return e.start(name, addr, func(ctx context.Context, c *coord.Client) error {
+	return e.start(name, addr, func(ctx context.Context, c *zkclient.Client) error {
 		return master.Run(ctx, c, e.l, master.Config{ID: name, Retention: retention, Logger: e.logger(name)})
 	})
 }
 
 func (e *env) worker(name, addr string, concurrency int) *proc {
-	return e.start(name, addr, func(ctx context.Context, c *coord.Client) error {
+	return e.start(name, addr, func(ctx context.Context, c *zkclient.Client) error {
 		return worker.Run(ctx, c, e.l, worker.Config{ID: name, Concurrency: concurrency, Kinds: task.Builtin(false),
 			DrainTimeout: time.Second, Logger: e.logger(name)})
 	})
@@ -347,8 +348,8 @@ func TestMalformedTaskIsDeadLettered(t *testing.T) {
 	ctx := context.Background()
 	// Another tool writes garbage where a task should be.
 	if _, err := e.ctl.Multi(ctx,
-		coord.CreateOp(e.l.Payload(bad), []byte("x"), zk.FlagPersistent),
-		coord.CreateOp(e.l.Task(bad), []byte("not json"), zk.FlagPersistent)); err != nil {
+		zkclient.CreateOp(e.l.Payload(bad), []byte("x"), zk.FlagPersistent),
+		zkclient.CreateOp(e.l.Task(bad), []byte("not json"), zk.FlagPersistent)); err != nil {
 		t.Fatal(err)
 	}
 	// And a znode that is not a task id at all.
@@ -558,7 +559,7 @@ func TestKindsRouteToWorkersThatAdvertiseThem(t *testing.T) {
 	e := newEnv(t)
 	e.master("m1", shared.Addr(), time.Hour)
 	e.worker("plain", shared.Addr(), 4) // no exec
-	e.start("execer", shared.Addr(), func(ctx context.Context, c *coord.Client) error {
+	e.start("execer", shared.Addr(), func(ctx context.Context, c *zkclient.Client) error {
 		return worker.Run(ctx, c, e.l, worker.Config{ID: "execer", Concurrency: 1, Kinds: task.Builtin(true), Logger: e.logger("execer")})
 	})
 	// Until the master has read the exec worker's registration, no worker
@@ -589,7 +590,7 @@ func TestTasksBehindUnplaceableOnesStillRun(t *testing.T) {
 	e := newEnv(t)
 	e.master("m1", shared.Addr(), time.Hour)
 	e.worker("plain", shared.Addr(), 2)
-	e.start("execer", shared.Addr(), func(ctx context.Context, c *coord.Client) error {
+	e.start("execer", shared.Addr(), func(ctx context.Context, c *zkclient.Client) error {
 		return worker.Run(ctx, c, e.l, worker.Config{ID: "execer", Concurrency: 1, Kinds: task.Builtin(true), Logger: e.logger("execer")})
 	})
 	zktest.Eventually(t, 10*time.Second, "the master to know both workers", func() bool {

@@ -15,6 +15,8 @@ import (
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/ops"
 	"github.com/paddock-zk/paddock/internal/task"
+	"github.com/paddock-zk/paddock/recipe"
+	"github.com/paddock-zk/paddock/zkclient"
 	"go.uber.org/zap"
 )
 
@@ -63,13 +65,13 @@ func (cfg *Config) defaults() {
 // Run stands for election under l.Master() and leads whenever elected, until
 // ctx is done. Losing leadership (session expiry, a failed fence) is not an
 // error: the master logs it, steps down and stands again as a backup.
-func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error {
+func Run(ctx context.Context, c *zkclient.Client, l coord.Layout, cfg Config) error {
 	cfg.defaults()
 	log, m, loop := cfg.Logger, cfg.Metrics, cfg.Loop
 	defer m.stand(standNone, 0)
 	defer loop.Waiting() // exited: no longer a loop to watch
-	el := coord.NewLeaderQueue(c, l.Master())
-	me, err := json.Marshal(coord.Self(cfg.ID))
+	el := recipe.NewLeaderQueue(c, l.Master())
+	me, err := json.Marshal(recipe.Self(cfg.ID))
 	if err != nil {
 		return err
 	}
@@ -91,7 +93,7 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 			if ctx.Err() != nil {
 				return nil
 			}
-			if !errors.Is(err, coord.ErrSessionLost) {
+			if !errors.Is(err, recipe.ErrSessionLost) {
 				log.Error("cannot join the election", zap.Error(err))
 				if err := backoff.wait(ctx); err != nil {
 					return nil
@@ -102,9 +104,9 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 		log.Info("joined election", zap.String("candidate", cand.Key()), zap.String("session", sess.String()))
 		m.stand(standBackup, 0)
 		loop.Waiting() // a backup waits for its predecessor to go
-		err = cand.Lead(ctx, func(s coord.Standing) {
+		err = cand.Lead(ctx, func(s recipe.Standing) {
 			if s.Position > 0 {
-				leader, _ := coord.DecodeMember(s.LeaderData)
+				leader, _ := recipe.DecodeMember(s.LeaderData)
 				log.Info("standing by as backup", zap.String("leader", leader.ID),
 					zap.Int("position", s.Position), zap.String("watching", s.Predecessor))
 			}
@@ -139,7 +141,7 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 			log.Info("resigned leadership on shutdown", zap.Int64("epoch", fence.Epoch))
 			return nil
 		}
-		if errors.Is(err, coord.ErrDeposed) || errors.Is(err, coord.ErrSessionLost) {
+		if errors.Is(err, coord.ErrDeposed) || errors.Is(err, recipe.ErrSessionLost) {
 			m.deposed.Inc()
 			log.Warn("deposed: stepping down to backup", zap.Int64("epoch", fence.Epoch), zap.Error(err))
 			backoff.reset()
@@ -224,7 +226,7 @@ func (r *liveRetention) configure(log *zap.Logger) func(map[string]string, error
 
 // resign deletes the candidacy so the next candidate takes over at once
 // instead of after a session timeout.
-func resign(cand *coord.Candidate, log *zap.Logger) {
+func resign(cand *recipe.Candidate, log *zap.Logger) {
 	if !cand.Session().Alive() {
 		return // the server has removed it already
 	}

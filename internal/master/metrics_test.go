@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
-	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/master"
 	"github.com/paddock-zk/paddock/internal/ops"
 	"github.com/paddock-zk/paddock/internal/task"
 	"github.com/paddock-zk/paddock/internal/zktest"
+	"github.com/paddock-zk/paddock/zkclient"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -29,7 +29,7 @@ func (e *env) observedMaster(name, addr string, retention time.Duration) *observ
 	m := master.NewMetrics()
 	reg := prometheus.NewPedanticRegistry() // also checks the collector's consistency
 	reg.MustRegister(m)
-	p := e.start(name, addr, func(ctx context.Context, c *coord.Client) error {
+	p := e.start(name, addr, func(ctx context.Context, c *zkclient.Client) error {
 		return master.Run(ctx, c, e.l, master.Config{ID: name, Retention: retention, Logger: e.logger(name), Metrics: m})
 	})
 	return &observed{p, m, reg}
@@ -112,8 +112,8 @@ func TestMasterMetricsCountTheWork(t *testing.T) {
 	// Garbage where a task should be is dead-lettered.
 	bad := task.NewID(time.Now())
 	if _, err := e.ctl.Multi(context.Background(),
-		coord.CreateOp(e.l.Payload(bad), []byte("x"), zk.FlagPersistent),
-		coord.CreateOp(e.l.Task(bad), []byte("not json"), zk.FlagPersistent)); err != nil {
+		zkclient.CreateOp(e.l.Payload(bad), []byte("x"), zk.FlagPersistent),
+		zkclient.CreateOp(e.l.Task(bad), []byte("not json"), zk.FlagPersistent)); err != nil {
 		t.Fatal(err)
 	}
 	e.wait(bad, 20*time.Second)

@@ -10,6 +10,7 @@ import (
 	"github.com/paddock-zk/paddock/internal/master"
 	"github.com/paddock-zk/paddock/internal/task"
 	"github.com/paddock-zk/paddock/internal/zktest"
+	"github.com/paddock-zk/paddock/zkclient"
 )
 
 // A dead letter outlives its dead result: the result goes after
@@ -17,15 +18,15 @@ import (
 // master.dead-retention.
 func TestDeadLettersHaveTheirOwnRetention(t *testing.T) {
 	e := newEnv(t)
-	e.start("m1", shared.Addr(), func(ctx context.Context, c *coord.Client) error {
+	e.start("m1", shared.Addr(), func(ctx context.Context, c *zkclient.Client) error {
 		return master.Run(ctx, c, e.l, master.Config{ID: "m1", Retention: time.Hour, DeadRetention: time.Hour, Logger: e.logger("m1")})
 	})
 	e.worker("w", shared.Addr(), 1)
 	ctx := context.Background()
 	bad := task.NewID(time.Now())
 	if _, err := e.ctl.Multi(ctx,
-		coord.CreateOp(e.l.Payload(bad), []byte("x"), zk.FlagPersistent),
-		coord.CreateOp(e.l.Task(bad), []byte("not json"), zk.FlagPersistent)); err != nil {
+		zkclient.CreateOp(e.l.Payload(bad), []byte("x"), zk.FlagPersistent),
+		zkclient.CreateOp(e.l.Task(bad), []byte("not json"), zk.FlagPersistent)); err != nil {
 		t.Fatal(err)
 	}
 	if r := e.wait(bad, 20*time.Second); r.Status != task.Dead {

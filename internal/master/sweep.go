@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/zkclient"
 	"go.uber.org/zap"
 )
 
@@ -64,7 +65,7 @@ func (ct *controller) sweep(ctx context.Context, now time.Time) (coord.Removed, 
 	if err != nil {
 		return coord.Removed{}, err
 	}
-	return coord.RemoveOld(ctx, ct.c, ct.l, append(dead, results...), ct.cfg.Batch, func(items [][]coord.Op) (map[int]*coord.MultiError, error) {
-		return ct.c.FencedBatch(ctx, ct.fence, items)
+	return coord.RemoveOld(ctx, ct.c, ct.l, append(dead, results...), ct.cfg.Batch, func(items [][]zkclient.Op) (map[int]*zkclient.MultiError, error) {
+		return coord.FencedBatch(ctx, ct.c, ct.fence, items)
 	})
 }

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"runtime"
 
-	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/zkclient"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -27,16 +27,16 @@ func NewRegistry(version string) *prometheus.Registry {
 	return reg
 }
 
-// zkCollector exports a coord.Client's counters, read when scraped.
+// zkCollector exports a zkclient.Client's counters, read when scraped.
 type zkCollector struct {
-	c                                    *coord.Client
+	c                                    *zkclient.Client
 	requests, events, expired, connected *prometheus.Desc
 }
 
 // NewZKCollector exports c's traffic and session state: paddock_zk_*.
 // Counting stays on c (atomic increments); this reads the counters at
 // scrape time.
-func NewZKCollector(c *coord.Client) prometheus.Collector {
+func NewZKCollector(c *zkclient.Client) prometheus.Collector {
 	return &zkCollector{
 		c:         c,
 		requests:  prometheus.NewDesc("paddock_zk_requests_total", "Requests this process sent to ZooKeeper (a multi counts once).", nil, nil),
@@ -66,7 +66,7 @@ func (z *zkCollector) Collect(ch chan<- prometheus.Metric) {
 var ErrNotConnected = errors.New("not connected to ZooKeeper (reconnecting)")
 
 // Connected is a readiness check: c is connected with a live session.
-func Connected(c *coord.Client) func() error {
+func Connected(c *zkclient.Client) func() error {
 	return func() error {
 		if !c.Connected() {
 			return ErrNotConnected

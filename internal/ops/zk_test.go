@@ -17,6 +17,7 @@ import (
 	"github.com/paddock-zk/paddock/internal/task"
 	"github.com/paddock-zk/paddock/internal/worker"
 	"github.com/paddock-zk/paddock/internal/zktest"
+	"github.com/paddock-zk/paddock/zkclient"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -27,9 +28,9 @@ var shared *zktest.Server
 
 func TestMain(m *testing.M) { zktest.Main(m, &shared) }
 
-func dial(t *testing.T, addr string) *coord.Client {
+func dial(t *testing.T, addr string) *zkclient.Client {
 	t.Helper()
-	c, err := coord.Dial(context.Background(), coord.Config{
+	c, err := zkclient.Dial(context.Background(), zkclient.Config{
 		Servers: []string{addr}, SessionTimeout: time.Second, ConnectTimeout: 20 * time.Second,
 		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
 	})
@@ -122,7 +123,7 @@ func probe(url string) (int, ops.Report, error) {
 
 // daemon serves what cmd/master and cmd/worker serve for a process
 // connected with c, whose own readiness is ready, and returns its URL.
-func daemon(t *testing.T, c *coord.Client, loop *ops.Loop, name string, ready func() error) string {
+func daemon(t *testing.T, c *zkclient.Client, loop *ops.Loop, name string, ready func() error) string {
 	t.Helper()
 	s, err := ops.Listen(ops.Config{Addr: "127.0.0.1:0", Version: "test"})
 	if err != nil {

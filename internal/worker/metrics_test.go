@@ -14,6 +14,8 @@ import (
 	"github.com/paddock-zk/paddock/internal/task"
 	"github.com/paddock-zk/paddock/internal/worker"
 	"github.com/paddock-zk/paddock/internal/zktest"
+	"github.com/paddock-zk/paddock/recipe"
+	"github.com/paddock-zk/paddock/zkclient"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
@@ -21,9 +23,9 @@ import (
 	"go.uber.org/zap/zaptest"
 )
 
-func dial(t *testing.T) *coord.Client {
+func dial(t *testing.T) *zkclient.Client {
 	t.Helper()
-	c, err := coord.Dial(context.Background(), coord.Config{
+	c, err := zkclient.Dial(context.Background(), zkclient.Config{
 		Servers: []string{shared.Addr()}, SessionTimeout: time.Second, ConnectTimeout: 10 * time.Second,
 		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
 	})
@@ -36,7 +38,7 @@ func dial(t *testing.T) *coord.Client {
 
 // run runs f (a master or a worker) on a connection of its own until the
 // returned stop is called (or the test ends).
-func run(t *testing.T, f func(ctx context.Context, c *coord.Client) error) (stop func()) {
+func run(t *testing.T, f func(ctx context.Context, c *zkclient.Client) error) (stop func()) {
 	c := dial(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -98,10 +100,10 @@ func TestWorkerMetrics(t *testing.T) {
 		t.Errorf("readiness before it runs: %v", err)
 	}
 
-	run(t, func(ctx context.Context, c *coord.Client) error {
+	run(t, func(ctx context.Context, c *zkclient.Client) error {
 		return master.Run(ctx, c, l, master.Config{ID: "m", Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))})
 	})
-	stopWorker := run(t, func(ctx context.Context, c *coord.Client) error {
+	stopWorker := run(t, func(ctx context.Context, c *zkclient.Client) error {
 		return worker.Run(ctx, c, l, worker.Config{ID: "w", Concurrency: 2, Kinds: task.Builtin(true), Roles: true,
 			DrainTimeout: 100 * time.Millisecond, Metrics: m, Logger: zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))})
 	})
@@ -140,7 +142,7 @@ func TestWorkerMetrics(t *testing.T) {
 	await(5, "paddock_worker_concurrency")
 
 	// A role without a command is held as long as it exists.
-	roles := coord.NewRoleMatch(ctl, l.Roles())
+	roles := recipe.NewRoleMatch(ctl, l.Roles())
 	if err := roles.Add(ctx, "r1", ""); err != nil {
 		t.Fatal(err)
 	}

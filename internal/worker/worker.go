@@ -16,6 +16,8 @@ import (
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/ops"
 	"github.com/paddock-zk/paddock/internal/task"
+	"github.com/paddock-zk/paddock/recipe"
+	"github.com/paddock-zk/paddock/zkclient"
 	"go.uber.org/zap"
 )
 
@@ -34,7 +36,7 @@ type Config struct {
 	Version      string         // advertised in the registration
 	Logger       *zap.Logger
 
-	// Roles makes the worker also apply for roles (coord.RoleMatch under
+	// Roles makes the worker also apply for roles (recipe.RoleMatch under
 	// <root>/roles, as ID) and, while it holds one, run the role's data,
 	// a JSON argv array, with the exec kind of Kinds, restarting it when it
 	// exits. A role without data is held without a command.
@@ -56,10 +58,10 @@ const (
 )
 
 type worker struct {
-	c     *coord.Client
+	c     *zkclient.Client
 	q     *coord.Queue
 	l     coord.Layout
-	pool  *coord.Service // <root>/workers: where it registers
+	pool  *recipe.Service // <root>/workers: where it registers
 	cfg   Config
 	log   *zap.Logger
 	lim   *limit
@@ -91,7 +93,7 @@ type execution struct {
 // finish for up to DrainTimeout, and abandons the rest (their assignments
 // stay, and the master gives them to another worker once this one's session
 // is closed).
-func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error {
+func Run(ctx context.Context, c *zkclient.Client, l coord.Layout, cfg Config) error {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = DefaultConcurrency
 	}
@@ -110,7 +112,7 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 	runCtx, stopRuns := context.WithCancel(context.Background())
 	defer stopRuns()
 	w := &worker{
-		c: c, q: coord.NewQueue(c, l, 0).WithBatcher(coord.NewBatcher(c, 64)), l: l, pool: coord.NewService(c, l.Workers()), cfg: cfg, log: cfg.Logger,
+		c: c, q: coord.NewQueue(c, l, 0).WithBatcher(zkclient.NewBatcher(c, 64)), l: l, pool: recipe.NewService(c, l.Workers()), cfg: cfg, log: cfg.Logger,
 		lim: newLimit(cfg.Concurrency), runCtx: runCtx, m: cfg.Metrics, loop: cfg.Loop, kinds: make(map[string]bool),
 		running: make(map[task.ID]*execution),
 		kick:    make(chan struct{}, 1),
@@ -121,7 +123,7 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 	w.m.prepare(cfg.Kinds.Names())
 	w.m.nConcurrency.Store(int64(cfg.Concurrency))
 	w.m.draining.Store(false)
-	w.info = coord.WorkerInfo{Member: coord.Self(cfg.ID), Concurrency: cfg.Concurrency, Kinds: cfg.Kinds.Names(), Version: cfg.Version}
+	w.info = coord.WorkerInfo{Member: recipe.Self(cfg.ID), Concurrency: cfg.Concurrency, Kinds: cfg.Kinds.Names(), Version: cfg.Version}
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	if err := coord.PaddockConfig(c, l).Watch(wctx, cfg.ID, w.configure); err != nil {
@@ -151,11 +153,11 @@ func Run(ctx context.Context, c *coord.Client, l coord.Layout, cfg Config) error
 // applyForRoles stands in the role match's applicants queue until ctx
 // ends, and runs the command of each role it holds.
 func (w *worker) applyForRoles(ctx context.Context) {
-	rm := coord.NewRoleMatch(w.c, w.l.Roles())
+	rm := recipe.NewRoleMatch(w.c, w.l.Roles())
 	delay := roleRestartMin
 	for {
 		err := rm.Apply(ctx, w.cfg.ID, w.holdRole)
-		if ctx.Err() != nil || errors.Is(err, coord.ErrClosed) {
+		if ctx.Err() != nil || errors.Is(err, zkclient.ErrClosed) {
 			return
 		}
 		w.log.Error("role match failed; applying again", zap.Error(err), zap.Duration("in", delay))
@@ -170,7 +172,7 @@ func (w *worker) applyForRoles(ctx context.Context) {
 
 // holdRole is called by the role match while the worker holds r, with a
 // ctx cancelled when it loses it. It runs the role's command until then.
-func (w *worker) holdRole(ctx context.Context, r coord.Role) {
+func (w *worker) holdRole(ctx context.Context, r recipe.Role) {
 	log := w.log.With(zap.String("role", r.Name))
 	log.Info("role claimed", zap.Int64("token", r.Token))
 	w.m.nRoles.Add(1)
@@ -282,7 +284,7 @@ func (w *worker) serve(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			if !coord.IsConnectionError(err) {
+			if !zkclient.IsConnectionError(err) {
 				return err
 			}
 			continue
@@ -297,7 +299,7 @@ func (w *worker) serve(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			if errors.Is(err, coord.ErrSessionLost) {
+			if errors.Is(err, recipe.ErrSessionLost) {
 				continue
 			}
 			return err
@@ -310,7 +312,7 @@ func (w *worker) serve(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if errors.Is(err, coord.ErrSessionLost) {
+		if errors.Is(err, recipe.ErrSessionLost) {
 			w.log.Warn("session lost; registering again", zap.Int("running", w.count()))
 			continue
 		}
@@ -320,19 +322,19 @@ func (w *worker) serve(ctx context.Context) error {
 
 // watch follows the worker's assign/ directory for one session: new
 // children are tasks to start, vanished ones are tasks to stop.
-func (w *worker) watch(ctx context.Context, sess *coord.Session) error {
+func (w *worker) watch(ctx context.Context, sess *zkclient.Session) error {
 	dir := w.l.AssignDir(w.cfg.ID)
 	for {
 		names, ch, err := w.c.ChildrenW(ctx, dir)
 		switch {
 		case errors.Is(err, zk.ErrNoNode):
 			// A master removed it while this worker looked lost; recreate.
-			if _, err := w.c.Create(ctx, dir, nil, zk.FlagPersistent); err != nil && !errors.Is(err, zk.ErrNodeExists) && !coord.IsConnectionError(err) {
+			if _, err := w.c.Create(ctx, dir, nil, zk.FlagPersistent); err != nil && !errors.Is(err, zk.ErrNodeExists) && !zkclient.IsConnectionError(err) {
 				return err
 			}
 			continue
 		case err != nil:
-			if !coord.IsConnectionError(err) {
+			if !zkclient.IsConnectionError(err) {
 				return err
 			}
 			w.loop.Waiting()
@@ -342,7 +344,7 @@ func (w *worker) watch(ctx context.Context, sess *coord.Session) error {
 				return err
 			}
 			if !sess.Alive() {
-				return coord.ErrSessionLost
+				return recipe.ErrSessionLost
 			}
 			continue
 		}
@@ -352,7 +354,7 @@ func (w *worker) watch(ctx context.Context, sess *coord.Session) error {
 		case <-ch:
 		case <-w.kick:
 		case <-sess.Done():
-			return coord.ErrSessionLost
+			return recipe.ErrSessionLost
 		case <-ctx.Done():
 			return ctx.Err()
 		}

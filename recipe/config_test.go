@@ -1,4 +1,4 @@
-package coord_test
+package recipe_test
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/recipe"
 )
 
 // configCalls collects a config watcher's calls.
@@ -43,7 +43,7 @@ func TestConfigOverrides(t *testing.T) {
 	ctx := ctxT(t)
 	c := dial(t, shared.Addr())
 	dir := recipeDir(t, c) + "/svc"
-	cfg := coord.NewServiceConfig(c, dir)
+	cfg := recipe.NewServiceConfig(c, dir)
 	if m, err := cfg.Effective(ctx, "w1"); err != nil || len(m) != 0 {
 		t.Fatalf("nothing set: %v %v", m, err)
 	}
@@ -97,7 +97,7 @@ func TestConfigConcurrentWriters(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cfg := coord.NewServiceConfig(c, dir)
+			cfg := recipe.NewServiceConfig(c, dir)
 			for k := range keys {
 				if err := cfg.Set(ctx, fmt.Sprintf("w%d.k%d", w, k), "v", ""); err != nil {
 					t.Error(err)
@@ -107,7 +107,7 @@ func TestConfigConcurrentWriters(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	m, err := coord.NewServiceConfig(admin, dir).Effective(ctx, "")
+	m, err := recipe.NewServiceConfig(admin, dir).Effective(ctx, "")
 	if err != nil || len(m) != writers*keys {
 		t.Fatalf("%d keys after %d concurrent sets (%v)", len(m), writers*keys, err)
 	}
@@ -117,12 +117,12 @@ func TestConfigWatch(t *testing.T) {
 	ctx := ctxT(t)
 	admin, proc := dial(t, shared.Addr()), dial(t, shared.Addr())
 	dir := recipeDir(t, admin) + "/svc"
-	cfg := coord.NewServiceConfig(admin, dir)
+	cfg := recipe.NewServiceConfig(admin, dir)
 	if err := cfg.Set(ctx, "level", "info", ""); err != nil {
 		t.Fatal(err)
 	}
 	calls := make(configCalls, 100)
-	if err := coord.NewServiceConfig(proc, dir).Watch(ctx, "w1", func(m map[string]string, err error) {
+	if err := recipe.NewServiceConfig(proc, dir).Watch(ctx, "w1", func(m map[string]string, err error) {
 		calls <- configCall{m, err}
 	}); err != nil {
 		t.Fatal(err)
@@ -154,14 +154,14 @@ func TestConfigWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := calls.next(t, "an error", func(c configCall) bool { return c.err != nil })
-	if !errors.Is(bad.err, coord.ErrBadConfig) || !strings.Contains(bad.err.Error(), dir+"/w1") {
+	if !errors.Is(bad.err, recipe.ErrBadConfig) || !strings.Contains(bad.err.Error(), dir+"/w1") {
 		t.Fatalf("garbage reported as %v", bad.err)
 	}
 	t.Logf("garbage: %v", bad.err)
-	if _, err := cfg.Effective(ctx, "w1"); !errors.Is(err, coord.ErrBadConfig) {
+	if _, err := cfg.Effective(ctx, "w1"); !errors.Is(err, recipe.ErrBadConfig) {
 		t.Fatalf("Effective over garbage: %v", err)
 	}
-	if err := cfg.Set(ctx, "x", "y", "w1"); !errors.Is(err, coord.ErrBadConfig) {
+	if err := cfg.Set(ctx, "x", "y", "w1"); !errors.Is(err, recipe.ErrBadConfig) {
 		t.Fatalf("Set over garbage: %v", err)
 	}
 	if _, err := admin.Set(ctx, dir+"/w1", []byte(`{"level": 3}`), -1); err != nil {
@@ -189,12 +189,12 @@ func TestConfigWatchAcrossExpiry(t *testing.T) {
 	p, proc := proxied(t)
 	admin := dial(t, shared.Addr())
 	dir := recipeDir(t, admin) + "/svc"
-	cfg := coord.NewServiceConfig(admin, dir)
+	cfg := recipe.NewServiceConfig(admin, dir)
 	if err := cfg.Set(ctx, "level", "info", ""); err != nil {
 		t.Fatal(err)
 	}
 	calls := make(configCalls, 100)
-	if err := coord.NewServiceConfig(proc, dir).Watch(ctx, "w1", func(m map[string]string, err error) {
+	if err := recipe.NewServiceConfig(proc, dir).Watch(ctx, "w1", func(m map[string]string, err error) {
 		calls <- configCall{m, err}
 	}); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package coord_test
+package recipe_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/recipe"
 )
 
 func TestSemaphoreBound(t *testing.T) {
@@ -24,7 +24,7 @@ func TestSemaphoreBound(t *testing.T) {
 	errs := make(chan error, procs*rounds)
 	for range procs {
 		c := dial(t, shared.Addr())
-		s := coord.NewSemaphore(c, dir, permits)
+		s := recipe.NewSemaphore(c, dir, permits)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -82,7 +82,7 @@ func TestSemaphoreIsHerdFree(t *testing.T) {
 	h, c := dial(t, shared.Addr()), dial(t, shared.Addr())
 	dir := recipeDir(t, h)
 	const waiters = 10
-	hs := coord.NewSemaphore(h, dir, 2)
+	hs := recipe.NewSemaphore(h, dir, 2)
 	l1, err := hs.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -93,9 +93,9 @@ func TestSemaphoreIsHerdFree(t *testing.T) {
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	got := make(chan *coord.Lease, waiters)
+	got := make(chan *recipe.Lease, waiters)
 	for range waiters {
-		s := coord.NewSemaphore(c, dir, 2)
+		s := recipe.NewSemaphore(c, dir, 2)
 		go func() {
 			if l, err := s.Acquire(wctx); err == nil {
 				got <- l
@@ -112,7 +112,7 @@ func TestSemaphoreIsHerdFree(t *testing.T) {
 	if err := l1.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var l3 *coord.Lease
+	var l3 *recipe.Lease
 	select {
 	case l3 = <-got:
 	case <-time.After(10 * time.Second):
@@ -136,7 +136,7 @@ func TestSemaphoreIsHerdFree(t *testing.T) {
 		t.Fatalf("a second acquirer (%s) got a lease with 2 held", l.Key())
 	default:
 	}
-	for _, l := range []*coord.Lease{l2, l3} {
+	for _, l := range []*recipe.Lease{l2, l3} {
 		if err := l.Release(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -149,14 +149,14 @@ func TestSemaphoreLeaseLostWithSession(t *testing.T) {
 	p, pc := proxied(t)
 	other := dial(t, shared.Addr())
 	dir := recipeDir(t, other)
-	l, err := coord.NewSemaphore(pc, dir, 1).Acquire(ctx)
+	l, err := recipe.NewSemaphore(pc, dir, 1).Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	lost := l.Lost()
-	got := make(chan *coord.Lease, 1)
+	got := make(chan *recipe.Lease, 1)
 	go func() {
-		if l, err := coord.NewSemaphore(other, dir, 1).Acquire(ctx); err == nil {
+		if l, err := recipe.NewSemaphore(other, dir, 1).Acquire(ctx); err == nil {
 			got <- l
 		}
 	}()
@@ -170,20 +170,20 @@ func TestSemaphoreLeaseLostWithSession(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Lost did not close after the session expired")
 	}
-	var l2 *coord.Lease
+	var l2 *recipe.Lease
 	select {
 	case l2 = <-got:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the expired holder's lease was not freed")
 	}
-	if err := l.Release(ctx); !errors.Is(err, coord.ErrSessionLost) {
+	if err := l.Release(ctx); !errors.Is(err, recipe.ErrSessionLost) {
 		t.Fatalf("Release after expiry: %v, want ErrSessionLost", err)
 	}
 	if err := l2.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// The expired client acquires again on its new session.
-	l3, err := coord.NewSemaphore(pc, dir, 1).Acquire(ctx)
+	l3, err := recipe.NewSemaphore(pc, dir, 1).Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,28 +1,32 @@
-package coord_test
+package recipe_test
 
 import (
 	"testing"
 	"time"
 
-	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/go-zookeeper/zk"
+	"github.com/paddock-zk/paddock/recipe"
 )
 
 func TestRegisterIsIdempotentAndWaitsForAnotherOwner(t *testing.T) {
 	ctx := ctxT(t)
 	c1 := dial(t, shared.Addr())
-	l := layoutFor(t, c1)
-	s1, _ := c1.Session(ctx)
-	if err := coord.Register(ctx, c1, s1, l.Worker("w"), []byte(`1`)); err != nil {
+	dir := recipeDir(t, c1)
+	if _, err := c1.Create(ctx, dir, nil, zk.FlagPersistent); err != nil {
 		t.Fatal(err)
 	}
-	if err := coord.Register(ctx, c1, s1, l.Worker("w"), []byte(`2`)); err != nil {
+	s1, _ := c1.Session(ctx)
+	if err := recipe.Register(ctx, c1, s1, dir+"/w", []byte(`1`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := recipe.Register(ctx, c1, s1, dir+"/w", []byte(`2`)); err != nil {
 		t.Fatalf("re-register in the same session: %v", err)
 	}
 	c2 := dial(t, shared.Addr())
 	s2, _ := c2.Session(ctx)
 	done := make(chan error, 1)
 	before := c2.Stats().Requests
-	go func() { done <- coord.Register(ctx, c2, s2, l.Worker("w"), []byte(`3`)) }()
+	go func() { done <- recipe.Register(ctx, c2, s2, dir+"/w", []byte(`3`)) }()
 	// Its create failed and its watch on the name is armed: it is waiting.
 	eventually(t, 5*time.Second, "the create and the watch", func() bool { return c2.Stats().Requests-before >= 2 })
 	select {
@@ -39,7 +43,7 @@ func TestRegisterIsIdempotentAndWaitsForAnotherOwner(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Register did not take the name once it was free")
 	}
-	data, st, err := c2.Get(ctx, l.Worker("w"))
+	data, st, err := c2.Get(ctx, dir+"/w")
 	if err != nil || string(data) != "3" || st.EphemeralOwner != s2.ID() {
 		t.Fatalf("registration %q owner %x err %v", data, st.EphemeralOwner, err)
 	}

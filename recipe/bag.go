@@ -1,4 +1,4 @@
-package coord
+package recipe
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/paddock-zk/paddock/zkclient"
 	"go.uber.org/zap"
 )
 
@@ -47,12 +48,12 @@ const (
 // learn it). Add finds its item after a lost reply through the pending
 // marker instead.
 type Bag struct {
-	c   *Client
+	c   *zkclient.Client
 	dir string
 }
 
 // NewBag returns the bag under dir (its znodes are created on first use).
-func NewBag(c *Client, dir string) *Bag { return &Bag{c: c, dir: dir} }
+func NewBag(c *zkclient.Client, dir string) *Bag { return &Bag{c: c, dir: dir} }
 
 // ItemPath is the znode of item id.
 func (b *Bag) ItemPath(id int64) string { return fmt.Sprintf("%s/item/%s%010d", b.dir, itemPrefix, id) }
@@ -102,7 +103,7 @@ func (b *Bag) Add(ctx context.Context, data []byte, ephemeral bool) (int64, erro
 
 func (b *Bag) create(ctx context.Context, data []byte, flags int32, mark string, markFlags int32) (int64, error) {
 	for {
-		res, err := b.c.Multi(ctx, CreateOp(b.itemDir()+"/"+itemPrefix, data, flags), CreateOp(mark, nil, markFlags))
+		res, err := b.c.Multi(ctx, zkclient.CreateOp(b.itemDir()+"/"+itemPrefix, data, flags), zkclient.CreateOp(mark, nil, markFlags))
 		if err == nil {
 			id, ok := parseSeq(res[0].String[len(b.itemDir())+1:], itemPrefix)
 			if !ok {
@@ -110,7 +111,7 @@ func (b *Bag) create(ctx context.Context, data []byte, flags int32, mark string,
 			}
 			return id, nil
 		}
-		var me *MultiError
+		var me *zkclient.MultiError
 		if errors.As(err, &me) {
 			if !errors.Is(err, zk.ErrNoNode) {
 				return -1, err
@@ -203,19 +204,19 @@ func (b *Bag) announce(ctx context.Context, id int64, mark string) error {
 			continue
 		}
 		toks := sortedSeq(names, tokenPrefix)
-		var ops []Op
+		var ops []zkclient.Op
 		if len(toks) == 0 || toks[len(toks)-1].seq < id {
-			ops = append(ops, CreateOp(b.TokenPath(id), nil, zk.FlagPersistent))
+			ops = append(ops, zkclient.CreateOp(b.TokenPath(id), nil, zk.FlagPersistent))
 		}
 		markIdx := len(ops)
-		ops = append(ops, DeleteOp(mark, -1))
+		ops = append(ops, zkclient.DeleteOp(mark, -1))
 		for _, t := range toks {
 			if t.seq < id {
-				ops = append(ops, DeleteOp(b.tokenDir()+"/"+t.name, -1))
+				ops = append(ops, zkclient.DeleteOp(b.tokenDir()+"/"+t.name, -1))
 			}
 		}
 		_, err = b.c.Multi(ctx, ops...)
-		var me *MultiError
+		var me *zkclient.MultiError
 		switch {
 		case err == nil:
 			return nil
@@ -386,7 +387,7 @@ func (w *bagWatch) resync(ctx context.Context, report bool) ([]int64, <-chan zk.
 		}
 		nodes := sortedSeq(names, itemPrefix)
 		chans := make([]<-chan zk.Event, len(nodes))
-		err = Pipeline(len(nodes), func(i int) error {
+		err = zkclient.Pipeline(len(nodes), func(i int) error {
 			_, _, ch, err := c.GetW(ctx, w.b.ItemPath(nodes[i].seq))
 			if errors.Is(err, zk.ErrNoNode) {
 				return nil // removed since the listing
@@ -470,7 +471,7 @@ func (w *bagWatch) advance(ctx context.Context) (<-chan zk.Event, error) {
 			ch <-chan zk.Event
 		}
 		res := make([]got, len(ids))
-		err = Pipeline(len(ids), func(i int) error {
+		err = zkclient.Pipeline(len(ids), func(i int) error {
 			_, _, ch, err := c.GetW(ctx, w.b.ItemPath(ids[i]))
 			switch {
 			case err == nil:
@@ -531,18 +532,18 @@ func (w *bagWatch) itemEvent(ctx context.Context, e keyedEvent[itemWatch]) error
 	return nil
 }
 
-func (w *bagWatch) run(ctx context.Context, sess *Session, tokCh <-chan zk.Event) {
+func (w *bagWatch) run(ctx context.Context, sess *zkclient.Session, tokCh <-chan zk.Event) {
 	defer close(w.stop)
 	c := w.b.c
 	var err error
 	for {
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, ErrClosed) {
+			if ctx.Err() != nil || errors.Is(err, zkclient.ErrClosed) {
 				return
 			}
 			// Not a connection problem (those are retried where they
 			// happen): say so, and start over at the next session change.
-			c.log.Error("bag watcher failed; resyncing at the next session change", zap.String("bag", w.b.dir), zap.Error(err))
+			c.Logger().Error("bag watcher failed; resyncing at the next session change", zap.String("bag", w.b.dir), zap.Error(err))
 			select {
 			case <-c.Changed():
 			case <-ctx.Done():

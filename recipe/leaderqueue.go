@@ -1,4 +1,4 @@
-package coord
+package recipe
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/paddock-zk/paddock/zkclient"
 )
 
 // ErrSessionLost reports that the session a candidacy (or any ephemeral
@@ -27,12 +28,12 @@ const candidatePrefix = "candidate-"
 // queued or at the front, and the queue's length is the spare capacity.
 // Paddock's master election is this queue under <root>/master.
 type LeaderQueue struct {
-	c   *Client
+	c   *zkclient.Client
 	dir string
 }
 
 // NewLeaderQueue returns the queue held under dir (which must exist).
-func NewLeaderQueue(c *Client, dir string) *LeaderQueue { return &LeaderQueue{c: c, dir: dir} }
+func NewLeaderQueue(c *zkclient.Client, dir string) *LeaderQueue { return &LeaderQueue{c: c, dir: dir} }
 
 // Len is the number of candidates queued, the front one included.
 func (q *LeaderQueue) Len(ctx context.Context) (int, error) {
@@ -49,7 +50,7 @@ func (q *LeaderQueue) Has(ctx context.Context, key string) (bool, error) {
 // Candidate is one process's place in a queue, valid for one session.
 type Candidate struct {
 	e    *LeaderQueue
-	sess *Session
+	sess *zkclient.Session
 	key  string
 	seq  int64
 }
@@ -61,13 +62,13 @@ func (cd *Candidate) Key() string { return cd.key }
 func (cd *Candidate) Seq() int64 { return cd.seq }
 
 // Session is the session the candidacy belongs to.
-func (cd *Candidate) Session() *Session { return cd.sess }
+func (cd *Candidate) Session() *zkclient.Session { return cd.sess }
 
 // Join enters the queue under sess with data (what others see of this
 // candidate). The znode name carries a random tag so that a create whose
 // reply was lost is found instead of duplicated, and a candidacy that landed
 // on a newer session than sess is withdrawn (it would block the queue).
-func (e *LeaderQueue) Join(ctx context.Context, sess *Session, data []byte) (*Candidate, error) {
+func (e *LeaderQueue) Join(ctx context.Context, sess *zkclient.Session, data []byte) (*Candidate, error) {
 	p, err := createSeq(ctx, e.c, sess, e.dir, candidatePrefix, data, zk.FlagEphemeralSequential)
 	if err != nil {
 		if errors.Is(err, ErrSessionLost) || ctx.Err() != nil {
@@ -174,7 +175,7 @@ func (cd *Candidate) retry(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if !IsConnectionError(err) {
+	if !zkclient.IsConnectionError(err) {
 		return err
 	}
 	if err := cd.e.c.WaitConnected(ctx); err != nil {

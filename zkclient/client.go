@@ -1,8 +1,10 @@
-// Package coord is Paddock's coordination layer on ZooKeeper: session
-// handling, the znode layout, herd-free election, fencing, registration, and
-// the task queue's operations. Every read and write of the tree goes through
-// here, so docs/PROTOCOL.md can be checked against one package.
-package coord
+// Package zkclient is a context-first ZooKeeper client on top of
+// github.com/go-zookeeper/zk: every request takes a context, sessions are
+// explicit values whose end tells their owner that its ephemeral znodes are
+// gone, multis report the op at fault, and a Batcher group-commits many
+// callers' multis. The recipes in package recipe, and Paddock itself, stand
+// on it.
+package zkclient
 
 import (
 	"context"
@@ -177,7 +179,7 @@ func aclFor(auth string) ([]zk.ACL, error) {
 	if !ok || user == "" || pass == "" {
 		return nil, errors.New("ZooKeeper auth must be user:password")
 	}
-	// Anyone may read; only this identity may change what Paddock creates.
+	// Anyone may read; only this identity may change what it creates.
 	return append(zk.DigestACL(zk.PermAll, user, pass), zk.WorldACL(zk.PermRead)...), nil
 }
 
@@ -349,6 +351,10 @@ func (c *Client) ACL() []zk.ACL { return c.acl }
 
 // Conn exposes the library connection for what this package does not wrap.
 func (c *Client) Conn() *zk.Conn { return c.zk }
+
+// Logger is the logger the client was configured with, so code built on the
+// client (recipes, Paddock's protocol) logs where its owner asked.
+func (c *Client) Logger() *zap.Logger { return c.log }
 
 type zkLogger struct{ l *zap.Logger }
 

@@ -1,4 +1,4 @@
-package coord
+package recipe
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/paddock-zk/paddock/zkclient"
 	"go.uber.org/zap"
 )
 
@@ -89,14 +90,14 @@ func CheckRoleName(name string) error {
 // cannot stop itself in time: a role whose side effects must never overlap
 // should fence them with Role.Token, which grows with every claim.
 type RoleMatch struct {
-	c   *Client
+	c   *zkclient.Client
 	dir string
 	bag *Bag
 }
 
 // NewRoleMatch returns the role match under dir (its znodes are created on
 // first use).
-func NewRoleMatch(c *Client, dir string) *RoleMatch {
+func NewRoleMatch(c *zkclient.Client, dir string) *RoleMatch {
 	return &RoleMatch{c: c, dir: dir, bag: NewBag(c, dir+"/bag")}
 }
 
@@ -221,7 +222,7 @@ func (rm *RoleMatch) List(ctx context.Context) ([]RoleStatus, error) {
 		return nil, err
 	}
 	holders := make([]*RoleHolder, len(names))
-	if err := Pipeline(len(names), func(i int) error {
+	if err := zkclient.Pipeline(len(names), func(i int) error {
 		data, _, err := rm.c.Get(ctx, rm.HolderPath(names[i]))
 		if errors.Is(err, zk.ErrNoNode) {
 			return nil // released meanwhile
@@ -266,7 +267,7 @@ func (rm *RoleMatch) Applicants(ctx context.Context) ([]Member, error) {
 		return nil, err
 	}
 	members := make([]*Member, len(cands))
-	if err := Pipeline(len(cands), func(i int) error {
+	if err := zkclient.Pipeline(len(cands), func(i int) error {
 		data, _, err := rm.c.Get(ctx, rm.ApplicantsDir()+"/"+cands[i])
 		if errors.Is(err, zk.ErrNoNode) {
 			return nil // claimed a role or left meanwhile
@@ -300,7 +301,7 @@ func (rm *RoleMatch) items(ctx context.Context) ([]Role, error) {
 		return nil, err
 	}
 	roles := make([]*Role, len(ids))
-	if err := Pipeline(len(ids), func(i int) error {
+	if err := zkclient.Pipeline(len(ids), func(i int) error {
 		data, err := rm.bag.Get(ctx, ids[i])
 		if errors.Is(err, ErrNoItem) {
 			return nil
@@ -477,7 +478,7 @@ func (v *roleView) next() <-chan struct{} {
 // applicant is one Apply: one goroutine runs it.
 type applicant struct {
 	rm     *RoleMatch
-	c      *Client
+	c      *zkclient.Client
 	id     string
 	member []byte
 	hold   func(context.Context, Role)
@@ -509,7 +510,7 @@ func (a *applicant) round(ctx context.Context) error {
 }
 
 // retry is the package's retry, also failing once sess has ended.
-func (a *applicant) retry(ctx context.Context, sess *Session, err error) error {
+func (a *applicant) retry(ctx context.Context, sess *zkclient.Session, err error) error {
 	if err := retry(ctx, a.c, err); err != nil {
 		return err
 	}
@@ -522,7 +523,7 @@ func (a *applicant) retry(ctx context.Context, sess *Session, err error) error {
 // claim waits, at the front of the queue, for an open role and claims it.
 // It wakes on a change of the bag (the watcher's callbacks) or of holders/
 // (a child watch): never on a timer.
-func (a *applicant) claim(ctx context.Context, sess *Session, cand *Candidate) (Role, error) {
+func (a *applicant) claim(ctx context.Context, sess *zkclient.Session, cand *Candidate) (Role, error) {
 	gctx, stop := context.WithCancel(ctx)
 	defer stop()
 	gone := cand.Gone(gctx)
@@ -585,7 +586,7 @@ func (a *applicant) claim(ctx context.Context, sess *Session, cand *Candidate) (
 
 // roles returns the bag's roles as the watcher last saw them, reading the
 // items not read yet.
-func (a *applicant) roles(ctx context.Context, sess *Session) ([]Role, error) {
+func (a *applicant) roles(ctx context.Context, sess *zkclient.Session) ([]Role, error) {
 	ids := a.view.snapshot()
 	for {
 		var missing []int64
@@ -595,7 +596,7 @@ func (a *applicant) roles(ctx context.Context, sess *Session) ([]Role, error) {
 			}
 		}
 		items := make([]*roleItem, len(missing))
-		err := Pipeline(len(missing), func(i int) error {
+		err := zkclient.Pipeline(len(missing), func(i int) error {
 			data, _, err := a.c.Get(ctx, a.rm.bag.ItemPath(missing[i]))
 			if errors.Is(err, zk.ErrNoNode) {
 				return nil
@@ -605,7 +606,7 @@ func (a *applicant) roles(ctx context.Context, sess *Session) ([]Role, error) {
 			}
 			it := &roleItem{}
 			if json.Unmarshal(data, it) != nil || CheckRoleName(it.Name) != nil {
-				a.c.log.Warn("ignoring a bag item that is not a role", zap.String("item", a.rm.bag.ItemPath(missing[i])))
+				a.c.Logger().Warn("ignoring a bag item that is not a role", zap.String("item", a.rm.bag.ItemPath(missing[i])))
 				return nil
 			}
 			items[i] = it
@@ -652,7 +653,7 @@ var errNotClaimed = errors.New("role not claimed")
 
 // tryClaim claims r in one multi that also takes the applicant out of the
 // queue, and returns the claim's token.
-func (a *applicant) tryClaim(ctx context.Context, sess *Session, cand *Candidate, r Role) (int64, error) {
+func (a *applicant) tryClaim(ctx context.Context, sess *zkclient.Session, cand *Candidate, r Role) (int64, error) {
 	hp := a.rm.HolderPath(r.Name)
 	data, err := json.Marshal(RoleHolder{Holder: a.id, Since: time.Now().UTC(), Item: r.ID})
 	if err != nil {
@@ -660,7 +661,7 @@ func (a *applicant) tryClaim(ctx context.Context, sess *Session, cand *Candidate
 	}
 	for {
 		err := a.claimOnce(ctx, sess, cand.Key(), a.rm.bag.ItemPath(r.ID), hp, data)
-		var me *MultiError
+		var me *zkclient.MultiError
 		switch {
 		case err == nil:
 			return a.token(ctx, sess, hp)
@@ -704,10 +705,10 @@ func (a *applicant) tryClaim(ctx context.Context, sess *Session, cand *Candidate
 // leaves a goroutine that releases the role if the claim was applied: a
 // holder znode nobody knows it owns would keep the role from everyone for
 // as long as the session lives.
-func (a *applicant) claimOnce(ctx context.Context, sess *Session, candKey, itemPath, hp string, data []byte) error {
+func (a *applicant) claimOnce(ctx context.Context, sess *zkclient.Session, candKey, itemPath, hp string, data []byte) error {
 	res := make(chan error, 1)
 	go func() {
-		_, err := a.c.Multi(context.Background(), DeleteOp(candKey, -1), CheckOp(itemPath, -1), CreateOp(hp, data, zk.FlagEphemeral))
+		_, err := a.c.Multi(context.Background(), zkclient.DeleteOp(candKey, -1), zkclient.CheckOp(itemPath, -1), zkclient.CreateOp(hp, data, zk.FlagEphemeral))
 		res <- err
 	}()
 	select {
@@ -715,7 +716,7 @@ func (a *applicant) claimOnce(ctx context.Context, sess *Session, candKey, itemP
 		return err
 	case <-ctx.Done():
 		go func() {
-			if err := <-res; err == nil || IsConnectionError(err) {
+			if err := <-res; err == nil || zkclient.IsConnectionError(err) {
 				a.rm.release(sess, hp)
 			}
 		}()
@@ -725,7 +726,7 @@ func (a *applicant) claimOnce(ctx context.Context, sess *Session, candKey, itemP
 
 // token reads the holder znode just created: its czxid is the claim's
 // token.
-func (a *applicant) token(ctx context.Context, sess *Session, hp string) (int64, error) {
+func (a *applicant) token(ctx context.Context, sess *zkclient.Session, hp string) (int64, error) {
 	for {
 		st, err := a.c.Exists(ctx, hp)
 		if err != nil {
@@ -754,7 +755,7 @@ const releaseTimeout = 10 * time.Second
 // release deletes the holder znode hp if it is sess's, retrying across
 // connection loss for a while. Deleting by path is preceded by an ownership
 // check: a successor's znode has the same path.
-func (rm *RoleMatch) release(sess *Session, hp string) {
+func (rm *RoleMatch) release(sess *zkclient.Session, hp string) {
 	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 	defer cancel()
 	for sess.Alive() {
@@ -769,8 +770,8 @@ func (rm *RoleMatch) release(sess *Session, hp string) {
 			}
 		}
 		if err := retry(ctx, rm.c, err); err != nil {
-			if !errors.Is(err, ErrClosed) {
-				rm.c.log.Warn("could not release a role; it is free once the session ends", zap.String("path", hp), zap.Error(err))
+			if !errors.Is(err, zkclient.ErrClosed) {
+				rm.c.Logger().Warn("could not release a role; it is free once the session ends", zap.String("path", hp), zap.Error(err))
 			}
 			return
 		}
@@ -783,7 +784,7 @@ var errReturned = errors.New("hold returned")
 // holdRole runs hold for r until the role is lost or hold returns, then
 // releases the role. After a disconnection that the session survives, it
 // calls hold again.
-func (a *applicant) holdRole(ctx context.Context, sess *Session, r Role) error {
+func (a *applicant) holdRole(ctx context.Context, sess *zkclient.Session, r Role) error {
 	hp := a.rm.HolderPath(r.Name)
 	for {
 		cause := a.runHold(ctx, sess, r, hp)
@@ -807,7 +808,7 @@ func (a *applicant) holdRole(ctx context.Context, sess *Session, r Role) error {
 
 // runHold calls hold and cancels its context at the first sign that the
 // role is lost; it returns why, once hold has returned.
-func (a *applicant) runHold(ctx context.Context, sess *Session, r Role, hp string) error {
+func (a *applicant) runHold(ctx context.Context, sess *zkclient.Session, r Role, hp string) error {
 	hctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancel(nil)
 	h := newHold(a.c, sess, hp)
@@ -854,7 +855,7 @@ func (a *applicant) runHold(ctx context.Context, sess *Session, r Role, hp strin
 
 // stillHeld waits for the client to reconnect and reports whether sess
 // survived with the role still its own.
-func (a *applicant) stillHeld(ctx context.Context, sess *Session, r Role, hp string) bool {
+func (a *applicant) stillHeld(ctx context.Context, sess *zkclient.Session, r Role, hp string) bool {
 	for {
 		conn := a.c.Changed()
 		if !sess.Alive() {

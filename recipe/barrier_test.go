@@ -1,4 +1,4 @@
-package coord_test
+package recipe_test
 
 import (
 	"fmt"
@@ -7,14 +7,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/recipe"
+	"github.com/paddock-zk/paddock/zkclient"
 )
 
 func TestBarrierHoldsUntilRemoved(t *testing.T) {
 	ctx := ctxT(t)
 	admin := dial(t, shared.Addr())
 	p := recipeDir(t, admin) + "/gate"
-	b := coord.NewBarrier(admin, p)
+	b := recipe.NewBarrier(admin, p)
 	// Not set: Wait returns at once.
 	if err := b.Wait(ctx); err != nil {
 		t.Fatal(err)
@@ -28,12 +29,12 @@ func TestBarrierHoldsUntilRemoved(t *testing.T) {
 	const n = 3
 	var passed atomic.Int32
 	done := make(chan error, n)
-	var clients []*coord.Client
+	var clients []*zkclient.Client
 	for range n {
 		c := dial(t, shared.Addr())
 		clients = append(clients, c)
 		go func() {
-			err := coord.NewBarrier(c, p).Wait(ctx)
+			err := recipe.NewBarrier(c, p).Wait(ctx)
 			passed.Add(1)
 			done <- err
 		}()
@@ -74,12 +75,12 @@ func TestBarrierWaiterSurvivesExpiry(t *testing.T) {
 	p, pc := proxied(t)
 	admin := dial(t, shared.Addr())
 	path := recipeDir(t, admin) + "/gate"
-	b := coord.NewBarrier(admin, path)
+	b := recipe.NewBarrier(admin, path)
 	if err := b.Set(ctx); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- coord.NewBarrier(pc, path).Wait(ctx) }()
+	go func() { done <- recipe.NewBarrier(pc, path).Wait(ctx) }()
 	eventually(t, 5*time.Second, "the waiter to watch", func() bool {
 		return len(watchedPaths(t, sessionOf(t, pc).ID())) == 1
 	})
@@ -110,7 +111,7 @@ func TestBarrierWaiterSurvivesExpiry(t *testing.T) {
 // leave, checking that nobody gets through Enter before all have called it
 // and nobody through Leave before all have called it. The last participant
 // starts only once the others are inside, waiting.
-func runDoubleBarrier(t *testing.T, clients []*coord.Client, dir string) {
+func runDoubleBarrier(t *testing.T, clients []*zkclient.Client, dir string) {
 	t.Helper()
 	ctx := ctxT(t)
 	n := len(clients)
@@ -121,7 +122,7 @@ func runDoubleBarrier(t *testing.T, clients []*coord.Client, dir string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			b := coord.NewDoubleBarrier(clients[i], dir, n, fmt.Sprintf("p%02d", i))
+			b := recipe.NewDoubleBarrier(clients[i], dir, n, fmt.Sprintf("p%02d", i))
 			entering.Add(1)
 			if err := b.Enter(ctx); err != nil {
 				errs <- err
@@ -166,7 +167,7 @@ func runDoubleBarrier(t *testing.T, clients []*coord.Client, dir string) {
 func TestDoubleBarrier(t *testing.T) {
 	admin := dial(t, shared.Addr())
 	dir := recipeDir(t, admin)
-	var clients []*coord.Client
+	var clients []*zkclient.Client
 	for range 4 {
 		clients = append(clients, dial(t, shared.Addr()))
 	}
@@ -185,7 +186,7 @@ func TestDoubleBarrierAcrossExpiry(t *testing.T) {
 	// A participant whose session expires while it waits to enter joins
 	// again on its new session and counts.
 	entered := make(chan error, n)
-	go func() { entered <- coord.NewDoubleBarrier(pc, dir, n, "expiring").Enter(ctx) }()
+	go func() { entered <- recipe.NewDoubleBarrier(pc, dir, n, "expiring").Enter(ctx) }()
 	eventually(t, 5*time.Second, "the first participant to be in", func() bool {
 		names, _, _ := a.Children(ctx, dir)
 		return len(names) == 1
@@ -196,10 +197,10 @@ func TestDoubleBarrierAcrossExpiry(t *testing.T) {
 		return st != nil && st.EphemeralOwner == s.ID()
 	})
 	for _, x := range []struct {
-		c    *coord.Client
+		c    *zkclient.Client
 		name string
 	}{{a, "a"}, {b, "b"}} {
-		go func() { entered <- coord.NewDoubleBarrier(x.c, dir, n, x.name).Enter(ctx) }()
+		go func() { entered <- recipe.NewDoubleBarrier(x.c, dir, n, x.name).Enter(ctx) }()
 	}
 	for range n {
 		select {
@@ -216,10 +217,10 @@ func TestDoubleBarrierAcrossExpiry(t *testing.T) {
 	expire(t, shared, p, pc)
 	left := make(chan error, n)
 	for _, x := range []struct {
-		c    *coord.Client
+		c    *zkclient.Client
 		name string
 	}{{a, "a"}, {b, "b"}, {pc, "expiring"}} {
-		go func() { left <- coord.NewDoubleBarrier(x.c, dir, n, x.name).Leave(ctx) }()
+		go func() { left <- recipe.NewDoubleBarrier(x.c, dir, n, x.name).Leave(ctx) }()
 	}
 	for range n {
 		select {

@@ -1,4 +1,4 @@
-package coord_test
+package recipe_test
 
 import (
 	"context"
@@ -10,14 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/recipe"
 )
 
 // poolEvents collects a discovery watcher's calls.
-type poolEvents chan []coord.Entry
+type poolEvents chan []recipe.Entry
 
 // next waits for the next call whose pool satisfies ok, skipping others.
-func (p poolEvents) next(t *testing.T, what string, ok func([]coord.Entry) bool) []coord.Entry {
+func (p poolEvents) next(t *testing.T, what string, ok func([]recipe.Entry) bool) []recipe.Entry {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
@@ -32,7 +32,7 @@ func (p poolEvents) next(t *testing.T, what string, ok func([]coord.Entry) bool)
 	}
 }
 
-func keysOf(es []coord.Entry) string {
+func keysOf(es []recipe.Entry) string {
 	var ks []string
 	for _, e := range es {
 		ks = append(ks, e.Key)
@@ -44,7 +44,7 @@ func TestDiscoveryRoundTrip(t *testing.T) {
 	ctx := ctxT(t)
 	c := dial(t, shared.Addr())
 	base := recipeDir(t, c)
-	d := coord.NewDiscovery(c, base)
+	d := recipe.NewDiscovery(c, base)
 	sess := sessionOf(t, c)
 	meta := map[string]any{
 		"header": map[string]any{"service_class": "db/postgres", "metadata": map[string]any{"service_name": "orders"}},
@@ -96,7 +96,7 @@ func TestDiscoveryRoundTrip(t *testing.T) {
 	}
 	// Nothing published: a clear error.
 	_, err = d.Pick(ctx, "db/postgres", "invoices")
-	if !errors.Is(err, coord.ErrNoService) || !strings.Contains(err.Error(), "invoices") {
+	if !errors.Is(err, recipe.ErrNoService) || !strings.Contains(err.Error(), "invoices") {
 		t.Fatalf("Pick of an unknown service: %v", err)
 	}
 	if err := d.Publish(ctx, sess, "", "x", "k", nil, true); err == nil {
@@ -117,48 +117,48 @@ func TestDiscoveryWatch(t *testing.T) {
 	ctx := ctxT(t)
 	pub, sub := dial(t, shared.Addr()), dial(t, shared.Addr())
 	base := recipeDir(t, pub)
-	d := coord.NewDiscovery(pub, base)
+	d := recipe.NewDiscovery(pub, base)
 	sess := sessionOf(t, pub)
 	calls := make(poolEvents, 100)
 	// Watching a service nobody published yet.
-	if err := coord.NewDiscovery(sub, base).Watch(ctx, "web", "api", func(es []coord.Entry) { calls <- es }); err != nil {
+	if err := recipe.NewDiscovery(sub, base).Watch(ctx, "web", "api", func(es []recipe.Entry) { calls <- es }); err != nil {
 		t.Fatal(err)
 	}
-	calls.next(t, "the empty pool", func(es []coord.Entry) bool { return len(es) == 0 })
+	calls.next(t, "the empty pool", func(es []recipe.Entry) bool { return len(es) == 0 })
 	if err := d.Publish(ctx, sess, "web", "api", "k1", map[string]any{"w": 1}, true); err != nil {
 		t.Fatal(err)
 	}
-	calls.next(t, "k1", func(es []coord.Entry) bool { return keysOf(es) == "k1" })
+	calls.next(t, "k1", func(es []recipe.Entry) bool { return keysOf(es) == "k1" })
 	// A second key triggers the callback.
 	if err := d.Publish(ctx, sess, "web", "api", "k2", map[string]any{"w": 2}, true); err != nil {
 		t.Fatal(err)
 	}
-	calls.next(t, "k1,k2", func(es []coord.Entry) bool { return keysOf(es) == "k1,k2" })
+	calls.next(t, "k1,k2", func(es []recipe.Entry) bool { return keysOf(es) == "k1,k2" })
 	// So does a change of an entry's data, and a replacement.
 	if _, err := pub.Set(ctx, base+"/web/api/k1", []byte(`{"w": 10}`), -1); err != nil {
 		t.Fatal(err)
 	}
-	calls.next(t, "k1 changed", func(es []coord.Entry) bool { return len(es) == 2 && es[0].Meta["w"] == 10 })
+	calls.next(t, "k1 changed", func(es []recipe.Entry) bool { return len(es) == 2 && es[0].Meta["w"] == 10 })
 	if err := d.Publish(ctx, sess, "web", "api", "k1", map[string]any{"w": 11}, true); err != nil {
 		t.Fatal(err)
 	}
-	calls.next(t, "k1 replaced", func(es []coord.Entry) bool { return len(es) == 2 && es[0].Meta["w"] == 11 })
+	calls.next(t, "k1 replaced", func(es []recipe.Entry) bool { return len(es) == 2 && es[0].Meta["w"] == 11 })
 	// Entries that are not YAML mappings still count, with Meta nil.
 	if _, err := pub.Set(ctx, base+"/web/api/k2", []byte("{not yaml"), -1); err != nil {
 		t.Fatal(err)
 	}
-	calls.next(t, "k2 garbled", func(es []coord.Entry) bool { return len(es) == 2 && es[1].Meta == nil })
+	calls.next(t, "k2 garbled", func(es []recipe.Entry) bool { return len(es) == 2 && es[1].Meta == nil })
 	if err := d.Unpublish(ctx, "web", "api", "k2"); err != nil {
 		t.Fatal(err)
 	}
-	calls.next(t, "k2 gone", func(es []coord.Entry) bool { return keysOf(es) == "k1" })
+	calls.next(t, "k2 gone", func(es []recipe.Entry) bool { return keysOf(es) == "k1" })
 }
 
 func TestDiscoveryLookupOrFile(t *testing.T) {
 	ctx := ctxT(t)
 	c := dial(t, shared.Addr())
 	base := recipeDir(t, c)
-	d := coord.NewDiscovery(c, base)
+	d := recipe.NewDiscovery(c, base)
 	dir := t.TempDir()
 	yml := filepath.Join(dir, "orders.yaml")
 	if err := os.WriteFile(yml, []byte("host: db.local\nport: 5432\n"), 0o644); err != nil {
@@ -179,7 +179,7 @@ func TestDiscoveryLookupOrFile(t *testing.T) {
 	// Neither: a clear error naming the service and the file.
 	missing := filepath.Join(dir, "nope.yaml")
 	_, err = d.LookupOrFile(ctx, "db", "orders", missing)
-	if !errors.Is(err, coord.ErrNoService) || !strings.Contains(err.Error(), "orders") || !strings.Contains(err.Error(), missing) {
+	if !errors.Is(err, recipe.ErrNoService) || !strings.Contains(err.Error(), "orders") || !strings.Contains(err.Error(), missing) {
 		t.Fatalf("nothing anywhere: %v", err)
 	}
 	t.Logf("nothing anywhere: %v", err)
@@ -207,39 +207,39 @@ func TestDiscoveryAcrossExpiry(t *testing.T) {
 	wp, sub := proxied(t)
 	other := dial(t, shared.Addr())
 	base := recipeDir(t, other)
-	d := coord.NewDiscovery(pub, base)
+	d := recipe.NewDiscovery(pub, base)
 	kctx, stopKeep := context.WithCancel(ctx)
 	kept := make(chan error, 1)
 	go func() { kept <- d.Keep(kctx, "svc", "x", "pub", map[string]any{"v": 1}) }()
 
 	calls := make(poolEvents, 100)
-	if err := coord.NewDiscovery(sub, base).Watch(ctx, "svc", "x", func(es []coord.Entry) { calls <- es }); err != nil {
+	if err := recipe.NewDiscovery(sub, base).Watch(ctx, "svc", "x", func(es []recipe.Entry) { calls <- es }); err != nil {
 		t.Fatal(err)
 	}
-	calls.next(t, "the kept entry", func(es []coord.Entry) bool { return keysOf(es) == "pub" })
+	calls.next(t, "the kept entry", func(es []recipe.Entry) bool { return keysOf(es) == "pub" })
 
 	expire(t, shared, pp, pub)
-	calls.next(t, "the entry gone with its session", func(es []coord.Entry) bool { return len(es) == 0 })
-	calls.next(t, "the entry published again", func(es []coord.Entry) bool { return keysOf(es) == "pub" })
+	calls.next(t, "the entry gone with its session", func(es []recipe.Entry) bool { return len(es) == 0 })
+	calls.next(t, "the entry published again", func(es []recipe.Entry) bool { return keysOf(es) == "pub" })
 
 	// The watcher is cut off while the pool changes, and its session expires.
 	old := sessionOf(t, sub)
 	wp.Blackhole()
-	if err := coord.NewDiscovery(other, base).Publish(ctx, sessionOf(t, other), "svc", "x", "other", nil, true); err != nil {
+	if err := recipe.NewDiscovery(other, base).Publish(ctx, sessionOf(t, other), "svc", "x", "other", nil, true); err != nil {
 		t.Fatal(err)
 	}
 	shared.WaitSessionGone(t, old.ID())
 	wp.Restore()
-	calls.next(t, "both entries after the resync", func(es []coord.Entry) bool { return keysOf(es) == "pub,other" || keysOf(es) == "other,pub" })
+	calls.next(t, "both entries after the resync", func(es []recipe.Entry) bool { return keysOf(es) == "pub,other" || keysOf(es) == "other,pub" })
 	// And it keeps watching.
-	if err := coord.NewDiscovery(other, base).Unpublish(ctx, "svc", "x", "other"); err != nil {
+	if err := recipe.NewDiscovery(other, base).Unpublish(ctx, "svc", "x", "other"); err != nil {
 		t.Fatal(err)
 	}
-	calls.next(t, "other gone", func(es []coord.Entry) bool { return keysOf(es) == "pub" })
+	calls.next(t, "other gone", func(es []recipe.Entry) bool { return keysOf(es) == "pub" })
 	// Stopping Keep withdraws the entry.
 	stopKeep()
 	if err := <-kept; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Keep returned %v", err)
 	}
-	calls.next(t, "the entry withdrawn", func(es []coord.Entry) bool { return len(es) == 0 })
+	calls.next(t, "the entry withdrawn", func(es []recipe.Entry) bool { return len(es) == 0 })
 }

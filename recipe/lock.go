@@ -1,4 +1,4 @@
-package coord
+package recipe
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/paddock-zk/paddock/zkclient"
 )
 
 const lockPrefix = "lock-"
@@ -25,7 +26,7 @@ const lockPrefix = "lock-"
 // A Mutex is one process's handle, for one goroutine at a time; create one
 // per contender (they cost nothing until used).
 type Mutex struct {
-	c   *Client
+	c   *zkclient.Client
 	dir string
 
 	mu sync.Mutex
@@ -33,7 +34,7 @@ type Mutex struct {
 }
 
 // NewMutex returns the lock held under dir (created on first use).
-func NewMutex(c *Client, dir string) *Mutex { return &Mutex{c: c, dir: dir} }
+func NewMutex(c *zkclient.Client, dir string) *Mutex { return &Mutex{c: c, dir: dir} }
 
 // errAlreadyHeld reports a Lock of a Mutex its owner holds: ZooKeeper locks
 // are not reentrant here.
@@ -91,7 +92,7 @@ func (m *Mutex) lock(ctx context.Context, try bool) (bool, error) {
 
 // queueIn creates an ephemeral sequential znode under dir on the client's
 // live session.
-func queueIn(ctx context.Context, c *Client, dir, prefix string) (*Session, string, error) {
+func queueIn(ctx context.Context, c *zkclient.Client, dir, prefix string) (*zkclient.Session, string, error) {
 	sess, err := c.Session(ctx)
 	if err != nil {
 		return nil, "", err
@@ -104,7 +105,7 @@ func queueIn(ctx context.Context, c *Client, dir, prefix string) (*Session, stri
 // with prefix, watching only its predecessor. With try it does not wait and
 // reports whether key is first. It returns ErrSessionLost when the session
 // ends and ErrNotHeld when key was deleted by someone else.
-func waitFirst(ctx context.Context, c *Client, sess *Session, dir, prefix, key string, try bool) (bool, error) {
+func waitFirst(ctx context.Context, c *zkclient.Client, sess *zkclient.Session, dir, prefix, key string, try bool) (bool, error) {
 	me := path.Base(key)
 	for {
 		if !sess.Alive() {

@@ -1,4 +1,4 @@
-package coord_test
+package recipe_test
 
 import (
 	"context"
@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
-	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/recipe"
+	"github.com/paddock-zk/paddock/zkclient"
 )
 
 // bagEvents records a bag watcher's callbacks as "+id" and "-id".
@@ -56,7 +57,7 @@ func (e *bagEvents) none(t *testing.T) {
 }
 
 func TestBagPaths(t *testing.T) {
-	b := coord.NewBag(nil, "/foo")
+	b := recipe.NewBag(nil, "/foo")
 	if got := b.ItemPath(1354); got != "/foo/item/item0000001354" {
 		t.Fatal(got)
 	}
@@ -70,7 +71,7 @@ func TestBagAddRemoveGet(t *testing.T) {
 	ctx := ctxT(t)
 	c := dial(t, shared.Addr())
 	dir := recipeDir(t, c)
-	b := coord.NewBag(c, dir)
+	b := recipe.NewBag(c, dir)
 	id0, err := b.Add(ctx, []byte("zero"), true)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +114,7 @@ func TestBagAddRemoveGet(t *testing.T) {
 	if data, err := b.Get(ctx, 0); err != nil || string(data) != "zero" {
 		t.Fatalf("Get(0): %q %v", data, err)
 	}
-	if _, err := b.Get(ctx, 1); !errors.Is(err, coord.ErrNoItem) {
+	if _, err := b.Get(ctx, 1); !errors.Is(err, recipe.ErrNoItem) {
 		t.Fatalf("Get(1) after remove: %v", err)
 	}
 	next, err := b.Add(ctx, []byte("again"), false)
@@ -137,13 +138,13 @@ func TestBagListeners(t *testing.T) {
 	ctx := ctxT(t)
 	a, w := dial(t, shared.Addr()), dial(t, shared.Addr())
 	dir := recipeDir(t, a)
-	b := coord.NewBag(a, dir)
+	b := recipe.NewBag(a, dir)
 	first, err := b.Add(ctx, []byte("x"), false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ev := newBagEvents()
-	initial, err := coord.NewBag(w, dir).Watch(ctx, ev.add, ev.remove)
+	initial, err := recipe.NewBag(w, dir).Watch(ctx, ev.add, ev.remove)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +198,7 @@ func TestBagListeners(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 5 {
-				id, err := coord.NewBag(c, dir).Add(ctx, nil, false)
+				id, err := recipe.NewBag(c, dir).Add(ctx, nil, false)
 				if err != nil {
 					t.Error(err)
 					return
@@ -229,18 +230,18 @@ func TestBagListeners(t *testing.T) {
 
 // bagWithItems makes a bag holding n items: n-1 created in bulk (multis of
 // 1000) and the last with Add, which writes the token.
-func bagWithItems(t *testing.T, c *coord.Client, dir string, n int) *coord.Bag {
+func bagWithItems(t *testing.T, c *zkclient.Client, dir string, n int) *recipe.Bag {
 	t.Helper()
 	ctx := ctxT(t)
-	b := coord.NewBag(c, dir)
+	b := recipe.NewBag(c, dir)
 	if _, err := b.Add(ctx, nil, false); err != nil {
 		t.Fatal(err)
 	}
 	prefix := dir + "/item/item"
 	for done := 1; done < n-1; {
-		var ops []coord.Op
+		var ops []zkclient.Op
 		for ; done < n-1 && len(ops) < 1000; done++ {
-			ops = append(ops, coord.CreateOp(prefix, []byte("bulk"), zk.FlagSequence))
+			ops = append(ops, zkclient.CreateOp(prefix, []byte("bulk"), zk.FlagSequence))
 		}
 		if _, err := c.Multi(ctx, ops...); err != nil {
 			t.Fatal(err)
@@ -255,7 +256,7 @@ func bagWithItems(t *testing.T, c *coord.Client, dir string, n int) *coord.Bag {
 func TestBagWatchCostIsConstant(t *testing.T) {
 	// A watcher's cost per add and per remove must not depend on the size
 	// of the bag: it never lists item/ after its start.
-	type costs struct{ add, remove coord.Stats }
+	type costs struct{ add, remove zkclient.Stats }
 	measure := func(t *testing.T, n int) costs {
 		ctx := ctxT(t)
 		a, w := dial(t, shared.Addr()), dial(t, shared.Addr())
@@ -264,7 +265,7 @@ func TestBagWatchCostIsConstant(t *testing.T) {
 		ev := newBagEvents()
 		wctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		initial, err := coord.NewBag(w, dir).Watch(wctx, ev.add, ev.remove)
+		initial, err := recipe.NewBag(w, dir).Watch(wctx, ev.add, ev.remove)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -310,7 +311,7 @@ func TestBagEphemeralItemsGoWithSession(t *testing.T) {
 	p, pc := proxied(t)
 	w := dial(t, shared.Addr())
 	dir := recipeDir(t, w)
-	b := coord.NewBag(pc, dir)
+	b := recipe.NewBag(pc, dir)
 	eph, err := b.Add(ctx, []byte("mine"), true)
 	if err != nil {
 		t.Fatal(err)
@@ -320,12 +321,12 @@ func TestBagEphemeralItemsGoWithSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := newBagEvents()
-	if _, err := coord.NewBag(w, dir).Watch(ctx, ev.add, ev.remove); err != nil {
+	if _, err := recipe.NewBag(w, dir).Watch(ctx, ev.add, ev.remove); err != nil {
 		t.Fatal(err)
 	}
 	expire(t, shared, p, pc)
 	ev.expect(t, 5*time.Second, fmt.Sprintf("-%d", eph))
-	items, err := coord.NewBag(w, dir).Items(ctx)
+	items, err := recipe.NewBag(w, dir).Items(ctx)
 	if err != nil || !slices.Equal(items, []int64{per}) {
 		t.Fatalf("items after expiry %v %v, want [%d]", items, err, per)
 	}
@@ -343,14 +344,14 @@ func TestBagWatcherResyncsAfterExpiry(t *testing.T) {
 	p, pw := proxied(t)
 	a := dial(t, shared.Addr())
 	dir := recipeDir(t, a)
-	b := coord.NewBag(a, dir)
+	b := recipe.NewBag(a, dir)
 	keep, _ := b.Add(ctx, nil, false)
 	gone, err := b.Add(ctx, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ev := newBagEvents()
-	initial, err := coord.NewBag(pw, dir).Watch(ctx, ev.add, ev.remove)
+	initial, err := recipe.NewBag(pw, dir).Watch(ctx, ev.add, ev.remove)
 	if err != nil || !slices.Equal(initial, []int64{keep, gone}) {
 		t.Fatalf("initial %v %v", initial, err)
 	}
@@ -386,12 +387,12 @@ func TestBagAddRecoversLostReply(t *testing.T) {
 	ctx := ctxT(t)
 	c := dial(t, shared.Addr())
 	dir := recipeDir(t, c)
-	b := coord.NewBag(c, dir)
+	b := recipe.NewBag(c, dir)
 	if _, err := b.Add(ctx, nil, false); err != nil {
 		t.Fatal(err)
 	}
 	mark := dir + "/pending/lost-reply"
-	res, err := c.Multi(ctx, coord.CreateOp(dir+"/item/item", []byte("lost"), zk.FlagSequence), coord.CreateOp(mark, nil, zk.FlagPersistent))
+	res, err := c.Multi(ctx, zkclient.CreateOp(dir+"/item/item", []byte("lost"), zk.FlagSequence), zkclient.CreateOp(mark, nil, zk.FlagPersistent))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -412,7 +413,7 @@ func TestBagAddRecoversLostReply(t *testing.T) {
 	if _, err := b.Remove(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := b.RecoverAdd(ctx, mark); !errors.Is(err, coord.ErrNoItem) {
+	if _, _, err := b.RecoverAdd(ctx, mark); !errors.Is(err, recipe.ErrNoItem) {
 		t.Fatalf("recovering a removed item: %v", err)
 	}
 	if st, _ := c.Exists(ctx, mark); st != nil {

@@ -1,4 +1,4 @@
-package coord
+package recipe
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/paddock-zk/paddock/zkclient"
 )
 
 // Barrier holds processes back while its znode exists (ZooKeeper's barrier
@@ -14,12 +15,12 @@ import (
 // whoever set it, and waiters need no session state, so expiry only makes
 // them re-read.
 type Barrier struct {
-	c    *Client
+	c    *zkclient.Client
 	path string
 }
 
 // NewBarrier returns the barrier whose znode is path.
-func NewBarrier(c *Client, path string) *Barrier { return &Barrier{c: c, path: path} }
+func NewBarrier(c *zkclient.Client, path string) *Barrier { return &Barrier{c: c, path: path} }
 
 // Set raises the barrier (creating missing parents). Raising a raised
 // barrier is a no-op.
@@ -58,7 +59,7 @@ const readyName = "ready"
 // A participant whose session ends counts as gone: while entering it joins
 // again on its next session; once inside, the others may leave without it.
 type DoubleBarrier struct {
-	c    *Client
+	c    *zkclient.Client
 	dir  string
 	n    int
 	name string
@@ -67,7 +68,7 @@ type DoubleBarrier struct {
 // NewDoubleBarrier returns participant name's handle on the barrier for n
 // participants under dir (created on first use). Names must be unique
 // among the participants and not "ready".
-func NewDoubleBarrier(c *Client, dir string, n int, name string) *DoubleBarrier {
+func NewDoubleBarrier(c *zkclient.Client, dir string, n int, name string) *DoubleBarrier {
 	return &DoubleBarrier{c: c, dir: dir, n: n, name: name}
 }
 
@@ -139,7 +140,7 @@ func (b *DoubleBarrier) Enter(ctx context.Context) error {
 }
 
 // join creates the participant's ephemeral znode under sess, idempotently.
-func (b *DoubleBarrier) join(ctx context.Context, sess *Session) error {
+func (b *DoubleBarrier) join(ctx context.Context, sess *zkclient.Session) error {
 	me := b.dir + "/" + b.name
 	for {
 		if !sess.Alive() {
@@ -226,13 +227,13 @@ func (b *DoubleBarrier) Leave(ctx context.Context) error {
 		case len(parts) == 0:
 			// Everyone is out. The last one deletes ready with its own
 			// znode; if it died instead, ready is still there.
-			if err := b.c.Delete(ctx, ready, -1); err != nil && !errors.Is(err, zk.ErrNoNode) && !IsConnectionError(err) {
+			if err := b.c.Delete(ctx, ready, -1); err != nil && !errors.Is(err, zk.ErrNoNode) && !zkclient.IsConnectionError(err) {
 				return err
 			}
 			return nil
 		case len(parts) == 1 && in:
-			_, err := b.c.Multi(ctx, DeleteOp(me, -1), DeleteOp(ready, -1))
-			var me2 *MultiError
+			_, err := b.c.Multi(ctx, zkclient.DeleteOp(me, -1), zkclient.DeleteOp(ready, -1))
+			var me2 *zkclient.MultiError
 			switch {
 			case err == nil:
 				return nil

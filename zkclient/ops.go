@@ -1,4 +1,4 @@
-package coord
+package zkclient
 
 import (
 	"context"
@@ -252,18 +252,20 @@ func IsConnectionError(err error) bool {
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
 }
 
-// pipelineWidth bounds the requests Pipeline keeps in flight: enough to fill
+// PipelineWidth bounds the requests Pipeline keeps in flight: enough to fill
 // one connection (which caps near 10k ops/s) without a goroutine per znode.
-const pipelineWidth = 64
+// Callers that read in chunks size them by it to keep the pipeline full.
+const PipelineWidth = 64
 
-// Pipeline runs f(0..n-1) with up to pipelineWidth calls in flight, so reads
+// Pipeline runs f(0..n-1) with up to PipelineWidth calls in flight, so reads
 // of many znodes share round trips instead of paying one each. It returns
 // the first error.
-func Pipeline(n int, f func(i int) error) error { return pipelineN(n, 1, f) }
+func Pipeline(n int, f func(i int) error) error { return PipelineN(n, 1, f) }
 
-// pipelineN is Pipeline over conns connections: pipelineWidth calls in
-// flight for each.
-func pipelineN(n, conns int, f func(i int) error) error {
+// PipelineN is Pipeline over conns connections (see Client.Fork):
+// PipelineWidth calls in flight for each, since one connection caps the
+// rate at which its requests are served.
+func PipelineN(n, conns int, f func(i int) error) error {
 	if n == 0 {
 		return nil
 	}
@@ -273,7 +275,7 @@ func pipelineN(n, conns int, f func(i int) error) error {
 		wg    sync.WaitGroup
 		next  = make(chan int)
 	)
-	workers := min(n, pipelineWidth*max(conns, 1))
+	workers := min(n, PipelineWidth*max(conns, 1))
 	wg.Add(workers)
 	for range workers {
 		go func() {

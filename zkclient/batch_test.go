@@ -1,4 +1,4 @@
-package coord_test
+package zkclient_test
 
 import (
 	"errors"
@@ -7,14 +7,14 @@ import (
 	"testing"
 
 	"github.com/go-zookeeper/zk"
-	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/zkclient"
 )
 
 func TestBatcherGroupsConcurrentCallersAndIsolatesFailures(t *testing.T) {
 	ctx := ctxT(t)
 	c := dial(t, shared.Addr())
-	l := layoutFor(t, c)
-	b := coord.NewBatcher(c, 64)
+	dir := dirFor(t, c)
+	b := zkclient.NewBatcher(c, 64)
 	const n = 200
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -23,9 +23,9 @@ func TestBatcherGroupsConcurrentCallersAndIsolatesFailures(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ops := []coord.Op{coord.CreateOp(fmt.Sprintf("%s/%d", l.Workers(), i), nil, zk.FlagPersistent)}
+			ops := []zkclient.Op{zkclient.CreateOp(fmt.Sprintf("%s/%d", dir, i), nil, zk.FlagPersistent)}
 			if i%50 == 7 { // a few callers whose multi cannot apply
-				ops = append(ops, coord.CheckOp(l.Worker("missing"), -1))
+				ops = append(ops, zkclient.CheckOp(dir+"/missing", -1))
 			}
 			errs[i] = b.Multi(ctx, ops...)
 		}()
@@ -33,7 +33,7 @@ func TestBatcherGroupsConcurrentCallersAndIsolatesFailures(t *testing.T) {
 	wg.Wait()
 	requests := c.Stats().Requests - before
 	for i, err := range errs {
-		var me *coord.MultiError
+		var me *zkclient.MultiError
 		if i%50 == 7 {
 			if !errors.As(err, &me) || me.Index != 1 || !errors.Is(err, zk.ErrNoNode) {
 				t.Errorf("caller %d: want its own MultiError at op 1, got %v", i, err)
@@ -44,7 +44,7 @@ func TestBatcherGroupsConcurrentCallersAndIsolatesFailures(t *testing.T) {
 			t.Errorf("caller %d: %v", i, err)
 		}
 	}
-	names, _, _ := c.Children(ctx, l.Workers())
+	names, _, _ := c.Children(ctx, dir)
 	if len(names) != n-4 {
 		t.Fatalf("%d znodes created, want %d", len(names), n-4)
 	}

@@ -1,4 +1,4 @@
-package coord
+package zkclient
 
 import (
 	"context"
@@ -100,19 +100,21 @@ func (b *Batcher) apply(batch []*batchItem) {
 	}
 }
 
-// Batch is FencedBatch for a client, which holds no fence: many independent
-// items in as few multis as possible, a failing item reported in failed and
-// the others sent again without it. Callers bound the size of items (see
-// InChunks): one multi must fit in jute.maxbuffer.
+// Batch applies many independent items (each a list of ops) in as few
+// multis as possible: a multi fails as a whole when one op fails, so the
+// item owning that op is reported in failed (a *MultiError whose Index
+// counts within the item) and the others are sent again without it. Callers
+// bound the size of items (see InChunks): one multi must fit in
+// jute.maxbuffer.
 func (c *Client) Batch(ctx context.Context, items [][]Op) (failed map[int]*MultiError, err error) {
-	return applyItems(items, func(ops []Op) error {
+	return ApplyItems(items, func(ops []Op) error {
 		_, err := c.Multi(ctx, ops...)
 		return err
 	})
 }
 
 // InChunks calls f on consecutive [lo, hi) windows of n items, in order,
-// stopping at the first error: how callers of Batch and FencedBatch keep
+// stopping at the first error: how callers of Batch (and of ApplyItems) keep
 // each multi within jute.maxbuffer. A window holds at most maxItems items
 // and, when weight is given (the bytes of item i), at most maxBytes of them
 // past its first item.
@@ -135,4 +137,46 @@ func InChunks(n, maxItems, maxBytes int, weight func(i int) int, f func(lo, hi i
 		lo = hi
 	}
 	return nil
+}
+
+// ApplyItems is the loop under Batch, for callers that send each multi
+// their own way (Paddock's fenced multis prepend a leader's checks): send
+// every live item in one multi through multi, drop the item a *MultiError
+// names (reported in failed, its Index counted within the item), send the
+// rest again. Any other error from multi ends the loop and is returned.
+func ApplyItems(items [][]Op, multi func(ops []Op) error) (failed map[int]*MultiError, err error) {
+	live := make([]int, 0, len(items))
+	for i := range items {
+		live = append(live, i)
+	}
+	for len(live) > 0 {
+		var ops []Op
+		owner := make([]int, 0, len(live)*3)
+		start := make(map[int]int, len(live))
+		for _, i := range live {
+			start[i] = len(ops)
+			ops = append(ops, items[i]...)
+			for range items[i] {
+				owner = append(owner, i)
+			}
+		}
+		err := multi(ops)
+		var me *MultiError
+		if !errors.As(err, &me) {
+			return failed, err
+		}
+		bad := owner[me.Index]
+		if failed == nil {
+			failed = make(map[int]*MultiError)
+		}
+		failed[bad] = &MultiError{Index: me.Index - start[bad], Path: me.Path, Err: me.Err}
+		next := live[:0]
+		for _, i := range live {
+			if i != bad {
+				next = append(next, i)
+			}
+		}
+		live = next
+	}
+	return failed, nil
 }

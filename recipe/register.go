@@ -1,4 +1,4 @@
-package coord
+package recipe
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/paddock-zk/paddock/zkclient"
 	"go.uber.org/zap"
 )
 
@@ -15,7 +16,7 @@ import (
 // previous incarnation not yet expired, or another live process using the
 // same name) it waits for that znode to go, because taking the name from a
 // live owner would make two processes one.
-func Register(ctx context.Context, c *Client, sess *Session, path string, data []byte) error {
+func Register(ctx context.Context, c *zkclient.Client, sess *zkclient.Session, path string, data []byte) error {
 	warned := false
 	for {
 		if !sess.Alive() {
@@ -25,7 +26,7 @@ func Register(ctx context.Context, c *Client, sess *Session, path string, data [
 		switch {
 		case err == nil:
 			return nil
-		case IsConnectionError(err):
+		case zkclient.IsConnectionError(err):
 			if err := c.WaitConnected(ctx); err != nil {
 				return err
 			}
@@ -35,7 +36,7 @@ func Register(ctx context.Context, c *Client, sess *Session, path string, data [
 		}
 		stat, ch, err := c.ExistsW(ctx, path)
 		if err != nil {
-			if IsConnectionError(err) {
+			if zkclient.IsConnectionError(err) {
 				if err := c.WaitConnected(ctx); err != nil {
 					return err
 				}
@@ -52,7 +53,7 @@ func Register(ctx context.Context, c *Client, sess *Session, path string, data [
 			return err
 		}
 		if !warned {
-			c.log.Warn("name is registered by another session; waiting for it to go away",
+			c.Logger().Warn("name is registered by another session; waiting for it to go away",
 				zap.String("path", path), zap.String("owner", fmt.Sprintf("0x%x", stat.EphemeralOwner)))
 			warned = true
 		}

@@ -1,4 +1,4 @@
-package coord_test
+package recipe_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
-	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/recipe"
 )
 
 func TestMutexExclusion(t *testing.T) {
@@ -34,7 +34,7 @@ func TestMutexExclusion(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m := coord.NewMutex(c, dir)
+			m := recipe.NewMutex(c, dir)
 			for range rounds {
 				if err := m.Lock(ctx); err != nil {
 					errs <- err
@@ -80,8 +80,8 @@ func TestMutexTryLockAndMisuse(t *testing.T) {
 	ctx := ctxT(t)
 	a, b := dial(t, shared.Addr()), dial(t, shared.Addr())
 	dir := recipeDir(t, a)
-	ma, mb := coord.NewMutex(a, dir), coord.NewMutex(b, dir)
-	if err := mb.Unlock(ctx); !errors.Is(err, coord.ErrNotHeld) {
+	ma, mb := recipe.NewMutex(a, dir), recipe.NewMutex(b, dir)
+	if err := mb.Unlock(ctx); !errors.Is(err, recipe.ErrNotHeld) {
 		t.Fatalf("Unlock of an unlocked Mutex: %v", err)
 	}
 	if ok, err := ma.TryLock(ctx); err != nil || !ok {
@@ -126,7 +126,7 @@ func TestMutexTryLockAndMisuse(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Lost did not close when the znode was deleted")
 	}
-	if err := mb.Unlock(ctx); !errors.Is(err, coord.ErrNotHeld) {
+	if err := mb.Unlock(ctx); !errors.Is(err, recipe.ErrNotHeld) {
 		t.Fatalf("Unlock after the znode was deleted: %v", err)
 	}
 }
@@ -137,16 +137,16 @@ func TestMutexIsHerdFree(t *testing.T) {
 	ctx := ctxT(t)
 	h, c := dial(t, shared.Addr()), dial(t, shared.Addr())
 	dir := recipeDir(t, h)
-	holder := coord.NewMutex(h, dir)
+	holder := recipe.NewMutex(h, dir)
 	if err := holder.Lock(ctx); err != nil {
 		t.Fatal(err)
 	}
 	const waiters = 20
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	acquired := make(chan *coord.Mutex, waiters)
+	acquired := make(chan *recipe.Mutex, waiters)
 	for range waiters {
-		m := coord.NewMutex(c, dir)
+		m := recipe.NewMutex(c, dir)
 		go func() {
 			if m.Lock(wctx) == nil {
 				acquired <- m
@@ -161,7 +161,7 @@ func TestMutexIsHerdFree(t *testing.T) {
 	if err := holder.Unlock(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var next *coord.Mutex
+	var next *recipe.Mutex
 	select {
 	case next = <-acquired:
 	case <-time.After(10 * time.Second):
@@ -191,12 +191,12 @@ func TestMutexLostWithSession(t *testing.T) {
 	p, pc := proxied(t)
 	other := dial(t, shared.Addr())
 	dir := recipeDir(t, other)
-	m := coord.NewMutex(pc, dir)
+	m := recipe.NewMutex(pc, dir)
 	if err := m.Lock(ctx); err != nil {
 		t.Fatal(err)
 	}
 	lost := m.Lost()
-	om := coord.NewMutex(other, dir)
+	om := recipe.NewMutex(other, dir)
 	got := make(chan error, 1)
 	go func() { got <- om.Lock(ctx) }()
 
@@ -214,7 +214,7 @@ func TestMutexLostWithSession(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the waiter did not get the lock of the expired holder")
 	}
-	if err := m.Unlock(ctx); !errors.Is(err, coord.ErrSessionLost) {
+	if err := m.Unlock(ctx); !errors.Is(err, recipe.ErrSessionLost) {
 		t.Fatalf("Unlock after expiry: %v, want ErrSessionLost", err)
 	}
 	// The same Mutex locks again on the new session once it is free.
@@ -236,11 +236,11 @@ func TestMutexWaiterRequeuesAfterExpiry(t *testing.T) {
 	p, pc := proxied(t)
 	h := dial(t, shared.Addr())
 	dir := recipeDir(t, h)
-	holder := coord.NewMutex(h, dir)
+	holder := recipe.NewMutex(h, dir)
 	if err := holder.Lock(ctx); err != nil {
 		t.Fatal(err)
 	}
-	w := coord.NewMutex(pc, dir)
+	w := recipe.NewMutex(pc, dir)
 	got := make(chan error, 1)
 	go func() { got <- w.Lock(ctx) }()
 	eventually(t, 5*time.Second, "the waiter to queue", func() bool {

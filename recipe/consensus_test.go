@@ -1,4 +1,4 @@
-package coord_test
+package recipe_test
 
 import (
 	"errors"
@@ -8,14 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/recipe"
 )
 
 func TestConsensusAgreement(t *testing.T) {
 	ctx := ctxT(t)
 	admin := dial(t, shared.Addr())
 	dir := recipeDir(t, admin)
-	if _, err := coord.NewConsensus(admin, dir).Decided(ctx); !errors.Is(err, coord.ErrUndecided) {
+	if _, err := recipe.NewConsensus(admin, dir).Decided(ctx); !errors.Is(err, recipe.ErrUndecided) {
 		t.Fatalf("Decided before any proposal: %v", err)
 	}
 	// 12 proposers on 4 connections, all at once.
@@ -37,7 +37,7 @@ func TestConsensusAgreement(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				got, err := coord.NewConsensus(c, dir).Propose(ctx, []byte(v))
+				got, err := recipe.NewConsensus(c, dir).Propose(ctx, []byte(v))
 				if err != nil {
 					errs <- err
 					return
@@ -67,14 +67,14 @@ func TestConsensusAgreement(t *testing.T) {
 	// A late proposer decides the same, without writing.
 	late := dial(t, shared.Addr())
 	names, _, _ := admin.Children(ctx, dir)
-	got, err := coord.NewConsensus(late, dir).Propose(ctx, []byte("late"))
+	got, err := recipe.NewConsensus(late, dir).Propose(ctx, []byte("late"))
 	if err != nil || string(got) != value {
 		t.Fatalf("late proposer decided %q (%v), want %q", got, err, value)
 	}
 	if after, _, _ := admin.Children(ctx, dir); len(after) != len(names) {
 		t.Fatalf("the late proposer wrote a proposal: %d → %d", len(names), len(after))
 	}
-	if got, err := coord.NewConsensus(late, dir).Decided(ctx); err != nil || string(got) != value {
+	if got, err := recipe.NewConsensus(late, dir).Decided(ctx); err != nil || string(got) != value {
 		t.Fatalf("Decided: %q %v", got, err)
 	}
 	t.Logf("%d proposals written by %d proposers; decided %q", len(names), clients*perClient, value)
@@ -94,14 +94,14 @@ func TestConsensusProposerAcrossExpiry(t *testing.T) {
 	got := make(chan []byte, 1)
 	errc := make(chan error, 1)
 	go func() {
-		v, err := coord.NewConsensus(pc, dir).Propose(ctx, []byte("cut-off"))
+		v, err := recipe.NewConsensus(pc, dir).Propose(ctx, []byte("cut-off"))
 		if err != nil {
 			errc <- err
 			return
 		}
 		got <- v
 	}()
-	first, err := coord.NewConsensus(admin, dir).Propose(ctx, []byte("first"))
+	first, err := recipe.NewConsensus(admin, dir).Propose(ctx, []byte("first"))
 	if err != nil || string(first) != "first" {
 		t.Fatalf("first proposal: %q %v", first, err)
 	}

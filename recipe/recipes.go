@@ -1,4 +1,4 @@
-package coord
+package recipe
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/paddock-zk/paddock/zkclient"
 	"go.uber.org/zap"
 )
 
@@ -27,6 +28,11 @@ import (
 // held: never acquired, already released, or its znode deleted by someone
 // else while its session lived.
 var ErrNotHeld = errors.New("coord: not held")
+
+// ErrMalformed reports recipe data that does not decode (a candidate's
+// Member written by another tool): readers skip or report it rather than
+// trust it.
+var ErrMalformed = errors.New("malformed")
 
 // seqDigits is how many digits ZooKeeper appends to a sequential name.
 const seqDigits = 10
@@ -73,14 +79,14 @@ func newTag() string {
 // again, try once more"; anything else is the error to give up with.
 // Connection errors leave the outcome unknown, so the caller must re-read
 // before re-applying a non-idempotent write.
-func retry(ctx context.Context, c *Client, err error) error {
+func retry(ctx context.Context, c *zkclient.Client, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	if errors.Is(err, zk.ErrClosing) {
-		return ErrClosed // the client is closing: nothing to wait for
+		return zkclient.ErrClosed // the client is closing: nothing to wait for
 	}
-	if !IsConnectionError(err) {
+	if !zkclient.IsConnectionError(err) {
 		return err
 	}
 	return c.WaitConnected(ctx)
@@ -88,7 +94,7 @@ func retry(ctx context.Context, c *Client, err error) error {
 
 // ensurePath creates p and its missing ancestors as empty persistent znodes.
 // Concurrent callers are fine: an existing znode is success.
-func ensurePath(ctx context.Context, c *Client, p string) error {
+func ensurePath(ctx context.Context, c *zkclient.Client, p string) error {
 	if p == "/" || p == "" {
 		return nil
 	}
@@ -120,7 +126,7 @@ func ensurePath(ctx context.Context, c *Client, p string) error {
 // for as long as that session lives. (The library reports the expiry to
 // Session before it sends anything on a new session, so checking
 // sess.Alive after the reply is enough.)
-func createSeq(ctx context.Context, c *Client, sess *Session, dir, prefix string, data []byte, flags int32) (string, error) {
+func createSeq(ctx context.Context, c *zkclient.Client, sess *zkclient.Session, dir, prefix string, data []byte, flags int32) (string, error) {
 	name := prefix + newTag() + "-"
 	ephemeral := flags&zk.FlagEphemeral != 0
 	adopt := func(p string) (string, error) {
@@ -161,7 +167,7 @@ func createSeq(ctx context.Context, c *Client, sess *Session, dir, prefix string
 
 // findTagged returns the path of dir's child whose name starts with name,
 // or "" when there is none.
-func findTagged(ctx context.Context, c *Client, dir, name string) (string, error) {
+func findTagged(ctx context.Context, c *zkclient.Client, dir, name string) (string, error) {
 	for {
 		names, _, err := c.Children(ctx, dir)
 		if errors.Is(err, zk.ErrNoNode) {
@@ -187,7 +193,7 @@ func findTagged(ctx context.Context, c *Client, dir, name string) (string, error
 // back: a background goroutine waits for the abandoned request's outcome
 // and deletes what it created. Persistent znodes are left alone: they may
 // already matter to others (a consensus proposal is a vote).
-func createOnce(ctx context.Context, c *Client, dir, name string, data []byte, flags int32) (string, error) {
+func createOnce(ctx context.Context, c *zkclient.Client, dir, name string, data []byte, flags int32) (string, error) {
 	if flags&zk.FlagEphemeral == 0 || ctx.Done() == nil {
 		return c.Create(ctx, dir+"/"+name, data, flags)
 	}
@@ -209,7 +215,7 @@ func createOnce(ctx context.Context, c *Client, dir, name string, data []byte, f
 			switch {
 			case r.err == nil:
 				discard(c, r.p)
-			case IsConnectionError(r.err):
+			case zkclient.IsConnectionError(r.err):
 				discardTagged(c, dir, name)
 			}
 		}()
@@ -219,7 +225,7 @@ func createOnce(ctx context.Context, c *Client, dir, name string, data []byte, f
 
 // discardTagged deletes dir's child whose name starts with name, if any,
 // in the background (the outcome of a create lost with its connection).
-func discardTagged(c *Client, dir, name string) {
+func discardTagged(c *zkclient.Client, dir, name string) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -233,7 +239,7 @@ func discardTagged(c *Client, dir, name string) {
 // znode of an unexpected session) without making the caller wait: it
 // retries in the background across connection loss, for at most a minute.
 // A znode left behind would hold a place in a queue.
-func discard(c *Client, p string) {
+func discard(c *zkclient.Client, p string) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -243,8 +249,8 @@ func discard(c *Client, p string) {
 				return
 			}
 			if err := retry(ctx, c, err); err != nil {
-				if !errors.Is(err, ErrClosed) {
-					c.log.Warn("could not delete abandoned znode", zap.String("path", p), zap.Error(err))
+				if !errors.Is(err, zkclient.ErrClosed) {
+					c.Logger().Warn("could not delete abandoned znode", zap.String("path", p), zap.Error(err))
 				}
 				return
 			}
@@ -254,7 +260,7 @@ func discard(c *Client, p string) {
 
 // deleteOwn deletes the caller's own znode, retrying across connection
 // loss. A NoNode after a retry means the lost first attempt was applied.
-func deleteOwn(ctx context.Context, c *Client, p string) error {
+func deleteOwn(ctx context.Context, c *zkclient.Client, p string) error {
 	retried := false
 	for {
 		err := c.Delete(ctx, p, -1)
@@ -277,7 +283,7 @@ func deleteOwn(ctx context.Context, c *Client, p string) error {
 // waitGone blocks until the znode p does not exist (it may never have).
 // It survives connection loss (the library re-arms watches on reconnect)
 // and session expiry (it re-reads).
-func waitGone(ctx context.Context, c *Client, p string) error {
+func waitGone(ctx context.Context, c *zkclient.Client, p string) error {
 	for {
 		stat, ch, err := c.ExistsW(ctx, p)
 		if err != nil {
@@ -300,8 +306,8 @@ func waitGone(ctx context.Context, c *Client, p string) error {
 // hold is a znode that stands for something held (a lock, a lease): held
 // while the znode exists and its session lives.
 type hold struct {
-	c    *Client
-	sess *Session
+	c    *zkclient.Client
+	sess *zkclient.Session
 	key  string
 
 	once     sync.Once
@@ -310,7 +316,7 @@ type hold struct {
 	finished chan struct{} // closed when the watching goroutine is done
 }
 
-func newHold(c *Client, sess *Session, key string) *hold {
+func newHold(c *zkclient.Client, sess *zkclient.Session, key string) *hold {
 	return &hold{c: c, sess: sess, key: key, lost: make(chan struct{})}
 }
 

@@ -1,4 +1,4 @@
-package coord
+package recipe
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/paddock-zk/paddock/zkclient"
 	"go.uber.org/zap"
 	"gopkg.in/yaml.v3"
 )
@@ -41,25 +42,25 @@ type Entry struct {
 // after expiry it is gone and the publisher must publish again on the new
 // session. Keep does that.
 type Discovery struct {
-	c    *Client
+	c    *zkclient.Client
 	base string
 }
 
 // NewDiscovery returns discovery under base (e.g. "/discovery").
-func NewDiscovery(c *Client, base string) *Discovery { return &Discovery{c: c, base: base} }
+func NewDiscovery(c *zkclient.Client, base string) *Discovery { return &Discovery{c: c, base: base} }
 
 // Service is one pool of instances: the children of one znode. Discovery
 // places pools at <base>/<class>/<name>; NewService puts one anywhere
 // (Paddock's workers register in <root>/workers, the seed's node).
 type Service struct {
-	c     *Client
+	c     *zkclient.Client
 	path  string
 	class string // for messages
 	name  string
 }
 
 // NewService returns the pool whose entries are the children of path.
-func NewService(c *Client, path string) *Service {
+func NewService(c *zkclient.Client, path string) *Service {
 	return &Service{c: c, path: path, class: path, name: "-"}
 }
 
@@ -97,7 +98,7 @@ func (d *Discovery) ServicePath(class, name string) (string, error) {
 // sess has ended before the write. (If sess ends during the call, the entry
 // may land on the client's next session instead, which only makes it live
 // longer.)
-func (d *Discovery) Publish(ctx context.Context, sess *Session, class, name, key string, meta any, ephemeral bool) error {
+func (d *Discovery) Publish(ctx context.Context, sess *zkclient.Session, class, name, key string, meta any, ephemeral bool) error {
 	svc, err := d.Service(class, name)
 	if err != nil {
 		return err
@@ -107,7 +108,7 @@ func (d *Discovery) Publish(ctx context.Context, sess *Session, class, name, key
 
 // Publish writes key's entry, replacing an existing one (see
 // Discovery.Publish).
-func (s *Service) Publish(ctx context.Context, sess *Session, key string, meta any, ephemeral bool) error {
+func (s *Service) Publish(ctx context.Context, sess *zkclient.Session, key string, meta any, ephemeral bool) error {
 	if err := validName("service key", key); err != nil {
 		return err
 	}
@@ -136,8 +137,8 @@ func (s *Service) Publish(ctx context.Context, sess *Session, key string, meta a
 		case errors.Is(err, zk.ErrNodeExists):
 			// Replace it in one transaction, so readers never see the
 			// instance missing.
-			_, err = s.c.Multi(ctx, DeleteOp(p, -1), CreateOp(p, data, flags))
-			var me *MultiError
+			_, err = s.c.Multi(ctx, zkclient.DeleteOp(p, -1), zkclient.CreateOp(p, data, flags))
+			var me *zkclient.MultiError
 			if err == nil {
 				return nil
 			}
@@ -154,7 +155,7 @@ func (s *Service) Publish(ctx context.Context, sess *Session, key string, meta a
 // Register publishes key's ephemeral entry under sess exclusively: unlike
 // Publish it never replaces an entry of another live session (two processes
 // would then answer to one name) but waits for it to go. See Register.
-func (s *Service) Register(ctx context.Context, sess *Session, key string, meta any) error {
+func (s *Service) Register(ctx context.Context, sess *zkclient.Session, key string, meta any) error {
 	if err := validName("service key", key); err != nil {
 		return err
 	}
@@ -223,7 +224,7 @@ func (s *Service) Keep(ctx context.Context, key string, meta any) error {
 		}
 		select {
 		case <-sess.Done():
-			s.c.log.Info("session ended; publishing again", zap.String("service", s.path), zap.String("key", key))
+			s.c.Logger().Info("session ended; publishing again", zap.String("service", s.path), zap.String("key", key))
 		case <-ctx.Done():
 		}
 		if ctx.Err() != nil {
@@ -234,7 +235,7 @@ func (s *Service) Keep(ctx context.Context, key string, meta any) error {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	p := s.path + "/" + key
-	if st, err := s.c.Exists(wctx, p); err == nil && st != nil && st.EphemeralOwner == s.c.zk.SessionID() {
+	if st, err := s.c.Exists(wctx, p); err == nil && st != nil && st.EphemeralOwner == s.c.Conn().SessionID() {
 		_ = s.c.Delete(wctx, p, st.Version)
 	}
 	return ctx.Err()
@@ -281,7 +282,7 @@ func noService(class, name, sp string) error {
 // read gets the entries named, skipping those deleted since the listing.
 func (s *Service) read(ctx context.Context, keys []string) ([]Entry, error) {
 	got := make([]*Entry, len(keys))
-	err := Pipeline(len(keys), func(i int) error {
+	err := zkclient.Pipeline(len(keys), func(i int) error {
 		data, _, err := s.c.Get(ctx, s.path+"/"+keys[i])
 		if errors.Is(err, zk.ErrNoNode) {
 			return nil
@@ -489,7 +490,7 @@ func (w *poolWatch) readEntries(ctx context.Context, keys []string) error {
 		ok   bool
 	}
 	res := make([]got, len(keys))
-	err := Pipeline(len(keys), func(i int) error {
+	err := zkclient.Pipeline(len(keys), func(i int) error {
 		data, _, ch, err := w.s.c.GetW(ctx, w.s.path+"/"+keys[i])
 		if errors.Is(err, zk.ErrNoNode) {
 			res[i] = got{ok: true}
@@ -543,16 +544,16 @@ func samePool(a, b []Entry) bool {
 	return true
 }
 
-func (w *poolWatch) run(ctx context.Context, sess *Session, ch <-chan zk.Event) {
+func (w *poolWatch) run(ctx context.Context, sess *zkclient.Session, ch <-chan zk.Event) {
 	defer close(w.stop)
 	c := w.s.c
 	var err error
 	for {
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, ErrClosed) {
+			if ctx.Err() != nil || errors.Is(err, zkclient.ErrClosed) {
 				return
 			}
-			c.log.Error("discovery watcher failed; resyncing at the next session change", zap.String("service", w.s.path), zap.Error(err))
+			c.Logger().Error("discovery watcher failed; resyncing at the next session change", zap.String("service", w.s.path), zap.Error(err))
 			select {
 			case <-c.Changed():
 			case <-ctx.Done():

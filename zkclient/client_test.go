@@ -1,4 +1,4 @@
-package coord_test
+package zkclient_test
 
 import (
 	"context"
@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
-	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/zktest"
+	"github.com/paddock-zk/paddock/zkclient"
 )
 
 func TestDialUnreachableFailsWithinConnectTimeout(t *testing.T) {
@@ -22,9 +22,9 @@ func TestDialUnreachableFailsWithinConnectTimeout(t *testing.T) {
 	ln.Close() // nothing listens there now
 
 	start := time.Now()
-	_, err = coord.Dial(context.Background(), coord.Config{Servers: []string{addr}, ConnectTimeout: 1500 * time.Millisecond})
+	_, err = zkclient.Dial(context.Background(), zkclient.Config{Servers: []string{addr}, ConnectTimeout: 1500 * time.Millisecond})
 	took := time.Since(start)
-	if !errors.Is(err, coord.ErrUnreachable) {
+	if !errors.Is(err, zkclient.ErrUnreachable) {
 		t.Fatalf("want ErrUnreachable, got %v", err)
 	}
 	if !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "refused") {
@@ -36,12 +36,12 @@ func TestDialUnreachableFailsWithinConnectTimeout(t *testing.T) {
 }
 
 func TestDialRejectsBadConfig(t *testing.T) {
-	for _, cfg := range []coord.Config{
+	for _, cfg := range []zkclient.Config{
 		{},
 		{Servers: []string{"localhost"}},
 		{Servers: []string{shared.Addr()}, Auth: "nopassword"},
 	} {
-		if _, err := coord.Dial(context.Background(), cfg); err == nil {
+		if _, err := zkclient.Dial(context.Background(), cfg); err == nil {
 			t.Errorf("Dial(%+v) succeeded", cfg)
 		}
 	}
@@ -50,9 +50,9 @@ func TestDialRejectsBadConfig(t *testing.T) {
 func TestSessionExpiryGivesANewSession(t *testing.T) {
 	p := zktest.NewProxy(t, shared.Addr())
 	c := dial(t, p.Addr())
-	l := layoutFor(t, c)
+	dir := dirFor(t, c)
 	old, _ := c.Session(ctxT(t))
-	if _, err := c.Create(ctxT(t), l.Worker("w"), nil, zk.FlagEphemeral); err != nil {
+	if _, err := c.Create(ctxT(t), dir+"/w", nil, zk.FlagEphemeral); err != nil {
 		t.Fatal(err)
 	}
 	s := expire(t, shared, p, c)
@@ -63,7 +63,7 @@ func TestSessionExpiryGivesANewSession(t *testing.T) {
 		t.Errorf("%d session expirations counted, want 1", n)
 	}
 	// The ephemeral znode went with the old session and is not recreated.
-	st, err := c.Exists(ctxT(t), l.Worker("w"))
+	st, err := c.Exists(ctxT(t), dir+"/w")
 	if err != nil || st != nil {
 		t.Fatalf("ephemeral of the expired session: stat %v err %v", st, err)
 	}
@@ -71,41 +71,43 @@ func TestSessionExpiryGivesANewSession(t *testing.T) {
 
 func TestMultiNamesTheFailingOp(t *testing.T) {
 	c := dial(t, shared.Addr())
-	l := layoutFor(t, c)
-	ops := []coord.Op{
-		coord.CreateOp(l.Worker("a"), nil, zk.FlagPersistent),
-		coord.CheckOp(l.Worker("missing"), -1),
-		coord.CreateOp(l.Worker("b"), nil, zk.FlagPersistent),
+	dir := dirFor(t, c)
+	ops := []zkclient.Op{
+		zkclient.CreateOp(dir+"/a", nil, zk.FlagPersistent),
+		zkclient.CheckOp(dir+"/missing", -1),
+		zkclient.CreateOp(dir+"/b", nil, zk.FlagPersistent),
 	}
 	_, err := c.Multi(ctxT(t), ops...)
-	var me *coord.MultiError
+	var me *zkclient.MultiError
 	if !errors.As(err, &me) || me.Index != 1 || !errors.Is(err, zk.ErrNoNode) {
 		t.Fatalf("want MultiError at op 1 (NoNode), got %v", err)
 	}
-	if st, _ := c.Exists(ctxT(t), l.Worker("a")); st != nil {
+	if st, _ := c.Exists(ctxT(t), dir+"/a"); st != nil {
 		t.Fatal("a failed multi applied its first op")
 	}
 }
 
 func TestDigestAuthRestrictsWrites(t *testing.T) {
 	ctx := ctxT(t)
-	owner, err := coord.Dial(ctx, coord.Config{Servers: []string{shared.Addr()}, Auth: "paddock:secret"})
+	owner, err := zkclient.Dial(ctx, zkclient.Config{Servers: []string{shared.Addr()}, Auth: "paddock:secret"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer owner.Close()
-	l := coord.MustLayout("/t-auth")
-	if err := coord.EnsureLayout(ctx, owner, l); err != nil {
+	// A znode of the owner's: -count=2 finds the first run's, which no
+	// other identity could delete.
+	dir := "/t-zkclient-auth"
+	if _, err := owner.Create(ctx, dir, []byte("data"), zk.FlagPersistent); err != nil && !errors.Is(err, zk.ErrNodeExists) {
 		t.Fatal(err)
 	}
 	other := dial(t, shared.Addr())
-	if _, _, err := other.Get(ctx, l.Epoch()); err != nil {
+	if _, _, err := other.Get(ctx, dir); err != nil {
 		t.Fatalf("anyone may read: %v", err)
 	}
-	if _, err := other.Create(ctx, l.Worker("intruder"), nil, zk.FlagEphemeral); !errors.Is(err, zk.ErrNoAuth) {
+	if _, err := other.Create(ctx, dir+"/intruder", nil, zk.FlagEphemeral); !errors.Is(err, zk.ErrNoAuth) {
 		t.Fatalf("another identity created a znode: %v", err)
 	}
-	if _, err := owner.Create(ctx, l.Worker("ok"), nil, zk.FlagEphemeral); err != nil {
+	if _, err := owner.Create(ctx, dir+"/ok", nil, zk.FlagEphemeral); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,4 +1,4 @@
-package coord_test
+package recipe_test
 
 import (
 	"context"
@@ -12,8 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/zktest"
+	"github.com/paddock-zk/paddock/recipe"
+	"github.com/paddock-zk/paddock/zkclient"
 	"go.uber.org/zap/zaptest"
 )
 
@@ -39,7 +40,7 @@ func newHoldLog(t *testing.T) *holdLog { return &holdLog{t: t, applicants: map[s
 // applicant is one running Apply.
 type applicant struct {
 	id   string
-	c    *coord.Client
+	c    *zkclient.Client
 	stop context.CancelFunc
 	done chan struct{} // closed when Apply has returned
 	err  error         // what it returned
@@ -48,8 +49,8 @@ type applicant struct {
 // apply starts Apply for id on c, under dir. Each hold it is given is recorded, and
 // checked against ZooKeeper: the holder znode must exist, name id, belong
 // to c's session and carry the token.
-func (h *holdLog) apply(c *coord.Client, dir string, id string) *applicant {
-	rm := coord.NewRoleMatch(c, dir)
+func (h *holdLog) apply(c *zkclient.Client, dir string, id string) *applicant {
+	rm := recipe.NewRoleMatch(c, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &applicant{id: id, c: c, stop: cancel, done: make(chan struct{})}
 	h.mu.Lock()
@@ -65,13 +66,13 @@ func (h *holdLog) apply(c *coord.Client, dir string, id string) *applicant {
 	})
 	go func() {
 		defer close(a.done)
-		a.err = rm.Apply(ctx, id, func(ctx context.Context, r coord.Role) {
+		a.err = rm.Apply(ctx, id, func(ctx context.Context, r recipe.Role) {
 			rec := &holdRec{who: id, role: r.Name, token: r.Token, start: time.Now()}
 			h.mu.Lock()
 			h.holds = append(h.holds, rec)
 			h.mu.Unlock()
 			data, st, err := c.Get(ctx, rm.HolderPath(r.Name))
-			var hd coord.RoleHolder
+			var hd recipe.RoleHolder
 			switch {
 			case err != nil:
 				if ctx.Err() == nil {
@@ -164,7 +165,7 @@ func (h *holdLog) exclusive(t *testing.T) time.Duration {
 	return minGap
 }
 
-func applicantIDs(t *testing.T, rm *coord.RoleMatch) []string {
+func applicantIDs(t *testing.T, rm *recipe.RoleMatch) []string {
 	t.Helper()
 	ms, err := rm.Applicants(ctxT(t))
 	if err != nil {
@@ -178,21 +179,21 @@ func applicantIDs(t *testing.T, rm *coord.RoleMatch) []string {
 }
 
 // queued waits until the applicants queue is exactly want.
-func queued(t *testing.T, rm *coord.RoleMatch, want ...string) {
+func queued(t *testing.T, rm *recipe.RoleMatch, want ...string) {
 	t.Helper()
 	eventually(t, 10*time.Second, fmt.Sprintf("applicants %v", want), func() bool {
 		return slices.Equal(applicantIDs(t, rm), want)
 	})
 }
 
-func addRole(t *testing.T, rm *coord.RoleMatch, name, data string) {
+func addRole(t *testing.T, rm *recipe.RoleMatch, name, data string) {
 	t.Helper()
 	if err := rm.Add(ctxT(t), name, data); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func holderOf(t *testing.T, rm *coord.RoleMatch, name string) string {
+func holderOf(t *testing.T, rm *recipe.RoleMatch, name string) string {
 	t.Helper()
 	roles, err := rm.List(ctxT(t))
 	if err != nil {
@@ -210,19 +211,19 @@ func holderOf(t *testing.T, rm *coord.RoleMatch, name string) string {
 func TestRoleMatchAddListRemove(t *testing.T) {
 	ctx := ctxT(t)
 	c := dial(t, shared.Addr())
-	l := layoutFor(t, c)
-	rm := coord.NewRoleMatch(c, l.Roles())
+	dir := recipeDir(t, c)
+	rm := recipe.NewRoleMatch(c, dir)
 	addRole(t, rm, "shard-1", `["sleep","1000"]`)
 	addRole(t, rm, "shard-2", "")
-	if err := rm.Add(ctx, "shard-1", "other"); !errors.Is(err, coord.ErrRoleExists) {
+	if err := rm.Add(ctx, "shard-1", "other"); !errors.Is(err, recipe.ErrRoleExists) {
 		t.Fatalf("second add of shard-1: %v, want ErrRoleExists", err)
 	}
 	for _, bad := range []string{"", ".", "..", "a/b", "-x", "with space", strings.Repeat("x", 65)} {
-		if err := rm.Add(ctx, bad, ""); err == nil || errors.Is(err, coord.ErrRoleExists) {
+		if err := rm.Add(ctx, bad, ""); err == nil || errors.Is(err, recipe.ErrRoleExists) {
 			t.Errorf("add %q: %v, want an invalid-name error", bad, err)
 		}
 	}
-	if err := rm.Add(ctx, "big", strings.Repeat("x", coord.MaxRoleData+1)); err == nil {
+	if err := rm.Add(ctx, "big", strings.Repeat("x", recipe.MaxRoleData+1)); err == nil {
 		t.Error("oversized data accepted")
 	}
 	roles, err := rm.List(ctx)
@@ -233,7 +234,7 @@ func TestRoleMatchAddListRemove(t *testing.T) {
 		roles[0].Holder != "" || roles[1].Holder != "" || !roles[1].Since.IsZero() {
 		t.Fatalf("list: %+v", roles)
 	}
-	if err := rm.Remove(ctx, "shard-3"); !errors.Is(err, coord.ErrNoRole) {
+	if err := rm.Remove(ctx, "shard-3"); !errors.Is(err, recipe.ErrNoRole) {
 		t.Fatalf("remove shard-3: %v, want ErrNoRole", err)
 	}
 	if err := rm.Remove(ctx, "shard-1"); err != nil {
@@ -253,14 +254,14 @@ func TestRoleMatchAddListRemove(t *testing.T) {
 	errs := make(chan error, n)
 	for i := range n {
 		ci := dial(t, shared.Addr())
-		go func() { errs <- coord.NewRoleMatch(ci, l.Roles()).Add(ctx, "dup", fmt.Sprint(i)) }()
+		go func() { errs <- recipe.NewRoleMatch(ci, dir).Add(ctx, "dup", fmt.Sprint(i)) }()
 	}
 	won := 0
 	for range n {
 		switch err := <-errs; {
 		case err == nil:
 			won++
-		case !errors.Is(err, coord.ErrRoleExists):
+		case !errors.Is(err, recipe.ErrRoleExists):
 			t.Errorf("concurrent add: %v", err)
 		}
 	}
@@ -278,8 +279,8 @@ func TestRoleMatchAddListRemove(t *testing.T) {
 
 func TestRoleMatchHeadClaimsAndLeavesQueue(t *testing.T) {
 	c := dial(t, shared.Addr())
-	dir := layoutFor(t, c).Roles()
-	rm := coord.NewRoleMatch(c, dir)
+	dir := recipeDir(t, c)
+	rm := recipe.NewRoleMatch(c, dir)
 	h := newHoldLog(t)
 	addRole(t, rm, "r1", "")
 	h.apply(dial(t, shared.Addr()), dir, "a")
@@ -307,8 +308,8 @@ func TestRoleMatchHeadClaimsAndLeavesQueue(t *testing.T) {
 
 func TestRoleMatchFillsRolesInQueueOrder(t *testing.T) {
 	c := dial(t, shared.Addr())
-	dir := layoutFor(t, c).Roles()
-	rm := coord.NewRoleMatch(c, dir)
+	dir := recipeDir(t, c)
+	rm := recipe.NewRoleMatch(c, dir)
 	h := newHoldLog(t)
 	ids := []string{"a", "b", "c", "d"}
 	for i, id := range ids {
@@ -340,8 +341,8 @@ func TestRoleMatchFillsRolesInQueueOrder(t *testing.T) {
 
 func TestRoleMatchRemovalEndsHold(t *testing.T) {
 	c := dial(t, shared.Addr())
-	dir := layoutFor(t, c).Roles()
-	rm := coord.NewRoleMatch(c, dir)
+	dir := recipeDir(t, c)
+	rm := recipe.NewRoleMatch(c, dir)
 	h := newHoldLog(t)
 	addRole(t, rm, "r1", "")
 	h.apply(dial(t, shared.Addr()), dir, "a")
@@ -352,7 +353,7 @@ func TestRoleMatchRemovalEndsHold(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "a's hold to end", func() bool { return h.holding("a") == "" })
-	if rec, _ := h.last("a", "r1"); !errors.Is(rec.cause, coord.ErrRoleRemoved) {
+	if rec, _ := h.last("a", "r1"); !errors.Is(rec.cause, recipe.ErrRoleRemoved) {
 		t.Errorf("a's hold ended with %v, want ErrRoleRemoved", rec.cause)
 	}
 	// a released the holder znode and applies again, behind b.
@@ -367,9 +368,9 @@ func TestRoleMatchRemovalEndsHold(t *testing.T) {
 }
 
 // dialTimeout connects to addr asking for the session timeout given.
-func dialTimeout(t *testing.T, addr string, timeout time.Duration) *coord.Client {
+func dialTimeout(t *testing.T, addr string, timeout time.Duration) *zkclient.Client {
 	t.Helper()
-	c, err := coord.Dial(ctxT(t), coord.Config{
+	c, err := zkclient.Dial(ctxT(t), zkclient.Config{
 		Servers: []string{addr}, SessionTimeout: timeout, ConnectTimeout: 10 * time.Second, Logger: zaptest.NewLogger(t),
 	})
 	if err != nil {
@@ -386,8 +387,8 @@ func dialTimeout(t *testing.T, addr string, timeout time.Duration) *coord.Client
 // the session only after the full timeout.
 func TestRoleMatchHolderExpiry(t *testing.T) {
 	c := dial(t, shared.Addr())
-	dir := layoutFor(t, c).Roles()
-	rm := coord.NewRoleMatch(c, dir)
+	dir := recipeDir(t, c)
+	rm := recipe.NewRoleMatch(c, dir)
 	h := newHoldLog(t)
 	addRole(t, rm, "r1", "")
 	pa, ca := proxied(t)
@@ -406,7 +407,7 @@ func TestRoleMatchHolderExpiry(t *testing.T) {
 	} else {
 		t.Logf("takeover %v after the partition began (session timeout %v)", d.Round(time.Millisecond), ca.SessionTimeout())
 	}
-	if !errors.Is(lost.cause, coord.ErrDisconnected) {
+	if !errors.Is(lost.cause, recipe.ErrDisconnected) {
 		t.Errorf("a's hold ended with %v, want ErrDisconnected", lost.cause)
 	}
 	t.Logf("a stopped holding %v after the partition began, %v before b started",
@@ -429,13 +430,13 @@ func TestRoleMatchHolderExpiry(t *testing.T) {
 // session (checked in apply).
 func TestRoleMatchNeverTwoHolders(t *testing.T) {
 	c := dial(t, shared.Addr())
-	dir := layoutFor(t, c).Roles()
-	rm := coord.NewRoleMatch(c, dir)
+	dir := recipeDir(t, c)
+	rm := recipe.NewRoleMatch(c, dir)
 	h := newHoldLog(t)
 	addRole(t, rm, "r1", "")
 	addRole(t, rm, "r2", "")
 	proxies := map[string]*zktest.Proxy{}
-	clients := map[string]*coord.Client{}
+	clients := map[string]*zkclient.Client{}
 	for _, id := range []string{"a", "b", "c", "d"} {
 		proxies[id], clients[id] = proxied(t)
 		h.apply(clients[id], dir, id)
@@ -472,7 +473,7 @@ func TestRoleMatchNeverTwoHolders(t *testing.T) {
 	t.Logf("%d holds; the smallest gap between a hold's end and the next hold of its role: %v; worst takeover %v",
 		len(h.snapshot()), gap.Round(time.Millisecond), worst.Round(time.Millisecond))
 	for _, r := range h.snapshot() {
-		if !r.end.IsZero() && !errors.Is(r.cause, coord.ErrDisconnected) {
+		if !r.end.IsZero() && !errors.Is(r.cause, recipe.ErrDisconnected) {
 			t.Errorf("%s's hold of %s ended with %v, want ErrDisconnected", r.who, r.role, r.cause)
 		}
 	}
@@ -484,8 +485,8 @@ func TestRoleMatchNeverTwoHolders(t *testing.T) {
 // ends) releases the role itself.
 func TestRoleMatchDepartureFreesRoleAtOnce(t *testing.T) {
 	c := dial(t, shared.Addr())
-	dir := layoutFor(t, c).Roles()
-	rm := coord.NewRoleMatch(c, dir)
+	dir := recipeDir(t, c)
+	rm := recipe.NewRoleMatch(c, dir)
 	h := newHoldLog(t)
 	addRole(t, rm, "r1", "")
 	ca := dialTimeout(t, shared.Addr(), 5*time.Second)
@@ -506,10 +507,10 @@ func TestRoleMatchDepartureFreesRoleAtOnce(t *testing.T) {
 		t.Logf("takeover %v after close", d.Round(time.Millisecond))
 	}
 	<-a.done
-	if !errors.Is(a.err, coord.ErrClosed) {
+	if !errors.Is(a.err, zkclient.ErrClosed) {
 		t.Errorf("a's Apply returned %v, want ErrClosed", a.err)
 	}
-	if lost, _ := h.last("a", "r1"); !errors.Is(lost.cause, coord.ErrSessionLost) {
+	if lost, _ := h.last("a", "r1"); !errors.Is(lost.cause, recipe.ErrSessionLost) {
 		t.Errorf("a's hold ended with %v, want ErrSessionLost", lost.cause)
 	}
 
@@ -523,7 +524,7 @@ func TestRoleMatchDepartureFreesRoleAtOnce(t *testing.T) {
 	} else {
 		t.Logf("takeover %v after b stopped", d.Round(time.Millisecond))
 	}
-	if lost, _ := h.last("b", "r1"); !errors.Is(lost.cause, coord.ErrApplyStopped) {
+	if lost, _ := h.last("b", "r1"); !errors.Is(lost.cause, recipe.ErrApplyStopped) {
 		t.Errorf("b's hold ended with %v, want ErrApplyStopped", lost.cause)
 	}
 	h.exclusive(t)
@@ -534,8 +535,8 @@ func TestRoleMatchDepartureFreesRoleAtOnce(t *testing.T) {
 // once it reconnects on the same session; nobody else took it meanwhile.
 func TestRoleMatchResumesAfterDisconnection(t *testing.T) {
 	c := dial(t, shared.Addr())
-	dir := layoutFor(t, c).Roles()
-	rm := coord.NewRoleMatch(c, dir)
+	dir := recipeDir(t, c)
+	rm := recipe.NewRoleMatch(c, dir)
 	h := newHoldLog(t)
 	addRole(t, rm, "r1", "")
 	pa := zktest.NewProxy(t, shared.Addr())
@@ -549,7 +550,7 @@ func TestRoleMatchResumesAfterDisconnection(t *testing.T) {
 
 	pa.Cut()
 	eventually(t, 10*time.Second, "a to stop holding", func() bool { return h.holding("a") == "" })
-	if rec, _ := h.last("a", "r1"); !errors.Is(rec.cause, coord.ErrDisconnected) {
+	if rec, _ := h.last("a", "r1"); !errors.Is(rec.cause, recipe.ErrDisconnected) {
 		t.Errorf("a's hold ended with %v, want ErrDisconnected", rec.cause)
 	}
 	pa.Restore()

@@ -1,4 +1,4 @@
-package coord
+package recipe
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/paddock-zk/paddock/zkclient"
 )
 
 const leasePrefix = "lease-"
@@ -24,13 +25,13 @@ const leasePrefix = "lease-"
 //
 // Every process must use the same n for a given dir.
 type Semaphore struct {
-	c   *Client
+	c   *zkclient.Client
 	dir string
 	n   int
 }
 
 // NewSemaphore returns the n-permit semaphore under dir (created on first use).
-func NewSemaphore(c *Client, dir string, n int) *Semaphore {
+func NewSemaphore(c *zkclient.Client, dir string, n int) *Semaphore {
 	return &Semaphore{c: c, dir: dir, n: n}
 }
 
@@ -101,7 +102,7 @@ func (s *Semaphore) Acquire(ctx context.Context) (*Lease, error) {
 
 // lease runs under the internal lock: it creates the caller's lease znode
 // and waits until at most n leases exist (the caller's included).
-func (s *Semaphore) lease(ctx context.Context, sess *Session, leases string) (string, error) {
+func (s *Semaphore) lease(ctx context.Context, sess *zkclient.Session, leases string) (string, error) {
 	key, err := createSeq(ctx, s.c, sess, leases, leasePrefix, nil, zk.FlagEphemeralSequential)
 	if err != nil {
 		return "", err

@@ -1,4 +1,4 @@
-package coord_test
+package recipe_test
 
 import (
 	"context"
@@ -8,17 +8,17 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
-	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/zktest"
+	"github.com/paddock-zk/paddock/recipe"
 )
 
 func TestLeaderQueueOrderAndSuccession(t *testing.T) {
 	ctx := ctxT(t)
 	c := dial(t, shared.Addr())
-	l := layoutFor(t, c)
+	dir := recipeDir(t, c)
 	sess, _ := c.Session(ctx)
-	el := coord.NewLeaderQueue(c, l.Master())
-	var cands []*coord.Candidate
+	el := recipe.NewLeaderQueue(c, dir)
+	var cands []*recipe.Candidate
 	for _, name := range []string{"a", "b", "c"} {
 		cd, err := el.Join(ctx, sess, []byte(name))
 		if err != nil {
@@ -37,7 +37,7 @@ func TestLeaderQueueOrderAndSuccession(t *testing.T) {
 	var waiting atomic.Int32
 	for i, name := range []string{"b", "c"} {
 		go func() {
-			err := cands[i+1].Lead(ctx, func(s coord.Standing) {
+			err := cands[i+1].Lead(ctx, func(s recipe.Standing) {
 				if s.Position > 0 {
 					waiting.Add(1)
 				}
@@ -70,17 +70,17 @@ func TestLeaderQueueIsHerdFree(t *testing.T) {
 	// them: the others' watches are on their predecessors, which stay.
 	ctx := ctxT(t)
 	c := dial(t, shared.Addr())
-	l := layoutFor(t, c)
+	dir := recipeDir(t, c)
 	sess, _ := c.Session(ctx)
-	el := coord.NewLeaderQueue(c, l.Master())
+	el := recipe.NewLeaderQueue(c, dir)
 	leaderConn := dial(t, shared.Addr()) // the leader resigns through its own connection
 	const n = 50
-	cands := make([]*coord.Candidate, n)
+	cands := make([]*recipe.Candidate, n)
 	leaderSess, _ := leaderConn.Session(ctx)
 	for i := range cands {
 		s, el := sess, el
 		if i == 0 {
-			s, el = leaderSess, coord.NewLeaderQueue(leaderConn, l.Master())
+			s, el = leaderSess, recipe.NewLeaderQueue(leaderConn, dir)
 		}
 		cd, err := el.Join(ctx, s, nil)
 		if err != nil {
@@ -95,7 +95,7 @@ func TestLeaderQueueIsHerdFree(t *testing.T) {
 	for i := 1; i < n; i++ {
 		go func() {
 			first := true
-			_ = cands[i].Lead(lctx, func(coord.Standing) {
+			_ = cands[i].Lead(lctx, func(recipe.Standing) {
 				if first {
 					first = false
 					settled <- struct{}{}
@@ -117,7 +117,7 @@ func TestLeaderQueueIsHerdFree(t *testing.T) {
 	// ZooKeeper delivers a watch notification before the replies that
 	// follow it on the same connection: after this round trip every
 	// notification the deletion caused has arrived.
-	if err := c.Sync(ctx, l.Master()); err != nil {
+	if err := c.Sync(ctx, dir); err != nil {
 		t.Fatal(err)
 	}
 	if got := c.Stats().WatchEvents - before; got != 1 {
@@ -131,10 +131,10 @@ func TestLeaderQueueIsHerdFree(t *testing.T) {
 func TestLeaderQueueCandidacyLostWithSession(t *testing.T) {
 	p := zktest.NewProxy(t, shared.Addr())
 	c := dial(t, p.Addr())
-	l := layoutFor(t, c)
+	dir := recipeDir(t, c)
 	ctx := ctxT(t)
 	sess, _ := c.Session(ctx)
-	el := coord.NewLeaderQueue(c, l.Master())
+	el := recipe.NewLeaderQueue(c, dir)
 	leader, err := el.Join(ctx, sess, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +149,7 @@ func TestLeaderQueueCandidacyLostWithSession(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Gone did not fire after the session expired")
 	}
-	if err := leader.Lead(ctx, nil); !errors.Is(err, coord.ErrSessionLost) {
+	if err := leader.Lead(ctx, nil); !errors.Is(err, recipe.ErrSessionLost) {
 		t.Fatalf("Lead on an expired candidacy: %v", err)
 	}
 	// The candidacy does not come back by itself.
@@ -161,9 +161,9 @@ func TestLeaderQueueCandidacyLostWithSession(t *testing.T) {
 func TestLeaderQueueGoneWhenZnodeDeleted(t *testing.T) {
 	ctx := ctxT(t)
 	c := dial(t, shared.Addr())
-	l := layoutFor(t, c)
+	dir := recipeDir(t, c)
 	sess, _ := c.Session(ctx)
-	cd, err := coord.NewLeaderQueue(c, l.Master()).Join(ctx, sess, nil)
+	cd, err := recipe.NewLeaderQueue(c, dir).Join(ctx, sess, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestLeaderQueueGoneWhenZnodeDeleted(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Gone did not fire after the znode was deleted")
 	}
-	if err := cd.Lead(ctx, nil); !errors.Is(err, coord.ErrCandidacyLost) {
+	if err := cd.Lead(ctx, nil); !errors.Is(err, recipe.ErrCandidacyLost) {
 		t.Fatalf("want ErrCandidacyLost, got %v", err)
 	}
 	if err := cd.Resign(ctx); err != nil {
@@ -190,10 +190,10 @@ func TestLeaderQueueGoneWhenZnodeDeleted(t *testing.T) {
 func TestLeaderQueueOriginalCases(t *testing.T) {
 	ctx := ctxT(t)
 	c := dial(t, shared.Addr())
-	l := layoutFor(t, c)
+	dir := recipeDir(t, c)
 	sess, _ := c.Session(ctx)
-	q := coord.NewLeaderQueue(c, l.Master())
-	join := func() *coord.Candidate {
+	q := recipe.NewLeaderQueue(c, dir)
+	join := func() *recipe.Candidate {
 		cd, err := q.Join(ctx, sess, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -205,7 +205,7 @@ func TestLeaderQueueOriginalCases(t *testing.T) {
 	if c1.Seq() != c0.Seq()+1 {
 		t.Fatalf("sequence numbers %d, %d", c0.Seq(), c1.Seq())
 	}
-	pos := func(cd *coord.Candidate) int {
+	pos := func(cd *recipe.Candidate) int {
 		p, err := cd.Position(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -225,7 +225,7 @@ func TestLeaderQueueOriginalCases(t *testing.T) {
 	if has, _ := q.Has(ctx, c0.Key()); has {
 		t.Fatal("c0 still queued")
 	}
-	if _, err := c0.Position(ctx); !errors.Is(err, coord.ErrCandidacyLost) {
+	if _, err := c0.Position(ctx); !errors.Is(err, recipe.ErrCandidacyLost) {
 		t.Fatalf("a removed candidate's position: %v", err)
 	}
 	if err := c0.Resign(ctx); err != nil {
@@ -239,12 +239,12 @@ func TestLeaderQueueOriginalCases(t *testing.T) {
 	if err := c1.Resign(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var st coord.Standing
+	var st recipe.Standing
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	elected := make(chan struct{})
 	go func() {
-		if c3.Lead(wctx, func(s coord.Standing) { st = s }) == nil {
+		if c3.Lead(wctx, func(s recipe.Standing) { st = s }) == nil {
 			close(elected)
 		}
 	}()

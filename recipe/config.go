@@ -1,4 +1,4 @@
-package coord
+package recipe
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"regexp"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/paddock-zk/paddock/zkclient"
 	"go.uber.org/zap"
 )
 
@@ -29,12 +30,14 @@ var configKey = regexp.MustCompile(`^[a-z0-9_.-]+$`)
 // so concurrent writers of different keys do not lose each other's values.
 // The znodes are persistent: overrides outlive the processes' sessions.
 type ServiceConfig struct {
-	c   *Client
+	c   *zkclient.Client
 	dir string
 }
 
 // NewServiceConfig returns the config held at dir.
-func NewServiceConfig(c *Client, dir string) *ServiceConfig { return &ServiceConfig{c: c, dir: dir} }
+func NewServiceConfig(c *zkclient.Client, dir string) *ServiceConfig {
+	return &ServiceConfig{c: c, dir: dir}
+}
 
 func (s *ServiceConfig) node(process string) (string, error) {
 	if process == "" {
@@ -233,7 +236,7 @@ type layer struct {
 }
 
 type configWatch struct {
-	c      *Client
+	c      *zkclient.Client
 	fn     func(map[string]string, error)
 	paths  []string // the service's znode, then the process's
 	layers []layer
@@ -289,9 +292,9 @@ func (w *configWatch) report(always bool) {
 	w.fn(maps.Clone(eff), nil)
 }
 
-func (w *configWatch) run(ctx context.Context, sess *Session, chans []<-chan zk.Event) {
+func (w *configWatch) run(ctx context.Context, sess *zkclient.Session, chans []<-chan zk.Event) {
 	for {
-		if !sess.Alive() {
+		if sess == nil || !sess.Alive() {
 			var err error
 			if sess, err = w.c.Session(ctx); err != nil {
 				return
@@ -304,10 +307,10 @@ func (w *configWatch) run(ctx context.Context, sess *Session, chans []<-chan zk.
 				}
 			}
 			if !resynced {
-				if ctx.Err() != nil || errors.Is(err, ErrClosed) {
+				if ctx.Err() != nil || errors.Is(err, zkclient.ErrClosed) {
 					return
 				}
-				w.c.log.Error("config watcher failed; resyncing at the next session change", zap.String("config", w.paths[0]), zap.Error(err))
+				w.c.Logger().Error("config watcher failed; resyncing at the next session change", zap.String("config", w.paths[0]), zap.Error(err))
 				select {
 				case <-w.c.Changed():
 				case <-ctx.Done():
@@ -349,13 +352,13 @@ func (w *configWatch) run(ctx context.Context, sess *Session, chans []<-chan zk.
 		}
 		var err error
 		if chans[i], err = w.read(ctx, i); err != nil {
-			if ctx.Err() != nil || errors.Is(err, ErrClosed) {
+			if ctx.Err() != nil || errors.Is(err, zkclient.ErrClosed) {
 				return
 			}
-			w.c.log.Error("config watcher read failed", zap.String("path", w.paths[i]), zap.Error(err))
+			w.c.Logger().Error("config watcher read failed", zap.String("path", w.paths[i]), zap.Error(err))
 			w.fn(nil, err)
 			chans[i] = nil
-			sess = deadSession // resync at the next session change
+			sess = nil // no usable session: resync at the next session change
 			select {
 			case <-w.c.Changed():
 			case <-ctx.Done():
@@ -366,10 +369,3 @@ func (w *configWatch) run(ctx context.Context, sess *Session, chans []<-chan zk.
 		w.report(true)
 	}
 }
-
-// deadSession stands for "no usable session": it makes a loop resync.
-var deadSession = func() *Session {
-	s := newSession(0)
-	s.end()
-	return s
-}()

@@ -1,4 +1,4 @@
-package coord
+package recipe
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/paddock-zk/paddock/zkclient"
 )
 
 // ErrUndecided reports that nobody has proposed anything yet.
@@ -23,12 +24,12 @@ const proposalPrefix = "proposal-"
 // Proposals are never deleted: deleting the lowest would change the
 // decision. Use a fresh dir for each decision.
 type Consensus struct {
-	c   *Client
+	c   *zkclient.Client
 	dir string
 }
 
 // NewConsensus returns the decision held under dir (created on first use).
-func NewConsensus(c *Client, dir string) *Consensus { return &Consensus{c: c, dir: dir} }
+func NewConsensus(c *zkclient.Client, dir string) *Consensus { return &Consensus{c: c, dir: dir} }
 
 // Propose proposes value and returns the decided value, which is value or
 // another proposer's. A proposer arriving after the decision does not write
