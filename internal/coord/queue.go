@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -171,7 +172,8 @@ func (q *Queue) Result(ctx context.Context, id task.ID) (task.Result, error) {
 
 // Wait blocks until the task has a result, driven by a watch on the
 // result's creation. It checks once that the task exists (ErrUnknownTask
-// otherwise) but does not watch the task znode: the master rewrites it on
+// otherwise, also when another client collects the result before Wait
+// reads it) but does not watch the task znode: the master rewrites it on
 // every assignment, and each rewrite would wake every waiter for nothing.
 // (A task deleted by hand, without a result, leaves Wait waiting: bound it
 // with ctx.)
@@ -185,6 +187,21 @@ func (q *Queue) WaitSubmitted(ctx context.Context, id task.ID) (task.Result, err
 	return q.wait(ctx, id, false)
 }
 
+// waitHook, set by tests only, runs at the two points of wait where a
+// concurrent change decides the outcome: "no result" (the result did not
+// exist and its watch is set; the task is looked up next, if it is to be)
+// and "created" (the result's creation was notified; it is read next). An atomic keeps a waiter that outlives
+// its test from racing with the next test's setting.
+var waitHook atomic.Pointer[func(id task.ID, point string)]
+
+func runWaitHook(id task.ID, point string) {
+	if h := waitHook.Load(); h != nil {
+		(*h)(id, point)
+	}
+}
+
+// wait is docs/PROTOCOL.md's "wait": a watch on the result, one look at the
+// task, and one more at the result before calling the task unknown.
 func (q *Queue) wait(ctx context.Context, id task.ID, check bool) (task.Result, error) {
 	checked := !check
 	for {
@@ -192,11 +209,16 @@ func (q *Queue) wait(ctx context.Context, id task.ID, check bool) (task.Result, 
 		if err == nil && rstat != nil {
 			return q.Result(ctx, id)
 		}
+		if err == nil {
+			runWaitHook(id, "no result")
+		}
 		if err == nil && !checked {
 			var tstat *zk.Stat
 			tstat, err = q.c.Exists(ctx, q.l.Task(id))
 			if err == nil && tstat == nil {
-				return q.Result(ctx, id) // finished meanwhile, or unknown
+				// Result reads the result once more: the task may have
+				// finished since the ExistsW above.
+				return q.Result(ctx, id)
 			}
 			checked = err == nil
 		}
@@ -204,10 +226,14 @@ func (q *Queue) wait(ctx context.Context, id task.ID, check bool) (task.Result, 
 			select {
 			case ev := <-rch:
 				if ev.Type == zk.EventNodeCreated {
+					runWaitHook(id, "created")
 					// Read it now: re-arming the watch would only fire
-					// again when the result is collected.
+					// again when the result is collected. Gone already
+					// and the task too: someone collected it (unknown).
+					// Gone but the task is back: it was requeued; wait
+					// for its next result.
 					r, err := q.Result(ctx, id)
-					if !errors.Is(err, ErrUnknownTask) {
+					if !errors.Is(err, ErrNotFinished) {
 						return r, err
 					}
 				}
