@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/zkclient"
@@ -310,10 +311,41 @@ func (s *Service) read(ctx context.Context, keys []string) ([]Entry, error) {
 func newEntry(key string, raw []byte) Entry {
 	e := Entry{Key: key, Raw: raw}
 	var m map[string]any
-	if yaml.Unmarshal(raw, &m) == nil {
+	if yaml.Unmarshal(yamlReadable(raw), &m) == nil {
 		e.Meta = m
 	}
 	return e
+}
+
+// yamlReadable returns raw, or, when raw is JSON text, the same JSON with
+// the characters that YAML refuses unescaped (DEL, the C1 controls, U+FFFE,
+// U+FFFF) or reads as a line break (NEL, U+0085) written as \u escapes.
+// encoding/json writes them as they are, so without this an entry that
+// Publish wrote would read as no mapping, or with NEL turned into a space.
+// In JSON text they can only stand inside strings, where the escape means
+// the same character to both parsers.
+func yamlReadable(raw []byte) []byte {
+	if !json.Valid(raw) {
+		return raw
+	}
+	var out []byte // nil until a character needs escaping
+	for i := 0; i < len(raw); {
+		r, n := utf8.DecodeRune(raw[i:])
+		switch {
+		case r == 0x7f || r >= 0x80 && r <= 0x9f || r == 0xfffe || r == 0xffff:
+			if out == nil {
+				out = append(make([]byte, 0, len(raw)+16), raw[:i]...)
+			}
+			out = fmt.Appendf(out, `\u%04x`, r)
+		case out != nil:
+			out = append(out, raw[i:i+n]...)
+		}
+		i += n
+	}
+	if out == nil {
+		return raw
+	}
+	return out
 }
 
 // Pick returns one entry of class/name chosen at random, spreading clients
@@ -351,11 +383,21 @@ func (d *Discovery) LookupOrFile(ctx context.Context, class, name, file string) 
 	if ferr != nil {
 		return nil, fmt.Errorf("%w: class %q name %q is neither published in ZooKeeper (nothing under %s) nor in a local file (%v)", ErrNoService, class, name, sp, ferr)
 	}
-	var doc any
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return nil, fmt.Errorf("service %s/%s: local file %s is not valid YAML or JSON: %w", class, name, file, err)
+	entries, err = fileEntries(fmt.Sprintf("service %s/%s: local file %s", class, name, file), "file:"+file, raw)
+	if err != nil || len(entries) > 0 {
+		return entries, err
 	}
-	key := "file:" + file
+	return nil, fmt.Errorf("%w: class %q name %q is not published in ZooKeeper (nothing under %s) and local file %s holds no mapping", ErrNoService, class, name, sp, file)
+}
+
+// fileEntries decodes a local discovery file: a mapping is one entry (key
+// key), a sequence of mappings one entry each (key#<i>); anything else holds
+// no entry. Errors begin with where.
+func fileEntries(where, key string, raw []byte) ([]Entry, error) {
+	var doc any
+	if err := yaml.Unmarshal(yamlReadable(raw), &doc); err != nil {
+		return nil, fmt.Errorf("%s is not valid YAML or JSON: %w", where, err)
+	}
 	switch v := doc.(type) {
 	case map[string]any:
 		return []Entry{{Key: key, Raw: raw, Meta: v}}, nil
@@ -364,19 +406,17 @@ func (d *Discovery) LookupOrFile(ctx context.Context, class, name, file string) 
 		for i, item := range v {
 			m, ok := item.(map[string]any)
 			if !ok {
-				return nil, fmt.Errorf("service %s/%s: local file %s: item %d is not a mapping", class, name, file, i)
+				return nil, fmt.Errorf("%s: item %d is not a mapping", where, i)
 			}
 			b, err := json.Marshal(m)
 			if err != nil {
-				return nil, fmt.Errorf("service %s/%s: local file %s: item %d: %w", class, name, file, i, err)
+				return nil, fmt.Errorf("%s: item %d: %w", where, i, err)
 			}
 			out = append(out, Entry{Key: fmt.Sprintf("%s#%d", key, i), Raw: b, Meta: m})
 		}
-		if len(out) > 0 {
-			return out, nil
-		}
+		return out, nil
 	}
-	return nil, fmt.Errorf("%w: class %q name %q is not published in ZooKeeper (nothing under %s) and local file %s holds no mapping", ErrNoService, class, name, sp, file)
+	return nil, nil
 }
 
 // Watch calls fn with the entries of class/name (sorted by key, possibly

@@ -38,13 +38,21 @@ var ErrMalformed = errors.New("malformed")
 const seqDigits = 10
 
 // parseSeq returns the sequence number ZooKeeper appended to name (its last
-// 10 characters) when name starts with prefix.
+// 10 characters, all digits) when name starts with prefix. Digits only:
+// ParseInt alone would take "item+000000001", a name another tool could
+// create, for item 1, whose znode is item0000000001.
 func parseSeq(name, prefix string) (int64, bool) {
 	if !strings.HasPrefix(name, prefix) || len(name) < len(prefix)+seqDigits {
 		return 0, false
 	}
-	n, err := strconv.ParseInt(name[len(name)-seqDigits:], 10, 64)
-	return n, err == nil && n >= 0
+	digits := name[len(name)-seqDigits:]
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(digits, 10, 64)
+	return n, err == nil
 }
 
 // seqNode is a sequential child's name and number.

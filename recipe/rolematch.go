@@ -119,11 +119,34 @@ type roleItem struct {
 	Data string `json:"data"`
 }
 
+// decodeRoleItem parses a bag item's data; an item that is not a role (not
+// a JSON object, or without a valid name) wraps ErrMalformed: nobody can
+// hold it.
+func decodeRoleItem(b []byte) (roleItem, error) {
+	var it roleItem
+	if err := json.Unmarshal(b, &it); err != nil {
+		return roleItem{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if err := CheckRoleName(it.Name); err != nil {
+		return roleItem{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return it, nil
+}
+
 // RoleHolder is a holder znode's data.
 type RoleHolder struct {
 	Holder string    `json:"holder"` // the applicant's id
 	Since  time.Time `json:"since"`
 	Item   int64     `json:"item"` // the role's bag item id
+}
+
+// DecodeRoleHolder parses a holder znode's data; failures wrap ErrMalformed.
+func DecodeRoleHolder(b []byte) (RoleHolder, error) {
+	var h RoleHolder
+	if err := json.Unmarshal(b, &h); err != nil {
+		return RoleHolder{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return h, nil
 }
 
 // Role is a role as its holder sees it.
@@ -230,11 +253,11 @@ func (rm *RoleMatch) List(ctx context.Context) ([]RoleStatus, error) {
 		if err != nil {
 			return err
 		}
-		h := &RoleHolder{}
-		if json.Unmarshal(data, h) != nil {
-			h.Holder = "(unreadable holder znode)"
+		h, err := DecodeRoleHolder(data)
+		if err != nil {
+			h = RoleHolder{Holder: "(unreadable holder znode)"}
 		}
-		holders[i] = h
+		holders[i] = &h
 		return nil
 	}); err != nil {
 		return nil, err
@@ -309,8 +332,8 @@ func (rm *RoleMatch) items(ctx context.Context) ([]Role, error) {
 		if err != nil {
 			return err
 		}
-		var it roleItem
-		if json.Unmarshal(data, &it) != nil || CheckRoleName(it.Name) != nil {
+		it, err := decodeRoleItem(data)
+		if err != nil {
 			return nil // not a role: nobody can hold it
 		}
 		roles[i] = &Role{Name: it.Name, Data: it.Data, ID: ids[i]}
@@ -604,12 +627,12 @@ func (a *applicant) roles(ctx context.Context, sess *zkclient.Session) ([]Role, 
 			if err != nil {
 				return err
 			}
-			it := &roleItem{}
-			if json.Unmarshal(data, it) != nil || CheckRoleName(it.Name) != nil {
-				a.c.Logger().Warn("ignoring a bag item that is not a role", zap.String("item", a.rm.bag.ItemPath(missing[i])))
+			it, err := decodeRoleItem(data)
+			if err != nil {
+				a.c.Logger().Warn("ignoring a bag item that is not a role", zap.String("item", a.rm.bag.ItemPath(missing[i])), zap.Error(err))
 				return nil
 			}
-			items[i] = it
+			items[i] = &it
 			return nil
 		})
 		for i, id := range missing {

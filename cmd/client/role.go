@@ -1,15 +1,14 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/paddock-zk/paddock/internal/cli"
+	"github.com/paddock-zk/paddock/internal/task"
 	"github.com/paddock-zk/paddock/recipe"
 	"github.com/spf13/cobra"
 )
@@ -38,9 +37,9 @@ func checkRoleData(data string) error {
 	if data == "" {
 		return nil
 	}
-	var argv []string
-	if err := json.Unmarshal([]byte(data), &argv); err != nil || len(argv) == 0 || argv[0] == "" {
-		return fmt.Errorf(`--data must be a JSON array of strings, the command and its arguments, e.g. ["sh","-c","exec my-shard 7"]; got %s`, strconv.Quote(data))
+	// The worker runs it as an exec task's payload: the same decoder.
+	if _, err := task.ParseArgv([]byte(data)); err != nil {
+		return fmt.Errorf("--data %w", err)
 	}
 	if len(data) > recipe.MaxRoleData {
 		return fmt.Errorf("--data is %d bytes, more than %d", len(data), recipe.MaxRoleData)

@@ -2,6 +2,7 @@ package zktest
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"testing"
@@ -18,6 +19,13 @@ func Main(m *testing.M, srv **Server, opts ...Option) {
 }
 
 func runShared(m *testing.M, srv **Server, opts []Option) int {
+	// A fuzzing worker process runs nothing but a fuzz target, and the
+	// targets decode bytes without a server: one JVM per worker would only
+	// slow `make fuzz` down.
+	flag.Parse()
+	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+		return m.Run()
+	}
 	dir, err := os.MkdirTemp("", "zktest-shared-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -107,8 +107,13 @@ func TestBadInputMalformedTask(t *testing.T) {
 	case d.Reason != "malformed" || d.Spec != "not json":
 		t.Errorf("dead letter %+v, want reason malformed and the spec verbatim", d)
 	}
-	if r, ok := tr.Results[id]; !ok || r.Status != "dead" || !strings.HasPrefix(r.Error, "malformed") {
-		t.Errorf("result of the malformed task: %q", tr.RawResults[id])
+	// docs/PROTOCOL.md: the detail is the decoder's error, which starts
+	// with "malformed: ", and the dead result's error is "<reason>: <detail>".
+	if !strings.HasPrefix(d.Detail, "malformed: ") {
+		t.Errorf("dead letter detail %q, want the decoder's error", d.Detail)
+	}
+	if r, ok := tr.Results[id]; !ok || r.Status != "dead" || r.Error != "malformed: "+d.Detail {
+		t.Errorf("result of the malformed task: %q, want the error %q", tr.RawResults[id], "malformed: "+d.Detail)
 	}
 	if _, ok := tr.Tasks[id]; ok {
 		t.Errorf("the malformed task is still under tasks/")
