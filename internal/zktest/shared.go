@@ -20,10 +20,11 @@ func Main(m *testing.M, srv **Server, opts ...Option) {
 
 func runShared(m *testing.M, srv **Server, opts []Option) int {
 	// A fuzzing worker process runs nothing but a fuzz target, and the
-	// targets decode bytes without a server: one JVM per worker would only
-	// slow `make fuzz` down.
+	// targets decode bytes without a server; listing the tests (go test
+	// -list, as scripts/fuzz.sh does) runs none. A JVM for either would
+	// only slow `make fuzz` down.
 	flag.Parse()
-	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+	if flagValue("test.fuzzworker") == "true" || flagValue("test.list") != "" {
 		return m.Run()
 	}
 	dir, err := os.MkdirTemp("", "zktest-shared-")
@@ -40,6 +41,14 @@ func runShared(m *testing.M, srv **Server, opts []Option) int {
 	defer s.Close()
 	*srv = s
 	return m.Run()
+}
+
+// flagValue is the value of the flag name, "" when there is no such flag.
+func flagValue(name string) string {
+	if f := flag.Lookup(name); f != nil {
+		return f.Value.String()
+	}
+	return ""
 }
 
 // DeleteTree removes p and everything under it, e.g. a root an earlier
