@@ -462,3 +462,29 @@ func TestProtocolDeadLetterDeletedAlone(t *testing.T) {
 		t.Fatal(`deleted as "purge" does, the dead letter left something behind`)
 	}
 }
+
+// The Spec rules of docs/PROTOCOL.md ("How strict"), case by case.
+func TestProtocolSpecStrictness(t *testing.T) {
+	for _, s := range []string{"", "not json", `{"kind":"echo"} x`, "[]", "null", `{"kind":"echo","client":7}`,
+		`{"kind":"echo","max_attempts":3.0}`, `{"kind":"echo","max_attempts":1e3}`, `{"kind":"echo","max_attempts":"3"}`,
+		`{"kind":"echo","timeout_ms":9223372036854775808}`, `{"kind":"echo","submitted_at":"2026-11-21 11:24:21Z"}`,
+		`{"kind":"Echo"}`, `{"kind":"echo","timeout_ms":-1}`, `{"kind":"echo","attempts":-1}`, `{"kind":"echo","size":-1}`,
+		`{"kind":"echo","max_attempts":-1}`, `{"kind":"echo","max_attempts":1001}`} {
+		if _, err := task.DecodeSpec([]byte(s)); !errors.Is(err, task.ErrMalformed) {
+			t.Errorf("%s: %v; the document calls it malformed", s, err)
+		}
+	}
+	for s, want := range map[string]task.Spec{
+		`{"kind":"echo","extra":[1]} `:                         {Kind: "echo"},
+		`{"kind":"echo","size":null,"max_attempts":1000}`:      {Kind: "echo", MaxAttempts: 1000},
+		`{"kind":"echo","size":99,"client":"\ud800"}`:          {Kind: "echo", Size: 99, Client: "\ufffd"},
+		`{"KIND":"echo"}`:                                      {Kind: "echo"},
+		`{"kind":"fail","kind":"echo"}`:                        {Kind: "echo"},
+		`{"kind":"echo","worker":"?","epoch":-5,"attempts":0}`: {Kind: "echo", Worker: "?", Epoch: -5},
+	} {
+		got, err := task.DecodeSpec([]byte(s))
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %+v, %v; want %+v", s, got, err, want)
+		}
+	}
+}
