@@ -122,6 +122,7 @@ func lead(ctx context.Context, c *zkclient.Client, l coord.Layout, cfg Config, r
 			return err
 		case zkclient.IsConnectionError(err):
 			// The step's dirty marks were restored; wait for the link.
+			ct.log.Info("step interrupted by the connection; retrying once reconnected", zap.Error(err))
 			if err := ct.waitConnected(ctx); err != nil {
 				return err
 			}
@@ -564,6 +565,9 @@ func (ct *controller) forget(id task.ID) {
 // readSpecs reads task znodes in one pipelined round. A task that no longer
 // exists is absent from the map; a malformed one carries its error.
 func (ct *controller) readSpecs(ctx context.Context, ids []task.ID) (map[task.ID]cachedSpec, error) {
+	if ct.cfg.beforeRead != nil {
+		ct.cfg.beforeRead(ids)
+	}
 	out := make([]cachedSpec, len(ids))
 	found := make([]bool, len(ids))
 	err := zkclient.Pipeline(len(ids), func(i int) error {

@@ -176,6 +176,22 @@ func (e *env) countLogs(id, msg string, after time.Time) int {
 	return n
 }
 
+// persistent is the flags of a persistent znode (go-zookeeper's FlagPersistent).
+const persistent = 0
+
+// writeRaw creates znodes in one multi, as another tool would: pairs of
+// path and data, no questions asked.
+func (e *env) writeRaw(pathData ...string) {
+	e.t.Helper()
+	var ops []zkclient.Op
+	for i := 0; i+1 < len(pathData); i += 2 {
+		ops = append(ops, zkclient.CreateOp(pathData[i], []byte(pathData[i+1]), persistent))
+	}
+	if _, err := e.ctl.Multi(context.Background(), ops...); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 func (e *env) children(p string) []string {
 	e.t.Helper()
 	names, _, err := e.ctl.Children(context.Background(), p)

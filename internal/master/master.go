@@ -42,6 +42,11 @@ type Config struct {
 	// Loop is told when the master's main loop waits for events (nil: not
 	// watched); see ops.Loop.
 	Loop *ops.Loop
+
+	// beforeRead, when set (by tests), is called before each pipelined
+	// read of task records the leader makes: the moment a test cuts the
+	// connection to prove that a failed read loses nothing.
+	beforeRead func(ids []task.ID)
 }
 
 func (cfg *Config) defaults() {
