@@ -33,6 +33,7 @@ import (
 //	<root>/roles/bag/...          role match: the roles (a distributed bag)
 //	<root>/roles/applicants/...   role match: applicants (a leader queue)
 //	<root>/roles/holders/<name>   role match: a role's holder (ephemeral)
+//	<root>/election               the election binary's candidates, by default
 type Layout struct{ root string }
 
 // NewLayout validates root ("/" gives the seed's bare layout).
@@ -124,6 +125,10 @@ func (l Layout) DeadLetter(id task.ID) string { return l.join("dead", id.Shard()
 
 // Config holds the service-wide settings; its children, one process's.
 func (l Layout) Config() string { return l.join("config") }
+
+// Election is where the election binary's candidates queue by default (its
+// --path): the masters' election, as a demonstration apart from them.
+func (l Layout) Election() string { return l.join("election") }
 
 // Roles is the role match's directory (see RoleMatch): the roles, the
 // applicants waiting for one, and the holders.

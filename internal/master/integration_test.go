@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/master"
 	"github.com/paddock-zk/paddock/internal/task"
@@ -364,12 +363,12 @@ func TestMalformedTaskIsDeadLettered(t *testing.T) {
 	ctx := context.Background()
 	// Another tool writes garbage where a task should be.
 	if _, err := e.ctl.Multi(ctx,
-		zkclient.CreateOp(e.l.Payload(bad), []byte("x"), zk.FlagPersistent),
-		zkclient.CreateOp(e.l.Task(bad), []byte("not json"), zk.FlagPersistent)); err != nil {
+		zkclient.CreateOp(e.l.Payload(bad), []byte("x"), persistent),
+		zkclient.CreateOp(e.l.Task(bad), []byte("not json"), persistent)); err != nil {
 		t.Fatal(err)
 	}
 	// And a znode that is not a task id at all.
-	if _, err := e.ctl.Create(ctx, e.l.TaskShard("00")+"/garbage", nil, zk.FlagPersistent); err != nil {
+	if _, err := e.ctl.Create(ctx, e.l.TaskShard("00")+"/garbage", nil, persistent); err != nil {
 		t.Fatal(err)
 	}
 	r := e.wait(bad, 20*time.Second)
