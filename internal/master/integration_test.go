@@ -23,7 +23,7 @@ import (
 
 var shared *zktest.Server
 
-func TestMain(m *testing.M) { zktest.Main(m, &shared) }
+func TestMain(m *testing.M) { zktest.MainNoLeaks(m, &shared) }
 
 const sessionTimeout = time.Second
 
