@@ -1,9 +1,14 @@
-// Package coord is Paddock's protocol on ZooKeeper: the znode layout, the
-// records, settings and status, fencing (TakeOver, FencedMulti), and the
-// task queue's operations. Every read and write of Paddock's tree goes
-// through here, so docs/PROTOCOL.md can be checked against one package. It
-// stands on the generic client (package zkclient) and recipes (package
-// recipe), which know nothing of tasks.
+// Package coord is Paddock's protocol on ZooKeeper, mapping one-to-one to
+// docs/PROTOCOL.md: the znode layout (layout.go), the records (records.go),
+// settings and status, fencing (fence.go), the client's operations on the
+// queue (queue.go; tasks.go, inspect.go, requeue.go, purge.go), the
+// leader's writes (assign.go, stray.go), the listings the leader and the
+// workers watch (watch.go), a worker's reads and registration (worker.go),
+// and the election binary's directory (election.go). Every read and write
+// of Paddock's tree goes through here: master, worker and the binaries
+// never speak to go-zookeeper themselves, so the protocol can be checked
+// against one package. It stands on the generic client (package zkclient)
+// and recipes (package recipe), which know nothing of tasks.
 package coord
 
 import (
