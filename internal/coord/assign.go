@@ -30,9 +30,6 @@ func NewLeader(c *zkclient.Client, l Layout, fence Fence, name string) *Leader {
 	return &Leader{c: c, l: l, q: NewQueue(c, l, 0), fence: fence, name: name}
 }
 
-// Epoch is the leader's epoch.
-func (ld *Leader) Epoch() int64 { return ld.fence.Epoch }
-
 // TaskRecord is a task znode, tasks/<shard>/<id>, as the leader read it.
 type TaskRecord struct {
 	ID      task.ID
@@ -112,6 +109,7 @@ type Refusal struct {
 	Op     *zkclient.MultiError
 }
 
+// Error names the reason, then the op at fault.
 func (r *Refusal) Error() string { return fmt.Sprintf("%v (%v)", r.Reason, r.Op) }
 
 // Unwrap gives the reason and the op at fault.
