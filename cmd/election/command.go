@@ -6,13 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/cli"
+	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/recipe"
-	"github.com/paddock-zk/paddock/zkclient"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 )
@@ -58,9 +56,9 @@ line is elected without waiting for a session timeout.`,
 			}
 			defer env.Close()
 			if dir == "" {
-				dir = path.Join(env.Layout.Root(), "election")
+				dir = env.Layout.Election()
 			}
-			if err := ensurePath(cmd.Context(), env.Client, dir); err != nil {
+			if err := coord.EnsureElection(cmd.Context(), env.Client, dir); err != nil {
 				return err
 			}
 			p := &printer{w: cmd.OutOrStdout(), json: out.JSON(), id: id}
@@ -72,19 +70,6 @@ line is elected without waiting for a session timeout.`,
 	cmd.Flags().StringVar(&dir, "path", "", "znode under which candidates queue (default <root>/election)")
 	out.AddFlags(cmd.Flags())
 	return cmd
-}
-
-func ensurePath(ctx context.Context, c *zkclient.Client, p string) error {
-	if p == "/" || p == "" {
-		return nil
-	}
-	if err := ensurePath(ctx, c, path.Dir(p)); err != nil {
-		return err
-	}
-	if _, err := c.Create(ctx, p, nil, zk.FlagPersistent); err != nil && !errors.Is(err, zk.ErrNodeExists) {
-		return fmt.Errorf("create %s: %w", p, err)
-	}
-	return nil
 }
 
 func stand(ctx context.Context, env *cli.Env, dir, id string, p *printer) error {

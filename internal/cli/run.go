@@ -9,7 +9,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/go-zookeeper/zk"
+	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/spf13/cobra"
 )
 
@@ -172,7 +172,7 @@ func report(root *cobra.Command, err error) int {
 		}
 	}
 	fmt.Fprintf(root.ErrOrStderr(), "%s: %v\n", root.Name(), err)
-	if errors.Is(err, zk.ErrNoAuth) {
+	if errors.Is(err, coord.ErrNoAuth) {
 		fmt.Fprintf(root.ErrOrStderr(), "the znodes belong to another identity: pass the --zk-auth (or %s) they were created with\n", EnvName("zk-auth"))
 	}
 	return code

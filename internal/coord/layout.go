@@ -1,9 +1,14 @@
-// Package coord is Paddock's protocol on ZooKeeper: the znode layout, the
-// records, settings and status, fencing (TakeOver, FencedMulti), and the
-// task queue's operations. Every read and write of Paddock's tree goes
-// through here, so docs/PROTOCOL.md can be checked against one package. It
-// stands on the generic client (package zkclient) and recipes (package
-// recipe), which know nothing of tasks.
+// Package coord is Paddock's protocol on ZooKeeper, mapping one-to-one to
+// docs/PROTOCOL.md: the znode layout (layout.go), the records (records.go),
+// settings and status, fencing (fence.go), the client's operations on the
+// queue (queue.go; tasks.go, inspect.go, requeue.go, purge.go), the
+// leader's writes (assign.go, stray.go), the listings the leader and the
+// workers watch (watch.go), a worker's reads and registration (worker.go),
+// and the election binary's directory (election.go). Every read and write
+// of Paddock's tree goes through here: master, worker and the binaries
+// never speak to go-zookeeper themselves, so the protocol can be checked
+// against one package. It stands on the generic client (package zkclient)
+// and recipes (package recipe), which know nothing of tasks.
 package coord
 
 import (
@@ -33,6 +38,7 @@ import (
 //	<root>/roles/bag/...          role match: the roles (a distributed bag)
 //	<root>/roles/applicants/...   role match: applicants (a leader queue)
 //	<root>/roles/holders/<name>   role match: a role's holder (ephemeral)
+//	<root>/election               the election binary's candidates, by default
 type Layout struct{ root string }
 
 // NewLayout validates root ("/" gives the seed's bare layout).
@@ -124,6 +130,10 @@ func (l Layout) DeadLetter(id task.ID) string { return l.join("dead", id.Shard()
 
 // Config holds the service-wide settings; its children, one process's.
 func (l Layout) Config() string { return l.join("config") }
+
+// Election is where the election binary's candidates queue by default (its
+// --path): the masters' election, as a demonstration apart from them.
+func (l Layout) Election() string { return l.join("election") }
 
 // Roles is the role match's directory (see RoleMatch): the roles, the
 // applicants waiting for one, and the holders.

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/master"
 	"github.com/paddock-zk/paddock/internal/task"
@@ -24,7 +23,7 @@ import (
 
 var shared *zktest.Server
 
-func TestMain(m *testing.M) { zktest.Main(m, &shared) }
+func TestMain(m *testing.M) { zktest.MainNoLeaks(m, &shared) }
 
 const sessionTimeout = time.Second
 
@@ -174,6 +173,22 @@ func (e *env) countLogs(id, msg string, after time.Time) int {
 		}
 	}
 	return n
+}
+
+// persistent is the flags of a persistent znode (go-zookeeper's FlagPersistent).
+const persistent = 0
+
+// writeRaw creates znodes in one multi, as another tool would: pairs of
+// path and data, no questions asked.
+func (e *env) writeRaw(pathData ...string) {
+	e.t.Helper()
+	var ops []zkclient.Op
+	for i := 0; i+1 < len(pathData); i += 2 {
+		ops = append(ops, zkclient.CreateOp(pathData[i], []byte(pathData[i+1]), persistent))
+	}
+	if _, err := e.ctl.Multi(context.Background(), ops...); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 func (e *env) children(p string) []string {
@@ -348,12 +363,12 @@ func TestMalformedTaskIsDeadLettered(t *testing.T) {
 	ctx := context.Background()
 	// Another tool writes garbage where a task should be.
 	if _, err := e.ctl.Multi(ctx,
-		zkclient.CreateOp(e.l.Payload(bad), []byte("x"), zk.FlagPersistent),
-		zkclient.CreateOp(e.l.Task(bad), []byte("not json"), zk.FlagPersistent)); err != nil {
+		zkclient.CreateOp(e.l.Payload(bad), []byte("x"), persistent),
+		zkclient.CreateOp(e.l.Task(bad), []byte("not json"), persistent)); err != nil {
 		t.Fatal(err)
 	}
 	// And a znode that is not a task id at all.
-	if _, err := e.ctl.Create(ctx, e.l.TaskShard("00")+"/garbage", nil, zk.FlagPersistent); err != nil {
+	if _, err := e.ctl.Create(ctx, e.l.TaskShard("00")+"/garbage", nil, persistent); err != nil {
 		t.Fatal(err)
 	}
 	r := e.wait(bad, 20*time.Second)

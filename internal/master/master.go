@@ -1,15 +1,17 @@
 // Package master is Paddock's master: it stands in the election, and while
 // it leads it assigns tasks to workers, takes back the tasks of lost workers,
 // dead-letters what cannot run, and expires uncollected results. Every write
-// it makes is fenced (coord.FencedMulti), so a deposed master applies none.
+// it makes goes through coord.Leader, fenced, so a deposed master applies
+// none.
+//
+// This file is the election loop (Run); controller.go is the leader's loop,
+// and its header names the file of each of its concerns.
 package master
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/paddock-zk/paddock/internal/coord"
@@ -42,6 +44,11 @@ type Config struct {
 	// Loop is told when the master's main loop waits for events (nil: not
 	// watched); see ops.Loop.
 	Loop *ops.Loop
+
+	// beforeRead, when set (by tests), is called before each pipelined
+	// read of task records the leader makes: the moment a test cuts the
+	// connection to prove that a failed read loses nothing.
+	beforeRead func(ids []task.ID)
 }
 
 func (cfg *Config) defaults() {
@@ -159,71 +166,6 @@ func Run(ctx context.Context, c *zkclient.Client, l coord.Layout, cfg Config) er
 	}
 }
 
-// liveRetention is the result and the dead-letter retentions in force: the
-// master.retention and master.dead-retention settings when set (they are
-// live), else the --retention and --dead-retention flags.
-type liveRetention struct {
-	results, dead liveDuration
-	mu            sync.Mutex
-	changed       chan struct{} // closed and replaced on every change
-}
-
-// liveDuration is one setting: its flag, and the value in force.
-type liveDuration struct {
-	key, what string
-	flag      time.Duration
-	d         atomic.Int64
-}
-
-func newLiveRetention(results, dead time.Duration) *liveRetention {
-	r := &liveRetention{changed: make(chan struct{})}
-	r.results.key, r.results.what, r.results.flag = coord.KeyMasterRetention, "result retention", results
-	r.dead.key, r.dead.what, r.dead.flag = coord.KeyMasterDeadRetention, "dead-letter retention", dead
-	r.results.d.Store(int64(results))
-	r.dead.d.Store(int64(dead))
-	return r
-}
-
-func (r *liveRetention) get() time.Duration { return time.Duration(r.results.d.Load()) }
-
-func (r *liveRetention) getDead() time.Duration { return time.Duration(r.dead.d.Load()) }
-
-// watch returns a channel closed at the next change.
-func (r *liveRetention) watch() <-chan struct{} {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.changed
-}
-
-func (r *liveRetention) configure(log *zap.Logger) func(map[string]string, error) {
-	return func(values map[string]string, err error) {
-		if err != nil {
-			log.Warn("config is unreadable; keeping the current settings", zap.Error(err))
-			return
-		}
-		changed := false
-		for _, s := range []*liveDuration{&r.results, &r.dead} {
-			d := s.flag
-			if v, ok := values[s.key]; ok {
-				if d, err = coord.ParseRetention(v); err != nil {
-					log.Warn("ignoring an invalid setting", zap.String("key", s.key), zap.Error(err))
-					d = s.flag
-				}
-			}
-			if old := time.Duration(s.d.Swap(int64(d))); old != d {
-				log.Info(s.what+" changed", zap.Duration("retention", d))
-				changed = true
-			}
-		}
-		if changed {
-			r.mu.Lock()
-			close(r.changed)
-			r.changed = make(chan struct{})
-			r.mu.Unlock()
-		}
-	}
-}
-
 // resign deletes the candidacy so the next candidate takes over at once
 // instead of after a session timeout.
 func resign(cand *recipe.Candidate, log *zap.Logger) {
@@ -259,14 +201,5 @@ func (r *retryDelay) wait(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	}
-}
-
-// newResult is the result of a task the master gives up on.
-func deadResult(id task.ID, spec task.Spec, reason, detail string, worker string) task.Result {
-	return task.Result{
-		ID: id, Kind: spec.Kind, Status: task.Dead, Error: reason + ": " + detail,
-		Worker: worker, Attempts: spec.Attempts, Epoch: spec.Epoch,
-		SubmittedAt: id.SubmittedAt().UTC(), FinishedAt: time.Now().UTC(),
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/master"
 	"github.com/paddock-zk/paddock/internal/ops"
 	"github.com/paddock-zk/paddock/internal/task"
@@ -112,8 +111,8 @@ func TestMasterMetricsCountTheWork(t *testing.T) {
 	// Garbage where a task should be is dead-lettered.
 	bad := task.NewID(time.Now())
 	if _, err := e.ctl.Multi(context.Background(),
-		zkclient.CreateOp(e.l.Payload(bad), []byte("x"), zk.FlagPersistent),
-		zkclient.CreateOp(e.l.Task(bad), []byte("not json"), zk.FlagPersistent)); err != nil {
+		zkclient.CreateOp(e.l.Payload(bad), []byte("x"), persistent),
+		zkclient.CreateOp(e.l.Task(bad), []byte("not json"), persistent)); err != nil {
 		t.Fatal(err)
 	}
 	e.wait(bad, 20*time.Second)

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/master"
 	"github.com/paddock-zk/paddock/internal/task"
@@ -25,8 +24,8 @@ func TestDeadLettersHaveTheirOwnRetention(t *testing.T) {
 	ctx := context.Background()
 	bad := task.NewID(time.Now())
 	if _, err := e.ctl.Multi(ctx,
-		zkclient.CreateOp(e.l.Payload(bad), []byte("x"), zk.FlagPersistent),
-		zkclient.CreateOp(e.l.Task(bad), []byte("not json"), zk.FlagPersistent)); err != nil {
+		zkclient.CreateOp(e.l.Payload(bad), []byte("x"), persistent),
+		zkclient.CreateOp(e.l.Task(bad), []byte("not json"), persistent)); err != nil {
 		t.Fatal(err)
 	}
 	if r := e.wait(bad, 20*time.Second); r.Status != task.Dead {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/paddock-zk/paddock/internal/coord"
-	"github.com/paddock-zk/paddock/zkclient"
 	"go.uber.org/zap"
 )
 
@@ -57,15 +56,5 @@ func (ct *controller) sweepLoop(ctx context.Context) error {
 // sweep removes the results and the dead letters past their retentions
 // ("expire" in docs/PROTOCOL.md), by the rules a client's purge follows.
 func (ct *controller) sweep(ctx context.Context, now time.Time) (coord.Removed, error) {
-	dead, err := coord.FindOld(ctx, ct.c, ct.l, coord.StateDead, now.Add(-ct.retention.getDead()))
-	if err != nil {
-		return coord.Removed{}, err
-	}
-	results, err := coord.FindOld(ctx, ct.c, ct.l, coord.StateFinished, now.Add(-ct.retention.get()))
-	if err != nil {
-		return coord.Removed{}, err
-	}
-	return coord.RemoveOld(ctx, ct.c, ct.l, append(dead, results...), ct.cfg.Batch, func(items [][]zkclient.Op) (map[int]*zkclient.MultiError, error) {
-		return coord.FencedBatch(ctx, ct.c, ct.fence, items)
-	})
+	return ct.ld.Expire(ctx, now, ct.retention.get(), ct.retention.getDead(), ct.cfg.Batch)
 }

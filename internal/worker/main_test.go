@@ -9,4 +9,4 @@ import (
 // One ZooKeeper serves the package; each test works under its own root.
 var shared *zktest.Server
 
-func TestMain(m *testing.M) { zktest.Main(m, &shared) }
+func TestMain(m *testing.M) { zktest.MainNoLeaks(m, &shared) }

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/ops"
 	"github.com/paddock-zk/paddock/internal/task"
@@ -61,7 +60,7 @@ type worker struct {
 	c     *zkclient.Client
 	q     *coord.Queue
 	l     coord.Layout
-	pool  *recipe.Service // <root>/workers: where it registers
+	pool  coord.Pool // <root>/workers: where it registers
 	cfg   Config
 	log   *zap.Logger
 	lim   *limit
@@ -77,8 +76,9 @@ type worker struct {
 
 	mu      sync.Mutex
 	running map[task.ID]*execution
-	// kick makes the watch loop list assign/<w> again: an execution that
-	// ended without a result must be started again if still assigned.
+	// kick makes the watch loop list assign/<w> again: at the directory's
+	// watch, and when an execution ended without a result (it must be
+	// started again if still assigned).
 	kick chan struct{}
 }
 
@@ -112,7 +112,7 @@ func Run(ctx context.Context, c *zkclient.Client, l coord.Layout, cfg Config) er
 	runCtx, stopRuns := context.WithCancel(context.Background())
 	defer stopRuns()
 	w := &worker{
-		c: c, q: coord.NewQueue(c, l, 0).WithBatcher(zkclient.NewBatcher(c, 64)), l: l, pool: recipe.NewService(c, l.Workers()), cfg: cfg, log: cfg.Logger,
+		c: c, q: coord.NewQueue(c, l, 0).WithBatcher(zkclient.NewBatcher(c, 64)), l: l, pool: coord.NewPool(c, l), cfg: cfg, log: cfg.Logger,
 		lim: newLimit(cfg.Concurrency), runCtx: runCtx, m: cfg.Metrics, loop: cfg.Loop, kinds: make(map[string]bool),
 		running: make(map[task.ID]*execution),
 		kick:    make(chan struct{}, 1),
@@ -259,7 +259,7 @@ func (w *worker) configure(values map[string]string, err error) {
 	w.log.Info("concurrency changed", zap.Int("concurrency", n))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := w.pool.Update(ctx, w.cfg.ID, info); err != nil && !errors.Is(err, zk.ErrNoNode) {
+	if err := w.pool.Advertise(ctx, w.cfg.ID, info); err != nil {
 		w.log.Warn("could not advertise the new concurrency; it applies at the next registration", zap.Error(err))
 	}
 }
@@ -280,7 +280,7 @@ func (w *worker) serve(ctx context.Context) error {
 		}
 		// The directory first: the master only assigns to registered
 		// workers, and finds their directory ready.
-		if _, err := w.c.Create(ctx, w.l.AssignDir(w.cfg.ID), nil, zk.FlagPersistent); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		if err := coord.CreateAssignDir(ctx, w.c, w.l, w.cfg.ID); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -321,19 +321,18 @@ func (w *worker) serve(ctx context.Context) error {
 }
 
 // watch follows the worker's assign/ directory for one session: new
-// children are tasks to start, vanished ones are tasks to stop.
+// children are tasks to start, vanished ones are tasks to stop. Each
+// listing's watch is waited for on a goroutine of this session's, which
+// wakes the loop as an execution's kick does; watch stops them all before
+// it returns.
 func (w *worker) watch(ctx context.Context, sess *zkclient.Session) error {
-	dir := w.l.AssignDir(w.cfg.ID)
+	ctx, cancel := context.WithCancel(ctx)
+	var waits sync.WaitGroup
+	defer waits.Wait()
+	defer cancel()
 	for {
-		names, ch, err := w.c.ChildrenW(ctx, dir)
-		switch {
-		case errors.Is(err, zk.ErrNoNode):
-			// A master removed it while this worker looked lost; recreate.
-			if _, err := w.c.Create(ctx, dir, nil, zk.FlagPersistent); err != nil && !errors.Is(err, zk.ErrNodeExists) && !zkclient.IsConnectionError(err) {
-				return err
-			}
-			continue
-		case err != nil:
+		dir, err := coord.WatchAssignments(ctx, w.c, w.l, w.cfg.ID)
+		if err != nil {
 			if !zkclient.IsConnectionError(err) {
 				return err
 			}
@@ -348,10 +347,14 @@ func (w *worker) watch(ctx context.Context, sess *zkclient.Session) error {
 			}
 			continue
 		}
-		w.reconcile(names)
+		waits.Go(func() {
+			if dir.Watch.Wait(ctx) {
+				w.poke()
+			}
+		})
+		w.reconcile(dir.Tasks)
 		w.loop.Waiting()
 		select {
-		case <-ch:
 		case <-w.kick:
 		case <-sess.Done():
 			return recipe.ErrSessionLost
@@ -362,13 +365,17 @@ func (w *worker) watch(ctx context.Context, sess *zkclient.Session) error {
 	}
 }
 
-func (w *worker) reconcile(names []string) {
-	present := make(map[task.ID]bool, len(names))
-	for _, n := range names {
-		id, err := task.ParseID(n)
-		if err != nil {
-			continue
-		}
+// poke makes the watch loop list assign/<w> again.
+func (w *worker) poke() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (w *worker) reconcile(ids []task.ID) {
+	present := make(map[task.ID]bool, len(ids))
+	for _, id := range ids {
 		present[id] = true
 	}
 	w.mu.Lock()
@@ -424,10 +431,7 @@ func (w *worker) execute(ctx context.Context, id task.ID, ex *execution) {
 		w.mu.Unlock()
 		ex.cancel()
 		if again && w.runCtx.Err() == nil {
-			select {
-			case w.kick <- struct{}{}:
-			default:
-			}
+			w.poke()
 		}
 	}()
 	if w.lim.acquire(ctx) != nil {
@@ -437,44 +441,27 @@ func (w *worker) execute(ctx context.Context, id task.ID, ex *execution) {
 	defer w.lim.release()
 	defer w.m.nRunning.Add(-1)
 	log := w.log.With(zap.Stringer("task", id))
-	// The assignment and the payload, in one round trip.
-	var (
-		payload    []byte
-		payloadErr error
-		fetched    = make(chan struct{})
-	)
-	go func() {
-		payload, _, payloadErr = w.c.Get(ctx, w.l.Payload(id))
-		close(fetched)
-	}()
-	data, stat, err := w.c.Get(ctx, w.l.Assignment(w.cfg.ID, id))
-	<-fetched
+	as, err := coord.ReadAssigned(ctx, w.c, w.l, w.cfg.ID, id)
 	if err != nil {
-		if !errors.Is(err, zk.ErrNoNode) && ctx.Err() == nil {
-			log.Warn("cannot read assignment; will look again", zap.Error(err))
+		if !errors.Is(err, coord.ErrUnassigned) && ctx.Err() == nil {
+			log.Warn("cannot read the assignment or its payload; will look again", zap.Error(err))
 			again = true
 		}
 		return
 	}
 	started := time.Now().UTC()
 	r := task.Result{ID: id, Worker: w.cfg.ID, SubmittedAt: id.SubmittedAt().UTC(), StartedAt: started}
-	a, err := task.DecodeAssignment(data)
+	a := as.Assignment
 	switch {
-	case err != nil:
-		r.Status, r.Error = task.Failed, "assignment is "+err.Error()
-	case errors.Is(payloadErr, zk.ErrNoNode):
+	case as.Malformed != nil:
+		r.Status, r.Error = task.Failed, "assignment is "+as.Malformed.Error()
+	case as.NoPayload:
 		r.Kind, r.Attempts, r.Epoch, r.SubmittedAt = a.Kind, a.Attempt, a.Epoch, a.SubmittedAt
 		r.Status, r.Error = task.Failed, "payload znode is missing"
-	case payloadErr != nil:
-		if ctx.Err() == nil {
-			log.Warn("cannot read payload; will look again", zap.Error(payloadErr))
-			again = true
-		}
-		return
 	default:
 		r.Kind, r.Attempts, r.Epoch, r.SubmittedAt = a.Kind, a.Attempt, a.Epoch, a.SubmittedAt
 		log.Info("task started", zap.String("kind", a.Kind), zap.Int("attempt", a.Attempt), zap.Int64("epoch", a.Epoch))
-		out := w.cfg.Kinds.Run(ctx, a.Kind, payload, a.Timeout())
+		out := w.cfg.Kinds.Run(ctx, a.Kind, as.Payload, a.Timeout())
 		r.Status, r.Output, r.Stderr, r.ExitCode = out.Status(), out.Output, out.Stderr, out.ExitCode
 		if out.Err != nil {
 			r.Error = out.Err.Error()
@@ -495,7 +482,7 @@ func (w *worker) execute(ctx context.Context, id task.ID, ex *execution) {
 	// Completion outlives the execution's own context (a task finishing as
 	// it is withdrawn still reports), but not the worker: once the drain is
 	// over, a completion still waiting for ZooKeeper is given up.
-	err = w.q.Complete(w.runCtx, w.cfg.ID, stat.Version, r)
+	err = w.q.Complete(w.runCtx, w.cfg.ID, as.Version, r)
 	switch {
 	case err == nil:
 		w.m.tasks.WithLabelValues(kind, string(r.Status)).Inc()
@@ -539,7 +526,7 @@ func (w *worker) drain(stopRuns context.CancelFunc) {
 		info := w.info
 		w.infoMu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = w.pool.Update(ctx, w.cfg.ID, info)
+		_ = w.pool.Advertise(ctx, w.cfg.ID, info)
 		cancel()
 		w.log.Info("draining: letting running tasks finish", zap.Int("running", n), zap.Duration("timeout", w.cfg.DrainTimeout))
 		done := make(chan struct{})

@@ -18,7 +18,7 @@ func Main(m *testing.M, srv **Server, opts ...Option) {
 	os.Exit(runShared(m, srv, opts))
 }
 
-func runShared(m *testing.M, srv **Server, opts []Option) int {
+func runShared(m interface{ Run() int }, srv **Server, opts []Option) int {
 	// A fuzzing worker process runs nothing but a fuzz target, and the
 	// targets decode bytes without a server; listing the tests (go test
 	// -list, as scripts/fuzz.sh does) runs none. A JVM for either would

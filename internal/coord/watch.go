@@ -1,0 +1,159 @@
+package coord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/paddock-zk/paddock/internal/task"
+	"github.com/paddock-zk/paddock/zkclient"
+)
+
+// Watch is a one-shot watch that a listing left on the tree. It fires at
+// the first change of what was listed, or when the session that set it
+// ends (either way, what was listed must be read again). The zero Watch
+// was never set and never fires.
+type Watch struct{ ch <-chan zk.Event }
+
+// Set reports whether the listing left a watch.
+func (w Watch) Set() bool { return w.ch != nil }
+
+// Wait blocks until the watch fires (true) or ctx is done (false). The
+// caller owns the goroutine that waits: ctx is how it stops it.
+func (w Watch) Wait(ctx context.Context) bool {
+	select {
+	case <-w.ch: // a nil channel never delivers: an unset watch waits for ctx
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// ShardListing is one task shard, tasks/<shard>, as the leader lists it.
+type ShardListing struct {
+	Shard  string
+	Tasks  []task.ID // the tasks of this shard
+	Strays []Stray   // children that are not (see Stray)
+	Watch  Watch     // fires at the shard's next child change
+}
+
+// WatchTaskShards lists the task shards named, in one pipelined round, and
+// leaves a child watch on each: the leader learns of new tasks (the
+// "learn of work" section of docs/PROTOCOL.md). A shard that does not exist
+// (removed by hand; `client init` recreates it) lists empty, without a watch.
+func WatchTaskShards(ctx context.Context, c *zkclient.Client, l Layout, shards []string) ([]ShardListing, error) {
+	out := make([]ShardListing, len(shards))
+	err := zkclient.Pipeline(len(shards), func(i int) error {
+		s := shards[i]
+		names, ch, err := c.ChildrenW(ctx, l.TaskShard(s))
+		if errors.Is(err, zk.ErrNoNode) {
+			err = nil
+		}
+		out[i] = ShardListing{Shard: s, Watch: Watch{ch}}
+		for _, name := range names {
+			if id, perr := task.ParseID(name); perr == nil && id.Shard() == s {
+				out[i].Tasks = append(out[i].Tasks, id)
+			} else {
+				out[i].Strays = append(out[i].Strays, Stray{Shard: s, Name: name})
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DirListing is a worker's assign/<w> directory as listed.
+type DirListing struct {
+	Worker  string
+	Exists  bool
+	Tasks   []task.ID // the tasks assigned to the worker
+	Foreign []string  // children that are not task ids (not Paddock's)
+	// Watch fires at the directory's next child change, or at its creation
+	// when it does not exist.
+	Watch Watch
+}
+
+func dirListing(w string, names []string, ch <-chan zk.Event) DirListing {
+	d := DirListing{Worker: w, Exists: true, Watch: Watch{ch}}
+	for _, name := range names {
+		if id, err := task.ParseID(name); err == nil {
+			d.Tasks = append(d.Tasks, id)
+		} else {
+			d.Foreign = append(d.Foreign, name)
+		}
+	}
+	return d
+}
+
+// ListAssignDirs lists assign/: the workers that have an assignment
+// directory, live or lost. A new leader starts from it, to take back the
+// tasks of workers that died while no master led.
+func ListAssignDirs(ctx context.Context, c *zkclient.Client, l Layout) ([]string, error) {
+	names, _, err := c.Children(ctx, l.Assign())
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", l.Assign(), err)
+	}
+	return names, nil
+}
+
+// WatchAssignDirs lists the assign/<w> directories of the workers named, in
+// one pipelined round, leaving a watch on each: the leader follows its
+// workers' assignments (a deleted child frees a slot). A directory that
+// does not exist is watched for its creation: a worker creates its own
+// before it registers.
+func WatchAssignDirs(ctx context.Context, c *zkclient.Client, l Layout, workers []string) ([]DirListing, error) {
+	out := make([]DirListing, len(workers))
+	err := zkclient.Pipeline(len(workers), func(i int) error {
+		w, dir := workers[i], l.AssignDir(workers[i])
+		for {
+			names, ch, err := c.ChildrenW(ctx, dir)
+			if !errors.Is(err, zk.ErrNoNode) {
+				out[i] = dirListing(w, names, ch)
+				return err
+			}
+			st, ch, err := c.ExistsW(ctx, dir)
+			if err != nil || st == nil {
+				out[i] = DirListing{Worker: w, Watch: Watch{ch}}
+				return err
+			}
+			// Created between the two reads: list it.
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CreateAssignDir creates worker w's assign/<w> (persistent, empty), where
+// the leader puts its assignments. Existing already is success.
+func CreateAssignDir(ctx context.Context, c *zkclient.Client, l Layout, w string) error {
+	if _, err := c.Create(ctx, l.AssignDir(w), nil, zk.FlagPersistent); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		return fmt.Errorf("create %s: %w", l.AssignDir(w), err)
+	}
+	return nil
+}
+
+// WatchAssignments is worker w's listing of its own assign/<w>, with a child
+// watch: new children are tasks to run, vanished ones tasks to stop. A
+// directory that is missing (a leader removed it while the worker looked
+// lost) is created again first.
+func WatchAssignments(ctx context.Context, c *zkclient.Client, l Layout, w string) (DirListing, error) {
+	for {
+		names, ch, err := c.ChildrenW(ctx, l.AssignDir(w))
+		switch {
+		case errors.Is(err, zk.ErrNoNode):
+			if err := CreateAssignDir(ctx, c, l, w); err != nil {
+				return DirListing{}, err
+			}
+		case err != nil:
+			return DirListing{}, err
+		default:
+			return dirListing(w, names, ch), nil
+		}
+	}
+}

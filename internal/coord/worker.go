@@ -1,0 +1,87 @@
+package coord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/paddock-zk/paddock/internal/task"
+	"github.com/paddock-zk/paddock/recipe"
+	"github.com/paddock-zk/paddock/zkclient"
+)
+
+// Assigned is what a worker reads to run one of its tasks.
+type Assigned struct {
+	Assignment task.Assignment
+	Version    int32 // the assignment's: "complete" is conditional on it
+	Payload    []byte
+	// Malformed says why the assignment does not parse (another tool
+	// wrote it): the task cannot run and is completed as failed.
+	Malformed error
+	// NoPayload: data/<shard>/<id> is missing (removed by hand): the task
+	// cannot run and is completed as failed.
+	NoPayload bool
+}
+
+// ReadAssigned reads task id's assignment to worker w and its payload, both
+// in one round trip. ErrUnassigned: the assignment is gone (withdrawn, or
+// the task completed already). Any other error leaves it unread.
+func ReadAssigned(ctx context.Context, c *zkclient.Client, l Layout, w string, id task.ID) (Assigned, error) {
+	var (
+		a                  Assigned
+		data               []byte
+		stat               *zk.Stat
+		assignErr, dataErr error
+	)
+	_ = zkclient.Pipeline(2, func(i int) error {
+		if i == 0 {
+			data, stat, assignErr = c.Get(ctx, l.Assignment(w, id))
+		} else {
+			a.Payload, _, dataErr = c.Get(ctx, l.Payload(id))
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(assignErr, zk.ErrNoNode):
+		return Assigned{}, ErrUnassigned
+	case assignErr != nil:
+		return Assigned{}, fmt.Errorf("read assignment: %w", assignErr)
+	case errors.Is(dataErr, zk.ErrNoNode):
+		a.NoPayload = true
+	case dataErr != nil:
+		return Assigned{}, fmt.Errorf("read payload: %w", dataErr)
+	}
+	a.Version = stat.Version
+	a.Assignment, a.Malformed = task.DecodeAssignment(data)
+	return a, nil
+}
+
+// Pool is the workers' registrations, workers/<w> (ephemeral, WorkerInfo),
+// kept through discovery: each worker registers there, and the leader
+// follows them.
+type Pool struct{ svc *recipe.Service }
+
+// NewPool returns the pool of layout l.
+func NewPool(c *zkclient.Client, l Layout) Pool { return Pool{recipe.NewService(c, l.Workers())} }
+
+// Register creates worker w's registration, bound to sess. It waits for a
+// registration of an earlier session of w's to go first.
+func (p Pool) Register(ctx context.Context, sess *zkclient.Session, w string, info WorkerInfo) error {
+	return p.svc.Register(ctx, sess, w, info)
+}
+
+// Advertise rewrites worker w's registration with info (a new concurrency,
+// draining). A worker that is not registered (between two sessions) is no
+// error: its next registration carries info.
+func (p Pool) Advertise(ctx context.Context, w string, info WorkerInfo) error {
+	if err := p.svc.Update(ctx, w, info); err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return err
+	}
+	return nil
+}
+
+// Watch calls fn with every registration whenever the pool changes
+// (joined, left, drained, resized), until ctx is done: the leader's view of
+// its workers. Decode each entry's Raw with DecodeWorkerInfo.
+func (p Pool) Watch(ctx context.Context, fn func([]recipe.Entry)) error { return p.svc.Watch(ctx, fn) }

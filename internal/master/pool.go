@@ -1,0 +1,161 @@
+package master
+
+import (
+	"context"
+
+	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/internal/task"
+	"github.com/paddock-zk/paddock/recipe"
+	"github.com/paddock-zk/paddock/zkclient"
+	"go.uber.org/zap"
+)
+
+// worker is a worker as the leader knows it: its registration (from the
+// pool's watch) and its assign/ dir (from listing it).
+type worker struct {
+	name       string
+	info       coord.WorkerInfo
+	registered bool // its registration exists, as last listed
+	infoOK     bool // its registration data parsed
+	hasDir     bool // its assign/ dir exists, as last listed
+	tasks      map[task.ID]struct{}
+}
+
+func (w *worker) free() int {
+	if !w.registered || !w.infoOK || !w.hasDir || w.info.Draining {
+		return 0
+	}
+	return max(0, w.info.Concurrency-len(w.tasks))
+}
+
+func (ct *controller) worker(name string) *worker {
+	w := ct.workers[name]
+	if w == nil {
+		w = &worker{name: name, tasks: make(map[task.ID]struct{})}
+		ct.workers[name] = w
+	}
+	return w
+}
+
+// bootstrap finds the assign/ directories of workers that died while no
+// master led, so their tasks are taken back like any lost worker's.
+func (ct *controller) bootstrap(ctx context.Context) error {
+	for {
+		names, err := coord.ListAssignDirs(ctx, ct.c, ct.l)
+		if err == nil {
+			ct.mark(func(d *dirtySet) {
+				for _, n := range names {
+					d.dirs[n] = true
+				}
+			})
+			for _, n := range names {
+				ct.worker(n)
+			}
+			ct.log.Info("took over", zap.Int("assign_dirs", len(names)))
+			return nil
+		}
+		if !zkclient.IsConnectionError(err) {
+			return err
+		}
+		if err := ct.waitConnected(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// refresh applies what changed: the pool's news, then the listings of the
+// marked assign/ dirs.
+func (ct *controller) refresh(ctx context.Context, d dirtySet) error {
+	if d.fresh {
+		ct.updatePool(d.pool, d.dirs)
+	}
+	return ct.listDirs(ctx, keys(d.dirs))
+}
+
+// updatePool applies the workers' registrations as discovery reported them:
+// new workers get their directory listed, vanished ones are lost.
+func (ct *controller) updatePool(entries []recipe.Entry, dirs map[string]bool) {
+	live := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		n := e.Key
+		live[n] = true
+		w := ct.worker(n)
+		if !w.registered {
+			w.registered = true
+			dirs[n] = true
+		}
+		info, err := coord.DecodeWorkerInfo(e.Raw)
+		if err != nil {
+			if w.infoOK || !ct.ignored["info:"+n] {
+				ct.log.Warn("worker registration is malformed; not assigning to it", zap.String("worker", n), zap.Error(err))
+				ct.ignored["info:"+n] = true
+			}
+			w.infoOK = false
+			continue
+		}
+		if !w.infoOK || w.info.Concurrency != info.Concurrency || w.info.Draining != info.Draining {
+			ct.log.Info("worker ready", zap.String("worker", n), zap.Int("concurrency", info.Concurrency),
+				zap.Strings("kinds", info.Kinds), zap.Bool("draining", info.Draining))
+		}
+		delete(ct.ignored, "info:"+n)
+		w.info, w.infoOK = info, true
+	}
+	for n, w := range ct.workers {
+		if w.registered && !live[n] {
+			w.registered = false
+			ct.log.Warn("worker lost", zap.String("worker", n), zap.Int("tasks", len(w.tasks)))
+		}
+	}
+}
+
+// listDirs lists the assign/ dirs of the workers named, re-arming their
+// watches, and learns from them which tasks each worker holds.
+func (ct *controller) listDirs(ctx context.Context, names []string) error {
+	dirs, err := coord.WatchAssignDirs(ctx, ct.c, ct.l, names)
+	if err != nil {
+		return err
+	}
+	for _, d := range dirs {
+		ct.await(ctx, d.Watch, func(x *dirtySet) { x.dirs[d.Worker] = true })
+		ct.applyDir(d)
+	}
+	return nil
+}
+
+// applyDir makes a worker's tasks what its directory holds: an assignment
+// gone is a task finished or cancelled, a new one a task assigned.
+func (ct *controller) applyDir(d coord.DirListing) {
+	w := ct.worker(d.Worker)
+	w.hasDir = d.Exists
+	for _, name := range d.Foreign {
+		ct.warnOnce(ct.l.AssignDir(d.Worker)+"/"+name, "ignoring a znode that is not Paddock's")
+	}
+	now := make(map[task.ID]struct{}, len(d.Tasks))
+	for _, id := range d.Tasks {
+		now[id] = struct{}{}
+	}
+	for id := range w.tasks {
+		if _, ok := now[id]; !ok {
+			delete(w.tasks, id) // finished or cancelled
+			if ct.assigned[id] == w.name {
+				delete(ct.assigned, id)
+			}
+		}
+	}
+	for id := range now {
+		if _, ok := w.tasks[id]; !ok {
+			w.tasks[id] = struct{}{}
+			ct.assigned[id] = w.name
+			ct.pending.Remove(id)
+			delete(ct.specs, id)
+		}
+	}
+}
+
+// warnOnce logs msg about path the first time only.
+func (ct *controller) warnOnce(path, msg string) {
+	if !ct.ignored[path] {
+		ct.ignored[path] = true
+		ct.log.Warn(msg, zap.String("path", path))
+	}
+}

@@ -1,0 +1,70 @@
+package master
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/paddock-zk/paddock/internal/coord"
+	"github.com/paddock-zk/paddock/internal/task"
+)
+
+// write is one item of a fenced batch the leader sends (an assignment, a
+// task taken back, a dead letter, a stray cleared) and how to settle it.
+// Assigning (assign.go), taking back (reclaim.go) and clearing strays
+// (backlog.go) build writes; apply sends them and settles each.
+type write struct {
+	id   task.ID // the task it is about, for logs and for putting it back
+	item coord.Item
+	// worker is the worker whose assign/ dir the write creates in ("" for
+	// none): when the write's outcome is unknown, that directory is listed
+	// again, so an assignment that did land is known before its task is
+	// tried again.
+	worker string
+	// settle is called once the server has answered for the write: with
+	// nil when it was applied, else with its *coord.Refusal.
+	settle func(refused error)
+}
+
+// apply sends writes as fenced multis and settles each once the server has
+// answered for it. It returns how many were applied. An error (connection
+// loss, deposition) leaves every outcome unknown and settles nothing: the
+// caller puts back what it took.
+func (ct *controller) apply(ctx context.Context, writes []write) (int, error) {
+	if len(writes) == 0 {
+		return 0, nil
+	}
+	items := make([]coord.Item, len(writes))
+	for i, w := range writes {
+		items[i] = w.item
+	}
+	failed, err := ct.ld.Apply(ctx, items)
+	if err != nil {
+		return 0, err
+	}
+	for i, w := range writes {
+		w.settle(failed[i])
+	}
+	return len(writes) - len(failed), nil
+}
+
+// readTasks reads the records of ids in one pipelined round (see
+// coord.Leader.ReadTasks).
+func (ct *controller) readTasks(ctx context.Context, ids []task.ID) (map[task.ID]coord.TaskRecord, error) {
+	if ct.cfg.beforeRead != nil {
+		ct.cfg.beforeRead(ids)
+	}
+	return ct.ld.ReadTasks(ctx, ids)
+}
+
+// verdict says whether a task must be dead-lettered rather than assigned:
+// its record is malformed, or it has used its attempts (why adds to the
+// detail, e.g. which worker was lost).
+func verdict(rec coord.TaskRecord, why string) (reason, detail string, dead bool) {
+	switch {
+	case rec.Malformed != nil:
+		return task.ReasonMalformed, rec.Malformed.Error(), true
+	case rec.Spec.Attempts >= rec.Spec.AttemptLimit():
+		return task.ReasonMaxAttempts, fmt.Sprintf("assigned %d times without finishing%s", rec.Spec.Attempts, why), true
+	}
+	return "", "", false
+}
