@@ -6,7 +6,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"sync"
@@ -182,9 +181,9 @@ func (w *worker) holdRole(ctx context.Context, r recipe.Role) {
 		<-ctx.Done()
 		return
 	}
-	var argv []string
-	if err := json.Unmarshal([]byte(r.Data), &argv); err != nil || len(argv) == 0 || argv[0] == "" {
-		log.Error("role data is not a JSON argv array; holding the role without running anything", zap.String("data", r.Data))
+	argv, err := task.ParseArgv([]byte(r.Data))
+	if err != nil {
+		log.Error("role data is not a command; holding the role without running anything", zap.Error(err))
 		<-ctx.Done()
 		return
 	}
