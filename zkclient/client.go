@@ -379,9 +379,6 @@ func (c *Client) Go(f func(ctx context.Context)) bool {
 	return true
 }
 
-// ACL is the ACL given to every znode this client creates.
-func (c *Client) ACL() []zk.ACL { return c.acl }
-
 // Conn exposes the library connection for what this package does not wrap.
 func (c *Client) Conn() *zk.Conn { return c.zk }
 

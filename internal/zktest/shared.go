@@ -17,7 +17,7 @@ func Main(m *testing.M, srv **Server, opts ...Option) {
 	os.Exit(runShared(m, srv, opts))
 }
 
-func runShared(m *testing.M, srv **Server, opts []Option) int {
+func runShared(m interface{ Run() int }, srv **Server, opts []Option) int {
 	dir, err := os.MkdirTemp("", "zktest-shared-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
