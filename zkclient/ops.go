@@ -296,8 +296,13 @@ func (c *Client) Multi(ctx context.Context, ops ...Op) ([]zk.MultiResponse, erro
 // unknown and a retry on a (possibly new) session is the remedy. Besides the
 // library's own errors this includes the raw network errors it hands to a
 // request whose write to the socket failed (broken pipe, reset).
+//
+// A context's error is not one, although context.DeadlineExceeded passes
+// for a net.Error (it has Timeout): the caller gave up, and waiting for a
+// reconnection to try again would undo that (or spin: a connected client
+// has nothing to wait for).
 func IsConnectionError(err error) bool {
-	if err == nil {
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return false
 	}
 	if errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrSessionExpired) ||

@@ -31,6 +31,9 @@ func (c *Client) Retry(ctx context.Context, err error) error {
 	if !IsConnectionError(err) {
 		return err
 	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
 	return c.WaitConnected(ctx)
 }
 

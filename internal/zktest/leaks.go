@@ -3,7 +3,6 @@ package zktest
 import (
 	"fmt"
 	"os"
-	"testing"
 
 	"go.uber.org/goleak"
 )
@@ -14,11 +13,12 @@ import (
 // goroutines (started before the tests, ended after the check) are not the
 // tests' and are ignored; nothing else is. A package whose tests start
 // goroutines uses it, so that a goroutine nobody stops fails the package.
-func MainNoLeaks(m *testing.M, srv **Server, opts ...Option) {
+// m is the package's *testing.M, or a wrapper whose Run calls its Run.
+func MainNoLeaks(m interface{ Run() int }, srv **Server, opts ...Option) {
 	os.Exit(runShared(leakChecked{m}, srv, opts))
 }
 
-type leakChecked struct{ m *testing.M }
+type leakChecked struct{ m interface{ Run() int } }
 
 func (l leakChecked) Run() int {
 	ignore := goleak.IgnoreCurrent() // the shared server's
