@@ -297,8 +297,9 @@ func (b *Bag) Items(ctx context.Context) ([]int64, error) {
 // watch: an exists watch on an id that turns out to be a gap would stay
 // armed forever, since the id is never created.
 //
-// After its session expires the watcher lists the bag once more and
-// reports what changed meanwhile (removals first, then additions).
+// It follows sessions itself: after its session expires the watcher lists
+// the bag once more and reports what changed meanwhile (removals first,
+// then additions). Its goroutine ends when ctx does.
 func (b *Bag) Watch(ctx context.Context, onAdd, onRemove func(id int64)) ([]int64, error) {
 	ids, _, err := b.watch(ctx, onAdd, onRemove)
 	return ids, err

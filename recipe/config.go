@@ -201,9 +201,10 @@ func (s *ServiceConfig) Effective(ctx context.Context, process string) (map[stri
 // config, which may be unchanged when an overridden key changed). When a
 // znode holds garbage fn gets a nil map and an error wrapping ErrBadConfig,
 // and the watch goes on: the next valid write is reported as usual. After a
-// session expiry it re-reads both and calls fn if anything changed. It
-// returns once fn has had the current config; fn then runs on the
-// watcher's goroutine until ctx ends.
+// session expiry it re-reads both and calls fn if anything changed (it
+// follows sessions itself). It returns once fn has had the current config;
+// fn then runs on the watcher's goroutine until ctx ends, which ends the
+// goroutine.
 func (s *ServiceConfig) Watch(ctx context.Context, process string, fn func(map[string]string, error)) error {
 	pp, err := s.node(process)
 	if err != nil {
