@@ -44,9 +44,12 @@ check:
 	$(GO) run $(STATICCHECK) ./...
 
 # test: unit and integration tests of every package against real ZooKeeper
-# servers the tests start, with -race, then the process-level fault scenarios.
+# servers the tests start, with -race; test/library, a module of its own
+# that imports zkclient and recipe as an outside program would; then the
+# process-level fault scenarios.
 test: zookeeper tools check
 	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
+	cd test/library && $(GO) test -count=1 ./...
 	$(GO) test -count=1 -timeout 15m ./test/process/...
 	@$(MAKE) --no-print-directory e2e
 	@$(MAKE) --no-print-directory deploy-test

@@ -8,12 +8,11 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/zkclient"
-	"go.uber.org/zap"
 )
 
 // ErrNoItem reports a bag item that does not exist (never added, or
 // removed).
-var ErrNoItem = errors.New("coord: no such bag item")
+var ErrNoItem = errors.New("bag: no such item")
 
 const (
 	itemPrefix  = "item"
@@ -93,10 +92,10 @@ func (b *Bag) Add(ctx context.Context, data []byte, ephemeral bool) (int64, erro
 	mark := b.pendingDir() + "/" + newTag()
 	id, err := b.create(ctx, data, flags, mark, markFlags)
 	if err != nil {
-		return -1, fmt.Errorf("bag %s: add: %w", b.dir, err)
+		return -1, fmt.Errorf("bag: add to %s: %w", b.dir, err)
 	}
 	if err := b.announce(ctx, id, mark); err != nil {
-		return id, fmt.Errorf("bag %s: announce item %d: %w", b.dir, id, err)
+		return id, fmt.Errorf("bag: announce item %d of %s: %w", id, b.dir, err)
 	}
 	return id, nil
 }
@@ -107,7 +106,7 @@ func (b *Bag) create(ctx context.Context, data []byte, flags int32, mark string,
 		if err == nil {
 			id, ok := parseSeq(res[0].String[len(b.itemDir())+1:], itemPrefix)
 			if !ok {
-				return -1, fmt.Errorf("unexpected item name %s", res[0].String)
+				return -1, fmt.Errorf("bag: unexpected item name %s", res[0].String)
 			}
 			return id, nil
 		}
@@ -121,7 +120,7 @@ func (b *Bag) create(ctx context.Context, data []byte, flags int32, mark string,
 			}
 			continue
 		}
-		if err := retry(ctx, b.c, err); err != nil {
+		if err := b.c.Retry(ctx, err); err != nil {
 			return -1, err
 		}
 		id, found, err := b.recover(ctx, mark)
@@ -142,7 +141,7 @@ func (b *Bag) recover(ctx context.Context, mark string) (int64, bool, error) {
 	for {
 		st, err := b.c.Exists(ctx, mark)
 		if err != nil {
-			if err := retry(ctx, b.c, err); err != nil {
+			if err := b.c.Retry(ctx, err); err != nil {
 				return -1, false, err
 			}
 			continue
@@ -152,14 +151,14 @@ func (b *Bag) recover(ctx context.Context, mark string) (int64, bool, error) {
 		}
 		names, _, err := b.c.Children(ctx, b.itemDir())
 		if err != nil {
-			if err := retry(ctx, b.c, err); err != nil {
+			if err := b.c.Retry(ctx, err); err != nil {
 				return -1, false, err
 			}
 			continue
 		}
 		id, err := b.findByCzxid(ctx, sortedSeq(names, itemPrefix), st.Czxid)
 		if err != nil {
-			if err := retry(ctx, b.c, err); err != nil {
+			if err := b.c.Retry(ctx, err); err != nil {
 				return -1, false, err
 			}
 			continue
@@ -168,7 +167,7 @@ func (b *Bag) recover(ctx context.Context, mark string) (int64, bool, error) {
 			return id, true, nil
 		}
 		_ = deleteOwn(ctx, b.c, mark)
-		return -1, false, fmt.Errorf("the item was added and removed before the lost reply could be recovered: %w", ErrNoItem)
+		return -1, false, fmt.Errorf("%w: the item was added and removed before the lost reply could be recovered", ErrNoItem)
 	}
 }
 
@@ -198,7 +197,7 @@ func (b *Bag) announce(ctx context.Context, id int64, mark string) error {
 	for {
 		names, _, err := b.c.Children(ctx, b.tokenDir())
 		if err != nil {
-			if err := retry(ctx, b.c, err); err != nil {
+			if err := b.c.Retry(ctx, err); err != nil {
 				return err
 			}
 			continue
@@ -230,7 +229,7 @@ func (b *Bag) announce(ctx context.Context, id int64, mark string) error {
 		case errors.As(err, &me):
 			return err
 		}
-		if err := retry(ctx, b.c, err); err != nil {
+		if err := b.c.Retry(ctx, err); err != nil {
 			return err
 		}
 	}
@@ -245,7 +244,7 @@ func (b *Bag) Remove(ctx context.Context, id int64) (bool, error) {
 	case errors.Is(err, zk.ErrNoNode):
 		return false, nil
 	}
-	return false, fmt.Errorf("bag %s: remove %d: %w", b.dir, id, err)
+	return false, fmt.Errorf("bag: remove %d from %s: %w", id, b.dir, err)
 }
 
 // Get returns item id's data, or ErrNoItem.
@@ -256,9 +255,9 @@ func (b *Bag) Get(ctx context.Context, id int64) ([]byte, error) {
 		case err == nil:
 			return data, nil
 		case errors.Is(err, zk.ErrNoNode):
-			return nil, fmt.Errorf("bag %s: item %d: %w", b.dir, id, ErrNoItem)
+			return nil, fmt.Errorf("%w: %d in %s", ErrNoItem, id, b.dir)
 		}
-		if err := retry(ctx, b.c, err); err != nil {
+		if err := b.c.Retry(ctx, err); err != nil {
 			return nil, err
 		}
 	}
@@ -273,7 +272,7 @@ func (b *Bag) Items(ctx context.Context) ([]int64, error) {
 			return []int64{}, nil
 		}
 		if err != nil {
-			if err := retry(ctx, b.c, err); err != nil {
+			if err := b.c.Retry(ctx, err); err != nil {
 				return nil, err
 			}
 			continue
@@ -298,9 +297,17 @@ func (b *Bag) Items(ctx context.Context) ([]int64, error) {
 // watch: an exists watch on an id that turns out to be a gap would stay
 // armed forever, since the id is never created.
 //
-// After its session expires the watcher lists the bag once more and
-// reports what changed meanwhile (removals first, then additions).
+// It follows sessions itself: after its session expires the watcher lists
+// the bag once more and reports what changed meanwhile (removals first,
+// then additions). Its goroutine ends when ctx does.
 func (b *Bag) Watch(ctx context.Context, onAdd, onRemove func(id int64)) ([]int64, error) {
+	ids, _, err := b.watch(ctx, onAdd, onRemove)
+	return ids, err
+}
+
+// watch is Watch, also returning a channel closed once the watcher's
+// goroutine has ended (after ctx), for owners that wait for it.
+func (b *Bag) watch(ctx context.Context, onAdd, onRemove func(id int64)) ([]int64, <-chan struct{}, error) {
 	if onAdd == nil {
 		onAdd = func(int64) {}
 	}
@@ -316,15 +323,20 @@ func (b *Bag) Watch(ctx context.Context, onAdd, onRemove func(id int64)) ([]int6
 	}
 	sess, err := b.c.Session(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	initial, tokCh, err := w.resync(ctx, false)
+	initial, err := w.read(ctx, false)
 	if err != nil {
 		close(w.stop)
-		return nil, fmt.Errorf("bag %s: watch: %w", b.dir, err)
+		return nil, nil, fmt.Errorf("bag: watch %s: %w", b.dir, err)
 	}
-	go w.run(ctx, sess, tokCh)
-	return initial, nil
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(w.stop) // ends the item watches' forwarders
+		followSessions(ctx, b.c, "bag "+b.dir, sess, w)
+	}()
+	return initial, done, nil
 }
 
 type itemWatch struct {
@@ -337,51 +349,47 @@ type bagWatch struct {
 	onAdd, onRemove func(int64)
 	known           map[int64]int // id → generation of its watch
 	gen             int
-	max             int64 // every id up to max has been looked at
+	max             int64           // every id up to max has been looked at
+	tokCh           <-chan zk.Event // the children watch on token/
 	events          chan keyedEvent[itemWatch]
 	stop            chan struct{}
 }
 
-// watchItem relays item id's watch to the loop, dropping the
-// EventNotWatching of an expired session (the resync covers that).
+// watchItem relays item id's watch to the loop.
 func (w *bagWatch) watchItem(id int64, gen int, ch <-chan zk.Event) {
-	go func() {
-		select {
-		case ev := <-ch:
-			if ev.Type == zk.EventNotWatching {
-				return
-			}
-			select {
-			case w.events <- keyedEvent[itemWatch]{itemWatch{id, gen}, ev}:
-			case <-w.stop:
-			}
-		case <-w.stop:
-		}
-	}()
+	watchForward(ch, itemWatch{id, gen}, w.events, w.stop)
 }
 
-// resync lists the whole bag and re-arms every watch. With report, it calls
-// the callbacks for what changed since the last listing.
-func (w *bagWatch) resync(ctx context.Context, report bool) ([]int64, <-chan zk.Event, error) {
+// resync is read after a new session, reporting what changed meanwhile
+// (removals first, then additions).
+func (w *bagWatch) resync(ctx context.Context) error {
+	_, err := w.read(ctx, true)
+	return err
+}
+
+// read lists the whole bag and re-arms every watch (the token watch in
+// w.tokCh). With report, it calls the callbacks for what changed since the
+// last listing.
+func (w *bagWatch) read(ctx context.Context, report bool) ([]int64, error) {
 	c := w.b.c
 	for {
 		if err := w.b.ensure(ctx); err != nil {
-			if err := retry(ctx, c, err); err != nil {
-				return nil, nil, err
+			if err := c.Retry(ctx, err); err != nil {
+				return nil, err
 			}
 			continue
 		}
 		toks, tokCh, err := c.ChildrenW(ctx, w.b.tokenDir())
 		if err != nil {
-			if err := retry(ctx, c, err); err != nil {
-				return nil, nil, err
+			if err := c.Retry(ctx, err); err != nil {
+				return nil, err
 			}
 			continue
 		}
 		names, _, err := c.Children(ctx, w.b.itemDir())
 		if err != nil {
-			if err := retry(ctx, c, err); err != nil {
-				return nil, nil, err
+			if err := c.Retry(ctx, err); err != nil {
+				return nil, err
 			}
 			continue
 		}
@@ -396,8 +404,8 @@ func (w *bagWatch) resync(ctx context.Context, report bool) ([]int64, <-chan zk.
 			return err
 		})
 		if err != nil {
-			if err := retry(ctx, c, err); err != nil {
-				return nil, nil, err
+			if err := c.Retry(ctx, err); err != nil {
+				return nil, err
 			}
 			continue
 		}
@@ -436,10 +444,11 @@ func (w *bagWatch) resync(ctx context.Context, report bool) ([]int64, <-chan zk.
 		}
 		w.known = present
 		w.max = max(w.max, newMax)
+		w.tokCh = tokCh
 		if ids == nil {
 			ids = []int64{}
 		}
-		return ids, tokCh, nil
+		return ids, nil
 	}
 }
 
@@ -450,7 +459,7 @@ func (w *bagWatch) advance(ctx context.Context) (<-chan zk.Event, error) {
 	for {
 		toks, tokCh, err := c.ChildrenW(ctx, w.b.tokenDir())
 		if err != nil {
-			if err := retry(ctx, c, err); err != nil {
+			if err := c.Retry(ctx, err); err != nil {
 				return nil, err
 			}
 			continue
@@ -499,7 +508,7 @@ func (w *bagWatch) advance(ctx context.Context) (<-chan zk.Event, error) {
 			w.max = newMax
 			return tokCh, nil
 		}
-		if err := retry(ctx, c, err); err != nil {
+		if err := c.Retry(ctx, err); err != nil {
 			return nil, err
 		}
 	}
@@ -522,7 +531,7 @@ func (w *bagWatch) itemEvent(ctx context.Context, e keyedEvent[itemWatch]) error
 			if errors.Is(err, zk.ErrNoNode) {
 				break
 			}
-			if err := retry(ctx, w.b.c, err); err != nil {
+			if err := w.b.c.Retry(ctx, err); err != nil {
 				return err
 			}
 		}
@@ -532,46 +541,21 @@ func (w *bagWatch) itemEvent(ctx context.Context, e keyedEvent[itemWatch]) error
 	return nil
 }
 
-func (w *bagWatch) run(ctx context.Context, sess *zkclient.Session, tokCh <-chan zk.Event) {
-	defer close(w.stop)
-	c := w.b.c
-	var err error
-	for {
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, zkclient.ErrClosed) {
-				return
-			}
-			// Not a connection problem (those are retried where they
-			// happen): say so, and start over at the next session change.
-			c.Logger().Error("bag watcher failed; resyncing at the next session change", zap.String("bag", w.b.dir), zap.Error(err))
-			select {
-			case <-c.Changed():
-			case <-ctx.Done():
-				return
-			}
-			err = nil
-			tokCh = nil
+// step waits for a token change or an item's watch (see watcher).
+func (w *bagWatch) step(ctx context.Context, sess *zkclient.Session) error {
+	select {
+	case <-ctx.Done():
+	case <-sess.Done():
+	case ev := <-w.tokCh:
+		if ev.Type == zk.EventNotWatching {
+			awaitEnd(ctx, sess)
+			return nil
 		}
-		if tokCh == nil || !sess.Alive() {
-			if sess, err = c.Session(ctx); err != nil {
-				continue
-			}
-			_, tokCh, err = w.resync(ctx, true)
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case ev := <-tokCh:
-			if ev.Type == zk.EventNotWatching {
-				tokCh = nil // expired: resync
-				continue
-			}
-			tokCh, err = w.advance(ctx)
-		case e := <-w.events:
-			err = w.itemEvent(ctx, e)
-		case <-sess.Done():
-			tokCh = nil
-		}
+		var err error
+		w.tokCh, err = w.advance(ctx)
+		return err
+	case e := <-w.events:
+		return w.itemEvent(ctx, e)
 	}
+	return nil
 }

@@ -74,13 +74,13 @@ func NewDoubleBarrier(c *zkclient.Client, dir string, n int, name string) *Doubl
 
 func (b *DoubleBarrier) check() error {
 	if err := validName("participant name", b.name); err != nil {
-		return err
+		return fmt.Errorf("barrier: %w", err)
 	}
 	if b.name == readyName {
-		return fmt.Errorf("participant name %q is reserved", readyName)
+		return fmt.Errorf("barrier: participant name %q is reserved", readyName)
 	}
 	if b.n < 1 {
-		return fmt.Errorf("double barrier %s: %d participants", b.dir, b.n)
+		return fmt.Errorf("barrier: double barrier %s for %d participants", b.dir, b.n)
 	}
 	return nil
 }
@@ -99,7 +99,7 @@ func (b *DoubleBarrier) Enter(ctx context.Context) error {
 		}
 		stat, ch, err := b.c.ExistsW(ctx, ready)
 		if err != nil {
-			if err := retry(ctx, b.c, err); err != nil {
+			if err := b.c.Retry(ctx, err); err != nil {
 				return err
 			}
 			continue
@@ -115,7 +115,7 @@ func (b *DoubleBarrier) Enter(ctx context.Context) error {
 		}
 		names, _, err := b.c.Children(ctx, b.dir)
 		if err != nil {
-			if err := retry(ctx, b.c, err); err != nil {
+			if err := b.c.Retry(ctx, err); err != nil {
 				return b.withdraw(err)
 			}
 			continue
@@ -162,7 +162,7 @@ func (b *DoubleBarrier) join(ctx context.Context, sess *zkclient.Session) error 
 		case errors.Is(err, zk.ErrNodeExists):
 			stat, err := b.c.Exists(ctx, me)
 			if err != nil {
-				if err := retry(ctx, b.c, err); err != nil {
+				if err := b.c.Retry(ctx, err); err != nil {
 					return err
 				}
 				continue
@@ -171,11 +171,11 @@ func (b *DoubleBarrier) join(ctx context.Context, sess *zkclient.Session) error 
 				continue
 			}
 			if stat.EphemeralOwner != sess.ID() {
-				return fmt.Errorf("double barrier %s: participant %q is already in on another session: %w", b.dir, b.name, zk.ErrNodeExists)
+				return fmt.Errorf("barrier: %s: participant %q is already in on another session: %w", b.dir, b.name, zk.ErrNodeExists)
 			}
 			return nil
 		}
-		if err := retry(ctx, b.c, err); err != nil {
+		if err := b.c.Retry(ctx, err); err != nil {
 			return err
 		}
 	}
@@ -212,7 +212,7 @@ func (b *DoubleBarrier) Leave(ctx context.Context) error {
 			return nil
 		}
 		if err != nil {
-			if err := retry(ctx, b.c, err); err != nil {
+			if err := b.c.Retry(ctx, err); err != nil {
 				return err
 			}
 			continue
@@ -245,7 +245,7 @@ func (b *DoubleBarrier) Leave(ctx context.Context) error {
 			case errors.As(err, &me2): // our znode went (expiry): look again
 				continue
 			}
-			if err := retry(ctx, b.c, err); err != nil {
+			if err := b.c.Retry(ctx, err); err != nil {
 				return err
 			}
 			continue
@@ -261,7 +261,7 @@ func (b *DoubleBarrier) Leave(ctx context.Context) error {
 		}
 		stat, ch, err := b.c.ExistsW(ctx, b.dir+"/"+watch)
 		if err != nil {
-			if err := retry(ctx, b.c, err); err != nil {
+			if err := b.c.Retry(ctx, err); err != nil {
 				return err
 			}
 			continue

@@ -10,12 +10,11 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/zkclient"
-	"go.uber.org/zap"
 )
 
 // ErrBadConfig reports a config znode whose data is not a JSON object of
 // valid keys to strings (someone wrote it by hand, or with another tool).
-var ErrBadConfig = errors.New("coord: invalid config data")
+var ErrBadConfig = errors.New("config: invalid config data")
 
 var configKey = regexp.MustCompile(`^[a-z0-9_.-]+$`)
 
@@ -44,14 +43,14 @@ func (s *ServiceConfig) node(process string) (string, error) {
 		return s.dir, nil
 	}
 	if err := validName("process name", process); err != nil {
-		return "", err
+		return "", fmt.Errorf("config: %w", err)
 	}
 	return s.dir + "/" + process, nil
 }
 
 func checkKey(key string) error {
 	if !configKey.MatchString(key) {
-		return fmt.Errorf("invalid config key %q: want [a-z0-9_.-]+", key)
+		return fmt.Errorf("config: invalid key %q: want [a-z0-9_.-]+", key)
 	}
 	return nil
 }
@@ -134,8 +133,8 @@ func (s *ServiceConfig) update(ctx context.Context, process string, change func(
 			}
 		}
 		if err != nil {
-			if err := retry(ctx, s.c, err); err != nil {
-				return fmt.Errorf("config %s: %w", p, err)
+			if err := s.c.Retry(ctx, err); err != nil {
+				return fmt.Errorf("config: %s: %w", p, err)
 			}
 			continue
 		}
@@ -154,8 +153,8 @@ func (s *ServiceConfig) update(ctx context.Context, process string, change func(
 		case errors.Is(err, zk.ErrBadVersion), errors.Is(err, zk.ErrNoNode):
 			continue
 		}
-		if err := retry(ctx, s.c, err); err != nil {
-			return fmt.Errorf("config %s: %w", p, err)
+		if err := s.c.Retry(ctx, err); err != nil {
+			return fmt.Errorf("config: %s: %w", p, err)
 		}
 	}
 }
@@ -175,7 +174,7 @@ func (s *ServiceConfig) Values(ctx context.Context, process string) (map[string]
 		if err == nil {
 			return decodeConfig(p, data)
 		}
-		if err := retry(ctx, s.c, err); err != nil {
+		if err := s.c.Retry(ctx, err); err != nil {
 			return nil, err
 		}
 	}
@@ -202,9 +201,10 @@ func (s *ServiceConfig) Effective(ctx context.Context, process string) (map[stri
 // config, which may be unchanged when an overridden key changed). When a
 // znode holds garbage fn gets a nil map and an error wrapping ErrBadConfig,
 // and the watch goes on: the next valid write is reported as usual. After a
-// session expiry it re-reads both and calls fn if anything changed. It
-// returns once fn has had the current config; fn then runs on the
-// watcher's goroutine until ctx ends.
+// session expiry it re-reads both and calls fn if anything changed (it
+// follows sessions itself). It returns once fn has had the current config;
+// fn then runs on the watcher's goroutine until ctx ends, which ends the
+// goroutine.
 func (s *ServiceConfig) Watch(ctx context.Context, process string, fn func(map[string]string, error)) error {
 	pp, err := s.node(process)
 	if err != nil {
@@ -219,14 +219,14 @@ func (s *ServiceConfig) Watch(ctx context.Context, process string, fn func(map[s
 	if err != nil {
 		return err
 	}
-	chans := make([]<-chan zk.Event, len(w.paths))
+	w.chans = make([]<-chan zk.Event, len(w.paths))
 	for i := range w.paths {
-		if chans[i], err = w.read(ctx, i); err != nil {
-			return fmt.Errorf("watch config %s: %w", pp, err)
+		if err := w.read(ctx, i); err != nil {
+			return fmt.Errorf("config: watch %s: %w", pp, err)
 		}
 	}
 	w.report(true)
-	go w.run(ctx, sess, chans)
+	go followSessions(ctx, s.c, "config "+s.dir, sess, w)
 	return nil
 }
 
@@ -240,13 +240,14 @@ type configWatch struct {
 	fn     func(map[string]string, error)
 	paths  []string // the service's znode, then the process's
 	layers []layer
+	chans  []<-chan zk.Event // each layer's watch
 	last   map[string]string
 	lastOK bool
 }
 
 // read reads layer i with a data watch, or an exists watch while its znode
-// is missing.
-func (w *configWatch) read(ctx context.Context, i int) (<-chan zk.Event, error) {
+// is missing (in w.chans[i]).
+func (w *configWatch) read(ctx context.Context, i int) error {
 	p := w.paths[i]
 	for {
 		data, _, ch, err := w.c.GetW(ctx, p)
@@ -258,18 +259,20 @@ func (w *configWatch) read(ctx context.Context, i int) (<-chan zk.Event, error) 
 			}
 			if err == nil {
 				w.layers[i] = layer{values: map[string]string{}}
-				return ch, nil
+				w.chans[i] = ch
+				return nil
 			}
 		}
 		if err != nil {
-			if err := retry(ctx, w.c, err); err != nil {
-				return nil, err
+			if err := w.c.Retry(ctx, err); err != nil {
+				return err
 			}
 			continue
 		}
 		m, derr := decodeConfig(p, data)
 		w.layers[i] = layer{values: m, err: derr}
-		return ch, nil
+		w.chans[i] = ch
+		return nil
 	}
 }
 
@@ -292,80 +295,49 @@ func (w *configWatch) report(always bool) {
 	w.fn(maps.Clone(eff), nil)
 }
 
-func (w *configWatch) run(ctx context.Context, sess *zkclient.Session, chans []<-chan zk.Event) {
-	for {
-		if sess == nil || !sess.Alive() {
-			var err error
-			if sess, err = w.c.Session(ctx); err != nil {
-				return
-			}
-			resynced := true
-			for i := range w.paths {
-				if chans[i], err = w.read(ctx, i); err != nil {
-					resynced = false
-					break
-				}
-			}
-			if !resynced {
-				if ctx.Err() != nil || errors.Is(err, zkclient.ErrClosed) {
-					return
-				}
-				w.c.Logger().Error("config watcher failed; resyncing at the next session change", zap.String("config", w.paths[0]), zap.Error(err))
-				select {
-				case <-w.c.Changed():
-				case <-ctx.Done():
-					return
-				}
-				continue
-			}
-			w.report(false)
-			continue
+// resync re-reads both layers on a new session and reports a change.
+func (w *configWatch) resync(ctx context.Context) error {
+	for i := range w.paths {
+		if err := w.read(ctx, i); err != nil {
+			return err
 		}
-		var svc, own <-chan zk.Event
-		svc = chans[0]
-		if len(chans) > 1 {
-			own = chans[1]
-		}
-		var (
-			i  int
-			ev zk.Event
-		)
-		select {
-		case <-ctx.Done():
-			return
-		case <-sess.Done():
-			continue
-		case ev = <-svc:
-			i = 0
-		case ev = <-own:
-			i = 1
-		}
-		if ev.Type == zk.EventNotWatching {
-			// The session expired (or the client closed): the session
-			// ends before its watches are dropped; resync.
-			select {
-			case <-sess.Done():
-			case <-ctx.Done():
-				return
-			}
-			continue
-		}
-		var err error
-		if chans[i], err = w.read(ctx, i); err != nil {
-			if ctx.Err() != nil || errors.Is(err, zkclient.ErrClosed) {
-				return
-			}
-			w.c.Logger().Error("config watcher read failed", zap.String("path", w.paths[i]), zap.Error(err))
-			w.fn(nil, err)
-			chans[i] = nil
-			sess = nil // no usable session: resync at the next session change
-			select {
-			case <-w.c.Changed():
-			case <-ctx.Done():
-				return
-			}
-			continue
-		}
-		w.report(true)
 	}
+	w.report(false)
+	return nil
+}
+
+// step waits for either layer's watch and reads that layer again (see
+// watcher). A failed read is reported to fn too: its config is unknown
+// until the resync.
+func (w *configWatch) step(ctx context.Context, sess *zkclient.Session) error {
+	var own <-chan zk.Event
+	if len(w.chans) > 1 {
+		own = w.chans[1]
+	}
+	var (
+		i  int
+		ev zk.Event
+	)
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-sess.Done():
+		return nil
+	case ev = <-w.chans[0]:
+		i = 0
+	case ev = <-own:
+		i = 1
+	}
+	if ev.Type == zk.EventNotWatching {
+		awaitEnd(ctx, sess)
+		return nil
+	}
+	if err := w.read(ctx, i); err != nil {
+		if ctx.Err() == nil && !errors.Is(err, zkclient.ErrClosed) {
+			w.fn(nil, err)
+		}
+		return err
+	}
+	w.report(true)
+	return nil
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // ErrUndecided reports that nobody has proposed anything yet.
-var ErrUndecided = errors.New("coord: nothing proposed yet")
+var ErrUndecided = errors.New("consensus: nothing proposed yet")
 
 const proposalPrefix = "proposal-"
 
@@ -41,13 +41,13 @@ func (k *Consensus) Propose(ctx context.Context, value []byte) ([]byte, error) {
 		return v, err
 	}
 	if _, err := createSeq(ctx, k.c, nil, k.dir, proposalPrefix, value, zk.FlagSequence); err != nil {
-		return nil, fmt.Errorf("propose in %s: %w", k.dir, err)
+		return nil, fmt.Errorf("consensus: propose in %s: %w", k.dir, err)
 	}
 	// No sync needed here: a server has applied writes in their global
 	// order, so once it applied ours it shows every lower proposal too.
 	v, err = k.lowest(ctx)
 	if errors.Is(err, ErrUndecided) {
-		return nil, fmt.Errorf("consensus %s: own proposal not visible: %w", k.dir, err)
+		return nil, fmt.Errorf("consensus: %s: own proposal not visible: %w", k.dir, err)
 	}
 	return v, err
 }
@@ -60,7 +60,7 @@ func (k *Consensus) Decided(ctx context.Context) ([]byte, error) {
 		if err == nil || errors.Is(err, zk.ErrNoNode) {
 			break
 		}
-		if err := retry(ctx, k.c, err); err != nil {
+		if err := k.c.Retry(ctx, err); err != nil {
 			return nil, err
 		}
 	}
@@ -74,7 +74,7 @@ func (k *Consensus) lowest(ctx context.Context) ([]byte, error) {
 			return nil, ErrUndecided
 		}
 		if err != nil {
-			if err := retry(ctx, k.c, err); err != nil {
+			if err := k.c.Retry(ctx, err); err != nil {
 				return nil, err
 			}
 			continue
@@ -85,10 +85,10 @@ func (k *Consensus) lowest(ctx context.Context) ([]byte, error) {
 		}
 		data, _, err := k.c.Get(ctx, k.dir+"/"+nodes[0].name)
 		if errors.Is(err, zk.ErrNoNode) {
-			return nil, fmt.Errorf("consensus %s: the lowest proposal %s was deleted; the decision is void", k.dir, nodes[0].name)
+			return nil, fmt.Errorf("consensus: %s: the lowest proposal %s was deleted; the decision is void", k.dir, nodes[0].name)
 		}
 		if err != nil {
-			if err := retry(ctx, k.c, err); err != nil {
+			if err := k.c.Retry(ctx, err); err != nil {
 				return nil, err
 			}
 			continue

@@ -21,7 +21,7 @@ import (
 
 // ErrNoService reports that a service has no entry: nothing is published
 // under its class and name (and, for LookupOrFile, no local file has it).
-var ErrNoService = errors.New("coord: no such service")
+var ErrNoService = errors.New("discovery: no such service")
 
 // Entry is one published instance of a service.
 type Entry struct {
@@ -35,13 +35,14 @@ type Entry struct {
 //
 //	<base>/<class>/<name>/<key>   one entry per instance, ephemeral by default
 //
-// The class may itself contain '/' (e.g. "db/postgres"). Publish writes
-// JSON, which YAML readers (the original's) read too; readers accept JSON
-// or YAML.
+// The class may itself contain '/' (e.g. "db/postgres"). Discovery only
+// names pools: Service(class, name) returns the pool, whose methods
+// publish, find and watch its entries. Publish writes JSON, which YAML
+// readers (the original's) read too; readers accept JSON or YAML.
 //
 // An ephemeral entry lives as long as the session it was published on:
 // after expiry it is gone and the publisher must publish again on the new
-// session. Keep does that.
+// session. Service.Keep does that.
 type Discovery struct {
 	c    *zkclient.Client
 	base string
@@ -65,7 +66,9 @@ func NewService(c *zkclient.Client, path string) *Service {
 	return &Service{c: c, path: path, class: path, name: "-"}
 }
 
-// Service returns the pool of class/name.
+// Service returns the pool of class/name, or an error when class or name
+// is not a valid znode path (class components and name must be non-empty
+// names without '/').
 func (d *Discovery) Service(class, name string) (*Service, error) {
 	sp, err := d.ServicePath(class, name)
 	if err != nil {
@@ -74,48 +77,35 @@ func (d *Discovery) Service(class, name string) (*Service, error) {
 	return &Service{c: d.c, path: sp, class: class, name: name}, nil
 }
 
-// Path is the znode whose children are the pool's entries.
-func (s *Service) Path() string { return s.path }
-
 // ServicePath is the znode whose children are the entries of class/name.
 func (d *Discovery) ServicePath(class, name string) (string, error) {
 	if class == "" {
-		return "", errors.New("empty service class")
+		return "", errors.New("discovery: empty service class")
 	}
 	for _, part := range strings.Split(class, "/") {
 		if err := validName("service class component", part); err != nil {
-			return "", fmt.Errorf("service class %q: %w", class, err)
+			return "", fmt.Errorf("discovery: service class %q: %w", class, err)
 		}
 	}
 	if err := validName("service name", name); err != nil {
-		return "", err
+		return "", fmt.Errorf("discovery: %w", err)
 	}
 	return d.base + "/" + class + "/" + name, nil
 }
 
-// Publish writes key's entry for class/name with meta encoded as JSON (a
-// json.RawMessage is written as is), replacing an existing entry in one
-// multi. An ephemeral entry belongs to sess: it returns ErrSessionLost when
-// sess has ended before the write. (If sess ends during the call, the entry
-// may land on the client's next session instead, which only makes it live
-// longer.)
-func (d *Discovery) Publish(ctx context.Context, sess *zkclient.Session, class, name, key string, meta any, ephemeral bool) error {
-	svc, err := d.Service(class, name)
-	if err != nil {
-		return err
-	}
-	return svc.Publish(ctx, sess, key, meta, ephemeral)
-}
-
-// Publish writes key's entry, replacing an existing one (see
-// Discovery.Publish).
+// Publish writes key's entry with meta encoded as JSON (a json.RawMessage
+// is written as is), replacing an existing entry in one multi, so readers
+// never see the instance missing. An ephemeral entry belongs to sess: it
+// returns ErrSessionLost when sess has ended before the write. (If sess
+// ends during the call, the entry may land on the client's next session
+// instead, which only makes it live longer.)
 func (s *Service) Publish(ctx context.Context, sess *zkclient.Session, key string, meta any, ephemeral bool) error {
 	if err := validName("service key", key); err != nil {
-		return err
+		return fmt.Errorf("discovery: %w", err)
 	}
 	data, err := json.Marshal(meta)
 	if err != nil {
-		return fmt.Errorf("publish %s: encode metadata: %w", s.path, err)
+		return fmt.Errorf("discovery: publish in %s: encode metadata: %w", s.path, err)
 	}
 	flags := int32(zk.FlagPersistent)
 	if ephemeral {
@@ -147,8 +137,8 @@ func (s *Service) Publish(ctx context.Context, sess *zkclient.Session, key strin
 				continue // it went, or came back, meanwhile
 			}
 		}
-		if err := retry(ctx, s.c, err); err != nil {
-			return fmt.Errorf("publish %s: %w", p, err)
+		if err := s.c.Retry(ctx, err); err != nil {
+			return fmt.Errorf("discovery: publish %s: %w", p, err)
 		}
 	}
 }
@@ -158,11 +148,11 @@ func (s *Service) Publish(ctx context.Context, sess *zkclient.Session, key strin
 // would then answer to one name) but waits for it to go. See Register.
 func (s *Service) Register(ctx context.Context, sess *zkclient.Session, key string, meta any) error {
 	if err := validName("service key", key); err != nil {
-		return err
+		return fmt.Errorf("discovery: %w", err)
 	}
 	data, err := json.Marshal(meta)
 	if err != nil {
-		return fmt.Errorf("register in %s: encode metadata: %w", s.path, err)
+		return fmt.Errorf("discovery: register in %s: encode metadata: %w", s.path, err)
 	}
 	return Register(ctx, s.c, sess, s.path+"/"+key, data)
 }
@@ -178,15 +168,6 @@ func (s *Service) Update(ctx context.Context, key string, meta any) error {
 }
 
 // Unpublish removes key's entry (a missing entry is not an error).
-func (d *Discovery) Unpublish(ctx context.Context, class, name, key string) error {
-	svc, err := d.Service(class, name)
-	if err != nil {
-		return err
-	}
-	return svc.Unpublish(ctx, key)
-}
-
-// Unpublish removes key's entry (a missing entry is not an error).
 func (s *Service) Unpublish(ctx context.Context, key string) error {
 	err := deleteOwn(ctx, s.c, s.path+"/"+key)
 	if errors.Is(err, zk.ErrNoNode) {
@@ -197,16 +178,8 @@ func (s *Service) Unpublish(ctx context.Context, key string) error {
 
 // Keep publishes an ephemeral entry and publishes it again on every new
 // session, until ctx ends; then it removes the entry (if it is still this
-// client's) and returns ctx's error. Other errors end it early.
-func (d *Discovery) Keep(ctx context.Context, class, name, key string, meta any) error {
-	svc, err := d.Service(class, name)
-	if err != nil {
-		return err
-	}
-	return svc.Keep(ctx, key, meta)
-}
-
-// Keep is Discovery.Keep for this pool.
+// client's) and returns ctx's error. Other errors end it early. It follows
+// sessions itself: it takes no Session.
 func (s *Service) Keep(ctx context.Context, key string, meta any) error {
 	for {
 		sess, err := s.c.Session(ctx)
@@ -242,16 +215,6 @@ func (s *Service) Keep(ctx context.Context, key string, meta any) error {
 	return ctx.Err()
 }
 
-// Lookup returns every entry of class/name, sorted by key, or an error
-// wrapping ErrNoService when there is none.
-func (d *Discovery) Lookup(ctx context.Context, class, name string) ([]Entry, error) {
-	svc, err := d.Service(class, name)
-	if err != nil {
-		return nil, err
-	}
-	return svc.Lookup(ctx)
-}
-
 // Lookup returns every entry of the pool, sorted by key, or an error
 // wrapping ErrNoService when there is none.
 func (s *Service) Lookup(ctx context.Context) ([]Entry, error) {
@@ -270,7 +233,7 @@ func (s *Service) Lookup(ctx context.Context) ([]Entry, error) {
 				return entries, nil
 			}
 		}
-		if err := retry(ctx, s.c, err); err != nil {
+		if err := s.c.Retry(ctx, err); err != nil {
 			return nil, err
 		}
 	}
@@ -348,16 +311,6 @@ func yamlReadable(raw []byte) []byte {
 	return out
 }
 
-// Pick returns one entry of class/name chosen at random, spreading clients
-// over the instances, or an error wrapping ErrNoService.
-func (d *Discovery) Pick(ctx context.Context, class, name string) (Entry, error) {
-	svc, err := d.Service(class, name)
-	if err != nil {
-		return Entry{}, err
-	}
-	return svc.Pick(ctx)
-}
-
 // Pick returns one entry chosen at random, or an error wrapping ErrNoService.
 func (s *Service) Pick(ctx context.Context) (Entry, error) {
 	entries, err := s.Lookup(ctx)
@@ -374,16 +327,20 @@ func (s *Service) Pick(ctx context.Context) (Entry, error) {
 // Other errors (ZooKeeper unreachable) are returned as they are: a stale
 // local file must not silently stand in for a live registry.
 func (d *Discovery) LookupOrFile(ctx context.Context, class, name, file string) ([]Entry, error) {
-	entries, err := d.Lookup(ctx, class, name)
+	svc, err := d.Service(class, name)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := svc.Lookup(ctx)
 	if !errors.Is(err, ErrNoService) {
 		return entries, err
 	}
-	sp, _ := d.ServicePath(class, name)
+	sp := svc.path
 	raw, ferr := os.ReadFile(file)
 	if ferr != nil {
 		return nil, fmt.Errorf("%w: class %q name %q is neither published in ZooKeeper (nothing under %s) nor in a local file (%v)", ErrNoService, class, name, sp, ferr)
 	}
-	entries, err = fileEntries(fmt.Sprintf("service %s/%s: local file %s", class, name, file), "file:"+file, raw)
+	entries, err = fileEntries(fmt.Sprintf("discovery: service %s/%s: local file %s", class, name, file), "file:"+file, raw)
 	if err != nil || len(entries) > 0 {
 		return entries, err
 	}
@@ -419,22 +376,14 @@ func fileEntries(where, key string, raw []byte) ([]Entry, error) {
 	return nil, nil
 }
 
-// Watch calls fn with the entries of class/name (sorted by key, possibly
-// none) now and after every change of the pool: an instance published,
-// replaced, changed or gone. It returns once fn has had the current pool;
-// fn then runs on the watcher's goroutine until ctx ends. The watcher keeps
-// a children watch on the service and a data watch per entry, so a change
-// costs reads of what changed only. After a session expiry it re-reads the
-// pool and calls fn if it changed meanwhile.
-func (d *Discovery) Watch(ctx context.Context, class, name string, fn func([]Entry)) error {
-	svc, err := d.Service(class, name)
-	if err != nil {
-		return err
-	}
-	return svc.Watch(ctx, fn)
-}
-
-// Watch is Discovery.Watch for this pool.
+// Watch calls fn with the pool's entries (sorted by key, possibly none)
+// now and after every change: an instance published, replaced, changed or
+// gone. It returns once fn has had the current pool; fn then runs on the
+// watcher's goroutine until ctx ends (which ends the goroutine). The
+// watcher keeps a children watch on the service and a data watch per
+// entry, so a change costs reads of what changed only. It follows sessions
+// itself: after a session expiry it re-reads the pool and calls fn if it
+// changed meanwhile.
 func (s *Service) Watch(ctx context.Context, fn func([]Entry)) error {
 	w := &poolWatch{
 		s: s, fn: fn,
@@ -447,13 +396,15 @@ func (s *Service) Watch(ctx context.Context, fn func([]Entry)) error {
 	if err != nil {
 		return err
 	}
-	ch, err := w.refresh(ctx, true)
-	if err != nil {
+	if err := w.refresh(ctx, true); err != nil {
 		close(w.stop)
-		return fmt.Errorf("watch %s: %w", s.path, err)
+		return fmt.Errorf("discovery: watch %s: %w", s.path, err)
 	}
 	w.report(true)
-	go w.run(ctx, sess, ch)
+	go func() {
+		defer close(w.stop) // ends the entry watches' forwarders
+		followSessions(ctx, s.c, "discovery "+s.path, sess, w)
+	}()
 	return nil
 }
 
@@ -468,15 +419,17 @@ type poolWatch struct {
 	entries map[string]Entry
 	gens    map[string]int // key → generation of its data watch
 	gen     int
-	last    []Entry // what fn had last
+	last    []Entry         // what fn had last
+	ch      <-chan zk.Event // the children (or exists) watch on the service
 	events  chan keyedEvent[entryWatch]
 	stop    chan struct{}
 }
 
 // refresh lists the pool (re-arming the children watch, or an exists watch
-// while the service znode is missing) and reads the entries it does not
-// watch yet; with full it re-reads all (a new session has no watches).
-func (w *poolWatch) refresh(ctx context.Context, full bool) (<-chan zk.Event, error) {
+// while the service znode is missing, in w.ch) and reads the entries it
+// does not watch yet; with full it re-reads all (a new session has no
+// watches).
+func (w *poolWatch) refresh(ctx context.Context, full bool) error {
 	c := w.s.c
 	for {
 		names, ch, err := c.ChildrenW(ctx, w.s.path)
@@ -489,8 +442,8 @@ func (w *poolWatch) refresh(ctx context.Context, full bool) (<-chan zk.Event, er
 			names = nil
 		}
 		if err != nil {
-			if err := retry(ctx, c, err); err != nil {
-				return nil, err
+			if err := c.Retry(ctx, err); err != nil {
+				return err
 			}
 			continue
 		}
@@ -513,12 +466,13 @@ func (w *poolWatch) refresh(ctx context.Context, full bool) (<-chan zk.Event, er
 			}
 		}
 		if err := w.readEntries(ctx, want); err != nil {
-			if err := retry(ctx, c, err); err != nil {
-				return nil, err
+			if err := c.Retry(ctx, err); err != nil {
+				return err
 			}
 			continue
 		}
-		return ch, nil
+		w.ch = ch
+		return nil
 	}
 }
 
@@ -584,60 +538,45 @@ func samePool(a, b []Entry) bool {
 	return true
 }
 
-func (w *poolWatch) run(ctx context.Context, sess *zkclient.Session, ch <-chan zk.Event) {
-	defer close(w.stop)
-	c := w.s.c
-	var err error
-	for {
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, zkclient.ErrClosed) {
-				return
-			}
-			c.Logger().Error("discovery watcher failed; resyncing at the next session change", zap.String("service", w.s.path), zap.Error(err))
-			select {
-			case <-c.Changed():
-			case <-ctx.Done():
-				return
-			}
-			err, ch = nil, nil
+// resync re-reads the whole pool on a new session and reports a change.
+func (w *poolWatch) resync(ctx context.Context) error {
+	if err := w.refresh(ctx, true); err != nil {
+		return err
+	}
+	w.report(false)
+	return nil
+}
+
+// step waits for the pool's or an entry's watch (see watcher).
+func (w *poolWatch) step(ctx context.Context, sess *zkclient.Session) error {
+	select {
+	case <-ctx.Done():
+	case <-sess.Done():
+	case ev := <-w.ch:
+		if ev.Type == zk.EventNotWatching {
+			awaitEnd(ctx, sess)
+			return nil
 		}
-		if ch == nil || !sess.Alive() {
-			if sess, err = c.Session(ctx); err != nil {
-				continue
-			}
-			if ch, err = w.refresh(ctx, true); err == nil {
-				w.report(false)
-			}
-			continue
+		if err := w.refresh(ctx, false); err != nil {
+			return err
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case ev := <-ch:
-			if ev.Type == zk.EventNotWatching {
-				ch = nil
-				continue
-			}
-			if ch, err = w.refresh(ctx, false); err == nil {
+		w.report(false)
+	case e := <-w.events:
+		if w.gens[e.key.key] != e.key.gen {
+			return nil
+		}
+		// Changed, or deleted (perhaps replaced): read it again.
+		delete(w.gens, e.key.key)
+		for {
+			err := w.readEntries(ctx, []string{e.key.key})
+			if err == nil {
 				w.report(false)
+				return nil
 			}
-		case e := <-w.events:
-			if e.ev.Type == zk.EventNotWatching || w.gens[e.key.key] != e.key.gen {
-				continue
+			if err := w.s.c.Retry(ctx, err); err != nil {
+				return err
 			}
-			// Changed, or deleted (perhaps replaced): read it again.
-			delete(w.gens, e.key.key)
-			for {
-				if err = w.readEntries(ctx, []string{e.key.key}); err == nil {
-					w.report(false)
-					break
-				}
-				if err = retry(ctx, c, err); err != nil {
-					break
-				}
-			}
-		case <-sess.Done():
-			ch = nil
 		}
 	}
+	return nil
 }

@@ -53,7 +53,7 @@ func TestDiscoveryRoundTrip(t *testing.T) {
 		"tags":   []any{"primary", "ssd"},
 	}
 	// A class containing '/' is a deeper path.
-	if err := d.Publish(ctx, sess, "db/postgres", "orders", "10.0.0.7", meta, true); err != nil {
+	if err := svcOf(t, d, "db/postgres", "orders").Publish(ctx, sess, "10.0.0.7", meta, true); err != nil {
 		t.Fatal(err)
 	}
 	sp, _ := d.ServicePath("db/postgres", "orders")
@@ -63,7 +63,7 @@ func TestDiscoveryRoundTrip(t *testing.T) {
 	if st, _ := c.Exists(ctx, sp+"/10.0.0.7"); st == nil || st.EphemeralOwner != sess.ID() {
 		t.Fatalf("entry missing or not ephemeral: %+v", st)
 	}
-	entries, err := d.Lookup(ctx, "db/postgres", "orders")
+	entries, err := svcOf(t, d, "db/postgres", "orders").Lookup(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,20 +72,20 @@ func TestDiscoveryRoundTrip(t *testing.T) {
 	}
 	// Replacing an entry.
 	meta["port"] = 5433
-	if err := d.Publish(ctx, sess, "db/postgres", "orders", "10.0.0.7", meta, true); err != nil {
+	if err := svcOf(t, d, "db/postgres", "orders").Publish(ctx, sess, "10.0.0.7", meta, true); err != nil {
 		t.Fatal(err)
 	}
-	e, err := d.Pick(ctx, "db/postgres", "orders")
+	e, err := svcOf(t, d, "db/postgres", "orders").Pick(ctx)
 	if err != nil || e.Meta["port"] != 5433 {
 		t.Fatalf("after replacing: %+v %v", e, err)
 	}
 	// Pick spreads over the instances.
-	if err := d.Publish(ctx, sess, "db/postgres", "orders", "10.0.0.8", map[string]any{"port": 5432}, false); err != nil {
+	if err := svcOf(t, d, "db/postgres", "orders").Publish(ctx, sess, "10.0.0.8", map[string]any{"port": 5432}, false); err != nil {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}
 	for range 64 {
-		e, err := d.Pick(ctx, "db/postgres", "orders")
+		e, err := svcOf(t, d, "db/postgres", "orders").Pick(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,20 +95,20 @@ func TestDiscoveryRoundTrip(t *testing.T) {
 		t.Fatalf("64 picks chose only %v", seen)
 	}
 	// Nothing published: a clear error.
-	_, err = d.Pick(ctx, "db/postgres", "invoices")
+	_, err = svcOf(t, d, "db/postgres", "invoices").Pick(ctx)
 	if !errors.Is(err, recipe.ErrNoService) || !strings.Contains(err.Error(), "invoices") {
 		t.Fatalf("Pick of an unknown service: %v", err)
 	}
-	if err := d.Publish(ctx, sess, "", "x", "k", nil, true); err == nil {
+	if _, err := d.Service("", "x"); err == nil {
 		t.Fatal("published with an empty class")
 	}
-	if err := d.Publish(ctx, sess, "a//b", "x", "k", nil, true); err == nil {
+	if _, err := d.Service("a//b", "x"); err == nil {
 		t.Fatal("published with an empty class component")
 	}
-	if err := d.Unpublish(ctx, "db/postgres", "orders", "10.0.0.8"); err != nil {
+	if err := svcOf(t, d, "db/postgres", "orders").Unpublish(ctx, "10.0.0.8"); err != nil {
 		t.Fatal(err)
 	}
-	if es, _ := d.Lookup(ctx, "db/postgres", "orders"); len(es) != 1 {
+	if es, _ := svcOf(t, d, "db/postgres", "orders").Lookup(ctx); len(es) != 1 {
 		t.Fatalf("after unpublish: %v", keysOf(es))
 	}
 }
@@ -121,16 +121,16 @@ func TestDiscoveryWatch(t *testing.T) {
 	sess := sessionOf(t, pub)
 	calls := make(poolEvents, 100)
 	// Watching a service nobody published yet.
-	if err := recipe.NewDiscovery(sub, base).Watch(ctx, "web", "api", func(es []recipe.Entry) { calls <- es }); err != nil {
+	if err := svcOf(t, recipe.NewDiscovery(sub, base), "web", "api").Watch(ctx, func(es []recipe.Entry) { calls <- es }); err != nil {
 		t.Fatal(err)
 	}
 	calls.next(t, "the empty pool", func(es []recipe.Entry) bool { return len(es) == 0 })
-	if err := d.Publish(ctx, sess, "web", "api", "k1", map[string]any{"w": 1}, true); err != nil {
+	if err := svcOf(t, d, "web", "api").Publish(ctx, sess, "k1", map[string]any{"w": 1}, true); err != nil {
 		t.Fatal(err)
 	}
 	calls.next(t, "k1", func(es []recipe.Entry) bool { return keysOf(es) == "k1" })
 	// A second key triggers the callback.
-	if err := d.Publish(ctx, sess, "web", "api", "k2", map[string]any{"w": 2}, true); err != nil {
+	if err := svcOf(t, d, "web", "api").Publish(ctx, sess, "k2", map[string]any{"w": 2}, true); err != nil {
 		t.Fatal(err)
 	}
 	calls.next(t, "k1,k2", func(es []recipe.Entry) bool { return keysOf(es) == "k1,k2" })
@@ -139,7 +139,7 @@ func TestDiscoveryWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls.next(t, "k1 changed", func(es []recipe.Entry) bool { return len(es) == 2 && es[0].Meta["w"] == 10 })
-	if err := d.Publish(ctx, sess, "web", "api", "k1", map[string]any{"w": 11}, true); err != nil {
+	if err := svcOf(t, d, "web", "api").Publish(ctx, sess, "k1", map[string]any{"w": 11}, true); err != nil {
 		t.Fatal(err)
 	}
 	calls.next(t, "k1 replaced", func(es []recipe.Entry) bool { return len(es) == 2 && es[0].Meta["w"] == 11 })
@@ -148,7 +148,7 @@ func TestDiscoveryWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls.next(t, "k2 garbled", func(es []recipe.Entry) bool { return len(es) == 2 && es[1].Meta == nil })
-	if err := d.Unpublish(ctx, "web", "api", "k2"); err != nil {
+	if err := svcOf(t, d, "web", "api").Unpublish(ctx, "k2"); err != nil {
 		t.Fatal(err)
 	}
 	calls.next(t, "k2 gone", func(es []recipe.Entry) bool { return keysOf(es) == "k1" })
@@ -189,7 +189,7 @@ func TestDiscoveryLookupOrFile(t *testing.T) {
 		t.Fatalf("garbage file: %v", err)
 	}
 	// Published wins over the file.
-	if err := d.Publish(ctx, sessionOf(t, c), "db", "orders", "live", map[string]any{"host": "zk"}, true); err != nil {
+	if err := svcOf(t, d, "db", "orders").Publish(ctx, sessionOf(t, c), "live", map[string]any{"host": "zk"}, true); err != nil {
 		t.Fatal(err)
 	}
 	es, err = d.LookupOrFile(ctx, "db", "orders", yml)
@@ -210,10 +210,11 @@ func TestDiscoveryAcrossExpiry(t *testing.T) {
 	d := recipe.NewDiscovery(pub, base)
 	kctx, stopKeep := context.WithCancel(ctx)
 	kept := make(chan error, 1)
-	go func() { kept <- d.Keep(kctx, "svc", "x", "pub", map[string]any{"v": 1}) }()
+	keeper := svcOf(t, d, "svc", "x")
+	go func() { kept <- keeper.Keep(kctx, "pub", map[string]any{"v": 1}) }()
 
 	calls := make(poolEvents, 100)
-	if err := recipe.NewDiscovery(sub, base).Watch(ctx, "svc", "x", func(es []recipe.Entry) { calls <- es }); err != nil {
+	if err := svcOf(t, recipe.NewDiscovery(sub, base), "svc", "x").Watch(ctx, func(es []recipe.Entry) { calls <- es }); err != nil {
 		t.Fatal(err)
 	}
 	calls.next(t, "the kept entry", func(es []recipe.Entry) bool { return keysOf(es) == "pub" })
@@ -225,14 +226,14 @@ func TestDiscoveryAcrossExpiry(t *testing.T) {
 	// The watcher is cut off while the pool changes, and its session expires.
 	old := sessionOf(t, sub)
 	wp.Blackhole()
-	if err := recipe.NewDiscovery(other, base).Publish(ctx, sessionOf(t, other), "svc", "x", "other", nil, true); err != nil {
+	if err := svcOf(t, recipe.NewDiscovery(other, base), "svc", "x").Publish(ctx, sessionOf(t, other), "other", nil, true); err != nil {
 		t.Fatal(err)
 	}
 	shared.WaitSessionGone(t, old.ID())
 	wp.Restore()
 	calls.next(t, "both entries after the resync", func(es []recipe.Entry) bool { return keysOf(es) == "pub,other" || keysOf(es) == "other,pub" })
 	// And it keeps watching.
-	if err := recipe.NewDiscovery(other, base).Unpublish(ctx, "svc", "x", "other"); err != nil {
+	if err := svcOf(t, recipe.NewDiscovery(other, base), "svc", "x").Unpublish(ctx, "other"); err != nil {
 		t.Fatal(err)
 	}
 	calls.next(t, "other gone", func(es []recipe.Entry) bool { return keysOf(es) == "pub" })
@@ -242,4 +243,14 @@ func TestDiscoveryAcrossExpiry(t *testing.T) {
 		t.Fatalf("Keep returned %v", err)
 	}
 	calls.next(t, "the entry withdrawn", func(es []recipe.Entry) bool { return len(es) == 0 })
+}
+
+// svcOf is d's pool of class/name.
+func svcOf(t *testing.T, d *recipe.Discovery, class, name string) *recipe.Service {
+	t.Helper()
+	svc, err := d.Service(class, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
 }

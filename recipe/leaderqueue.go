@@ -10,13 +10,10 @@ import (
 	"github.com/paddock-zk/paddock/zkclient"
 )
 
-// ErrSessionLost reports that the session a candidacy (or any ephemeral
-// state) belonged to has ended: the caller must start over on a new one.
-var ErrSessionLost = errors.New("zookeeper session lost")
-
 // ErrCandidacyLost reports that a candidate's znode disappeared while its
-// session lived (someone deleted it).
-var ErrCandidacyLost = errors.New("candidacy znode is gone")
+// session lived (someone deleted it, or it claimed a role): it is no
+// longer queued, and must Join again to stand.
+var ErrCandidacyLost = errors.New("leaderqueue: candidacy znode is gone")
 
 const candidatePrefix = "candidate-"
 
@@ -74,7 +71,7 @@ func (e *LeaderQueue) Join(ctx context.Context, sess *zkclient.Session, data []b
 		if errors.Is(err, ErrSessionLost) || ctx.Err() != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("join election %s: %w", e.dir, err)
+		return nil, fmt.Errorf("leaderqueue: join %s: %w", e.dir, err)
 	}
 	seq, _ := parseSeq(p[strings.LastIndex(p, "/")+1:], candidatePrefix)
 	return &Candidate{e: e, sess: sess, key: p, seq: seq}, nil
@@ -120,7 +117,7 @@ func (cd *Candidate) Lead(ctx context.Context, observe func(Standing)) error {
 		}
 		names, err := cd.e.Candidates(ctx)
 		if err != nil {
-			if err := cd.retry(ctx, err); err != nil {
+			if err := c.RetryIn(ctx, cd.sess, err); err != nil {
 				return err
 			}
 			continue
@@ -148,7 +145,7 @@ func (cd *Candidate) Lead(ctx context.Context, observe func(Standing)) error {
 		pred := names[idx-1]
 		stat, ch, err := c.ExistsW(ctx, cd.e.dir+"/"+pred)
 		if err != nil {
-			if err := cd.retry(ctx, err); err != nil {
+			if err := c.RetryIn(ctx, cd.sess, err); err != nil {
 				return err
 			}
 			continue
@@ -170,51 +167,12 @@ func (cd *Candidate) Lead(ctx context.Context, observe func(Standing)) error {
 	}
 }
 
-// retry decides whether a failed read is worth another try on this session.
-func (cd *Candidate) retry(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if !zkclient.IsConnectionError(err) {
-		return err
-	}
-	if err := cd.e.c.WaitConnected(ctx); err != nil {
-		return err
-	}
-	if !cd.sess.Alive() {
-		return ErrSessionLost
-	}
-	return nil
-}
-
 // Gone returns a channel closed once the candidacy ends: its znode deleted
-// or its session over. A leader selects on it to step down without waiting
-// for its next write to fail.
+// or its session over (or ctx ended, which also stops the watch behind it).
+// A leader selects on it to step down without waiting for its next write
+// to fail.
 func (cd *Candidate) Gone(ctx context.Context) <-chan struct{} {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for cd.sess.Alive() && ctx.Err() == nil {
-			stat, ch, err := cd.e.c.ExistsW(ctx, cd.key)
-			if err != nil {
-				if cd.retry(ctx, err) != nil {
-					return
-				}
-				continue
-			}
-			if stat == nil {
-				return
-			}
-			select {
-			case <-ch:
-			case <-cd.sess.Done():
-				return
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return done
+	return watchHeld(ctx, cd.e.c, cd.sess, cd.key).Done()
 }
 
 // Position is the candidate's place: 0 at the front (leading), n when n

@@ -68,12 +68,14 @@ func TestLeaderQueueOrderAndSuccession(t *testing.T) {
 func TestLeaderQueueIsHerdFree(t *testing.T) {
 	// 50 candidates queue; the leader's departure must wake exactly one of
 	// them: the others' watches are on their predecessors, which stay.
+	// (Sessions that survive a stalled machine: see
+	// TestBagWatchCostIsConstant.)
 	ctx := ctxT(t)
-	c := dial(t, shared.Addr())
+	c := dialTimeout(t, shared.Addr(), maxSession)
 	dir := recipeDir(t, c)
 	sess, _ := c.Session(ctx)
 	el := recipe.NewLeaderQueue(c, dir)
-	leaderConn := dial(t, shared.Addr()) // the leader resigns through its own connection
+	leaderConn := dialTimeout(t, shared.Addr(), maxSession) // the leader resigns through its own connection
 	const n = 50
 	cands := make([]*recipe.Candidate, n)
 	leaderSess, _ := leaderConn.Session(ctx)

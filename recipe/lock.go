@@ -38,7 +38,7 @@ func NewMutex(c *zkclient.Client, dir string) *Mutex { return &Mutex{c: c, dir: 
 
 // errAlreadyHeld reports a Lock of a Mutex its owner holds: ZooKeeper locks
 // are not reentrant here.
-var errAlreadyHeld = errors.New("coord: Mutex already held; Unlock it first")
+var errAlreadyHeld = errors.New("lock: Mutex already held; Unlock it first")
 
 // Lock blocks until it holds the lock, or ctx ends. If the session expires
 // while it waits, it queues again on the next session (a waiter holds
@@ -113,7 +113,7 @@ func waitFirst(ctx context.Context, c *zkclient.Client, sess *zkclient.Session, 
 		}
 		names, _, err := c.Children(ctx, dir)
 		if err != nil {
-			if err := retry(ctx, c, err); err != nil {
+			if err := c.Retry(ctx, err); err != nil {
 				return false, err
 			}
 			continue
@@ -138,7 +138,7 @@ func waitFirst(ctx context.Context, c *zkclient.Client, sess *zkclient.Session, 
 		}
 		stat, ch, err := c.ExistsW(ctx, dir+"/"+nodes[idx-1].name)
 		if err != nil {
-			if err := retry(ctx, c, err); err != nil {
+			if err := c.Retry(ctx, err); err != nil {
 				return false, err
 			}
 			continue
@@ -198,9 +198,3 @@ func (m *Mutex) Key() string {
 	}
 	return m.h.key
 }
-
-var closedChan = func() chan struct{} {
-	ch := make(chan struct{})
-	close(ch)
-	return ch
-}()

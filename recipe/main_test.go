@@ -17,7 +17,19 @@ import (
 // Tests that stop or cut the server start their own.
 var shared *zktest.Server
 
-func TestMain(m *testing.M) { zktest.Main(m, &shared) }
+// servers is the shared ZooKeeper's address, set before any test or
+// Example runs: the Examples dial it as a program would dial its ensemble.
+var servers []string
+
+func TestMain(m *testing.M) { zktest.MainNoLeaks(withServers{m}, &shared) }
+
+// withServers sets servers once the shared server is up.
+type withServers struct{ m *testing.M }
+
+func (w withServers) Run() int {
+	servers = []string{shared.Addr()}
+	return w.m.Run()
+}
 
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -28,9 +40,18 @@ func ctxT(t *testing.T) context.Context {
 // dial connects to addr with a short session timeout.
 func dial(t *testing.T, addr string) *zkclient.Client {
 	t.Helper()
+	return dialTimeout(t, addr, time.Second)
+}
+
+// dialTimeout connects to addr with the session timeout given. The library
+// drops a connection after 2/3 of it without a byte from the server, so a
+// 1 s session is cut off by any 0.7 s stall of a loaded machine; tests that
+// count requests use the longest the test server grants (maxSession).
+func dialTimeout(t *testing.T, addr string, session time.Duration) *zkclient.Client {
+	t.Helper()
 	c, err := zkclient.Dial(ctxT(t), zkclient.Config{
 		Servers:        []string{addr},
-		SessionTimeout: time.Second,
+		SessionTimeout: session,
 		ConnectTimeout: 10 * time.Second,
 		Logger:         zaptest.NewLogger(t),
 	})
@@ -102,16 +123,54 @@ func proxied(t *testing.T) (*zktest.Proxy, *zkclient.Client) {
 	return p, dial(t, p.Addr())
 }
 
+// maxSession is the longest session timeout the test server grants
+// (20 ticks of 250 ms).
+const maxSession = 5 * time.Second
+
 // settled returns c's counters once every watch notification caused by
 // writes made so far has reached it: ZooKeeper sends a notification before
 // the replies that follow it on the same connection, so a Sync round trip
-// flushes them. Use cost to compare two of them.
+// flushes them. Use cost to compare two of them. A Sync lost with the
+// connection is sent again (the measurement is void then: see steady).
 func settled(t *testing.T, c *zkclient.Client) zkclient.Stats {
 	t.Helper()
-	if err := c.Sync(ctxT(t), "/"); err != nil {
+	if _, err := zkclient.RetryRead(ctxT(t), c, func() (struct{}, error) {
+		return struct{}{}, c.Sync(ctxT(t), "/")
+	}); err != nil {
 		t.Fatal(err)
 	}
 	return c.Stats()
+}
+
+// steady runs measure until it runs without a session-state change
+// (disconnection, reconnection, expiry) of any of clients, at most 5 times,
+// and fails the test if none did. Connection loss is not a recipe's cost:
+// requests lost with a connection are sent again (and counted again), and
+// an expired session makes a watcher read everything afresh. Under load a
+// stalled machine drops connections; a count is exact only when measured
+// over an unbroken connection, so a measurement spanning a break is void.
+func steady(t *testing.T, clients []*zkclient.Client, measure func()) {
+	t.Helper()
+	for try := 1; try <= 5; try++ {
+		changed := make([]<-chan struct{}, len(clients))
+		for i, c := range clients {
+			changed[i] = c.Changed()
+		}
+		measure()
+		broken := false
+		for _, ch := range changed {
+			select {
+			case <-ch:
+				broken = true
+			default:
+			}
+		}
+		if !broken {
+			return
+		}
+		t.Logf("a connection broke during measurement %d; measuring again", try)
+	}
+	t.Fatal("no measurement over unbroken connections in 5 tries (the machine is too loaded)")
 }
 
 // cost is what happened between two settled points, not counting the

@@ -32,7 +32,7 @@ func Register(ctx context.Context, c *zkclient.Client, sess *zkclient.Session, p
 			}
 			continue
 		case !errors.Is(err, zk.ErrNodeExists):
-			return fmt.Errorf("register %s: %w", path, err)
+			return fmt.Errorf("register: %s: %w", path, err)
 		}
 		stat, ch, err := c.ExistsW(ctx, path)
 		if err != nil {
@@ -42,7 +42,7 @@ func Register(ctx context.Context, c *zkclient.Client, sess *zkclient.Session, p
 				}
 				continue
 			}
-			return fmt.Errorf("register %s: %w", path, err)
+			return fmt.Errorf("register: %s: %w", path, err)
 		}
 		if stat == nil {
 			continue

@@ -15,7 +15,6 @@ import (
 	"github.com/paddock-zk/paddock/internal/zktest"
 	"github.com/paddock-zk/paddock/recipe"
 	"github.com/paddock-zk/paddock/zkclient"
-	"go.uber.org/zap/zaptest"
 )
 
 // holdRec is one call of an applicant's hold: which role, when it ran and
@@ -365,19 +364,6 @@ func TestRoleMatchRemovalEndsHold(t *testing.T) {
 	addRole(t, rm, "r1", "")
 	eventually(t, 10*time.Second, "b to take the new r1", func() bool { return h.holding("b") == "r1" })
 	queued(t, rm, "a")
-}
-
-// dialTimeout connects to addr asking for the session timeout given.
-func dialTimeout(t *testing.T, addr string, timeout time.Duration) *zkclient.Client {
-	t.Helper()
-	c, err := zkclient.Dial(ctxT(t), zkclient.Config{
-		Servers: []string{addr}, SessionTimeout: timeout, ConnectTimeout: 10 * time.Second, Logger: zaptest.NewLogger(t),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
 }
 
 // The holder's session expires (it is cut off by a silent partition): the

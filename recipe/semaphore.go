@@ -64,7 +64,7 @@ func (l *Lease) Release(ctx context.Context) error {
 // while it waits makes it start over on the next session.
 func (s *Semaphore) Acquire(ctx context.Context) (*Lease, error) {
 	if s.n < 1 {
-		return nil, fmt.Errorf("semaphore %s: %d permits", s.dir, s.n)
+		return nil, fmt.Errorf("semaphore: %s: %d permits", s.dir, s.n)
 	}
 	locks, leases := s.dir+"/locks", s.dir+"/leases"
 	for {
@@ -126,7 +126,7 @@ func (s *Semaphore) lease(ctx context.Context, sess *zkclient.Session, leases st
 			names, _, err = s.c.Children(ctx, leases)
 		}
 		if err != nil {
-			if err := retry(ctx, s.c, err); err != nil {
+			if err := s.c.Retry(ctx, err); err != nil {
 				discard(s.c, key)
 				return "", err
 			}

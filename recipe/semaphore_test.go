@@ -79,7 +79,8 @@ func TestSemaphoreIsHerdFree(t *testing.T) {
 	// and its acquisition wakes the next in the lock queue: two
 	// notifications, however many wait.
 	ctx := ctxT(t)
-	h, c := dial(t, shared.Addr()), dial(t, shared.Addr())
+	// Sessions that survive a stalled machine: see TestBagWatchCostIsConstant.
+	h, c := dialTimeout(t, shared.Addr(), maxSession), dialTimeout(t, shared.Addr(), maxSession)
 	dir := recipeDir(t, h)
 	const waiters = 10
 	hs := recipe.NewSemaphore(h, dir, 2)

@@ -73,30 +73,24 @@ func (b *Batcher) flush() {
 	}
 }
 
+// apply sends one batch with ApplyItems, the one split-and-resend loop:
+// the caller whose op failed gets its MultiError, the rest are sent again.
 func (b *Batcher) apply(batch []*batchItem) {
-	for len(batch) > 0 {
-		var ops []Op
-		owner := make([]int, 0, len(batch)*3)
-		start := make([]int, len(batch))
-		for i, it := range batch {
-			start[i] = len(ops)
-			ops = append(ops, it.ops...)
-			for range it.ops {
-				owner = append(owner, i)
-			}
-		}
+	items := make([][]Op, len(batch))
+	for i, it := range batch {
+		items[i] = it.ops
+	}
+	failed, err := ApplyItems(items, func(ops []Op) error {
 		// Not bound to any caller's context: the transaction serves them all.
 		_, err := b.c.Multi(context.Background(), ops...)
-		var me *MultiError
-		if !errors.As(err, &me) {
-			for _, it := range batch {
-				it.done <- err
-			}
-			return
+		return err
+	})
+	for i, it := range batch {
+		if me, ok := failed[i]; ok {
+			it.done <- me
+			continue
 		}
-		bad := owner[me.Index]
-		batch[bad].done <- &MultiError{Index: me.Index - start[bad], Path: me.Path, Err: me.Err}
-		batch = append(batch[:bad], batch[bad+1:]...)
+		it.done <- err
 	}
 }
 
@@ -169,7 +163,7 @@ func ApplyItems(items [][]Op, multi func(ops []Op) error) (failed map[int]*Multi
 		if failed == nil {
 			failed = make(map[int]*MultiError)
 		}
-		failed[bad] = &MultiError{Index: me.Index - start[bad], Path: me.Path, Err: me.Err}
+		failed[bad] = me.within(start[bad])
 		next := live[:0]
 		for _, i := range live {
 			if i != bad {

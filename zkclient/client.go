@@ -1,9 +1,3 @@
-// Package zkclient is a context-first ZooKeeper client on top of
-// github.com/go-zookeeper/zk: every request takes a context, sessions are
-// explicit values whose end tells their owner that its ephemeral znodes are
-// gone, multis report the op at fault, and a Batcher group-commits many
-// callers' multis. The recipes in package recipe, and Paddock itself, stand
-// on it.
 package zkclient
 
 import (
@@ -27,12 +21,14 @@ const (
 	DefaultConnectTimeout = 5 * time.Second
 )
 
-// ErrUnreachable reports that no ZooKeeper session could be established
-// within the connect timeout.
-var ErrUnreachable = errors.New("cannot reach ZooKeeper")
+// ErrUnreachable reports that Dial could establish no ZooKeeper session
+// within the connect timeout; the error wrapping it names the servers and
+// the last dial failure, which is what an operator needs to act.
+var ErrUnreachable = errors.New("zkclient: cannot reach ZooKeeper")
 
-// ErrClosed reports a call on a closed Client.
-var ErrClosed = errors.New("coord: client closed")
+// ErrClosed reports a call on a closed Client (or one closing under the
+// call): there is nothing to wait for, so retry loops give up with it.
+var ErrClosed = errors.New("zkclient: client closed")
 
 // Config says how to reach ZooKeeper.
 type Config struct {
@@ -56,6 +52,12 @@ type Client struct {
 	acl   []zk.ACL
 	cfg   Config
 	ready chan struct{} // closed once zk is set; gates the first dial
+
+	// bg is the context of the goroutines the client owns (Go): cancelled
+	// at Close, which then waits for them (bgWG).
+	bg     context.Context
+	stopBG context.CancelFunc
+	bgWG   sync.WaitGroup
 
 	mu      sync.Mutex
 	state   zk.State
@@ -105,7 +107,10 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	bg, stopBG := context.WithCancel(context.Background())
 	c := &Client{
+		bg:      bg,
+		stopBG:  stopBG,
 		log:     cfg.Logger,
 		acl:     acl,
 		cfg:     cfg,
@@ -119,6 +124,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		zk.WithEventCallback(c.onEvent),
 		zk.WithDialer(c.dial))
 	if err != nil {
+		stopBG()
 		return nil, err
 	}
 	c.zk = conn
@@ -129,6 +135,8 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if _, err := c.Session(wctx); err != nil {
 		// The library's Close waits up to a second for a reply no server
 		// will send; the caller should not wait past its connect timeout.
+		// (The goroutine ends within that second: Close is bounded.)
+		stopBG()
 		go conn.Close()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -147,8 +155,8 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		if _, err := call(ctx, func() (struct{}, error) {
 			return struct{}{}, conn.AddAuth("digest", []byte(cfg.Auth))
 		}); err != nil {
-			conn.Close()
-			return nil, fmt.Errorf("ZooKeeper digest auth: %w", err)
+			c.Close()
+			return nil, fmt.Errorf("zkclient: ZooKeeper digest auth: %w", err)
 		}
 	}
 	return c, nil
@@ -161,11 +169,11 @@ func (c *Client) Fork(ctx context.Context) (*Client, error) { return Dial(ctx, c
 
 func validateServers(servers []string) error {
 	if len(servers) == 0 {
-		return errors.New("no ZooKeeper server given")
+		return errors.New("zkclient: no ZooKeeper server given")
 	}
 	for _, s := range servers {
 		if _, _, err := net.SplitHostPort(s); err != nil {
-			return fmt.Errorf("ZooKeeper server %q is not host:port", s)
+			return fmt.Errorf("zkclient: ZooKeeper server %q is not host:port", s)
 		}
 	}
 	return nil
@@ -177,7 +185,7 @@ func aclFor(auth string) ([]zk.ACL, error) {
 	}
 	user, pass, ok := strings.Cut(auth, ":")
 	if !ok || user == "" || pass == "" {
-		return nil, errors.New("ZooKeeper auth must be user:password")
+		return nil, errors.New("zkclient: ZooKeeper auth must be user:password")
 	}
 	// Anyone may read; only this identity may change what it creates.
 	return append(zk.DigestACL(zk.PermAll, user, pass), zk.WorldACL(zk.PermRead)...), nil
@@ -328,7 +336,8 @@ func (c *Client) WaitConnected(ctx context.Context) error {
 func (c *Client) SessionTimeout() time.Duration { return c.cfg.SessionTimeout }
 
 // Close ends the session: the server deletes its ephemeral znodes at once,
-// which is what makes a graceful stop fail over immediately.
+// which is what makes a graceful stop fail over immediately. It stops the
+// goroutines the client owns (Go) and waits for them.
 func (c *Client) Close() {
 	c.mu.Lock()
 	if c.closed {
@@ -343,11 +352,32 @@ func (c *Client) Close() {
 	close(c.changed)
 	c.changed = make(chan struct{})
 	c.mu.Unlock()
+	c.stopBG()
+	// Closing the connection fails every request in flight (ErrClosing),
+	// so no goroutine of Go's stays blocked in one.
 	c.zk.Close()
+	c.bgWG.Wait()
 }
 
-// ACL is the ACL given to every znode this client creates.
-func (c *Client) ACL() []zk.ACL { return c.acl }
+// Go runs f on a goroutine the client owns: f's context ends at Close,
+// which waits for f to return. It is for clean-up that must outlive the
+// caller that started it but not the client: deleting a znode a waiter
+// abandoned, releasing a claim whose reply came after its caller gave up.
+// (Once the client is closed, its session and so its ephemeral znodes are
+// gone anyway.) It reports false, without running f, on a closed client.
+func (c *Client) Go(f func(ctx context.Context)) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.bgWG.Add(1)
+	go func() {
+		defer c.bgWG.Done()
+		f(c.bg)
+	}()
+	return true
+}
 
 // Conn exposes the library connection for what this package does not wrap.
 func (c *Client) Conn() *zk.Conn { return c.zk }

@@ -16,7 +16,19 @@ import (
 // Tests that stop or cut the server start their own.
 var shared *zktest.Server
 
-func TestMain(m *testing.M) { zktest.Main(m, &shared) }
+// servers is the shared ZooKeeper's address, set before any test or
+// Example runs: the Examples dial it as a program would dial its ensemble.
+var servers []string
+
+func TestMain(m *testing.M) { zktest.MainNoLeaks(withServers{m}, &shared) }
+
+// withServers sets servers once the shared server is up.
+type withServers struct{ m *testing.M }
+
+func (w withServers) Run() int {
+	servers = []string{shared.Addr()}
+	return w.m.Run()
+}
 
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -159,55 +159,126 @@ func (c *Client) Sync(ctx context.Context, path string) error {
 	return err
 }
 
-// Op is one operation of a multi: build it with CreateOp, SetOp, DeleteOp or
-// CheckOp.
-type Op = any
+// Op is one operation of a multi: build it with CreateOp, SetOp, DeleteOp
+// or CheckOp, collect ops in a []Op, hand them to Client.Multi,
+// Batcher.Multi or ApplyItems. It is a plain value (copying it is fine) and
+// knows its path and what it does, so a failed multi can say which op
+// failed (MultiError.Op) in words.
+type Op struct {
+	kind    opKind
+	path    string
+	data    []byte
+	flags   int32
+	version int32
+}
 
-// CreateOp creates a znode; Multi gives it the client's ACL.
+type opKind uint8
+
+const (
+	opNone opKind = iota
+	opCreate
+	opSet
+	opDelete
+	opCheck
+)
+
+// CreateOp creates a znode (flags: zk.FlagPersistent, zk.FlagEphemeral,
+// zk.FlagSequence, ...); Multi gives it the client's ACL.
 func CreateOp(path string, data []byte, flags int32) Op {
-	return &zk.CreateRequest{Path: path, Data: data, Flags: flags}
+	return Op{kind: opCreate, path: path, data: data, flags: flags}
 }
 
 // SetOp sets a znode's data if its version matches (-1: any).
 func SetOp(path string, data []byte, version int32) Op {
-	return &zk.SetDataRequest{Path: path, Data: data, Version: version}
+	return Op{kind: opSet, path: path, data: data, version: version}
 }
 
 // DeleteOp deletes a znode if its version matches (-1: any).
 func DeleteOp(path string, version int32) Op {
-	return &zk.DeleteRequest{Path: path, Version: version}
+	return Op{kind: opDelete, path: path, version: version}
 }
 
-// CheckOp asserts that a znode exists with the version given (-1: any).
+// CheckOp asserts that a znode exists with the version given (-1: any). It
+// writes nothing: it makes the rest of the multi conditional, which is how
+// a holder fences its writes (CheckOp of its lock's or candidacy's znode).
 func CheckOp(path string, version int32) Op {
-	return &zk.CheckVersionRequest{Path: path, Version: version}
+	return Op{kind: opCheck, path: path, version: version}
+}
+
+// Path is the znode the op acts on (for a sequential create, the prefix of
+// the name the server will complete).
+func (o Op) Path() string { return o.path }
+
+// String says what the op does, e.g. "check /a (version 3)": how
+// MultiError names the op at fault.
+func (o Op) String() string {
+	v := ""
+	if o.version != -1 {
+		v = fmt.Sprintf(" (version %d)", o.version)
+	}
+	switch o.kind {
+	case opCreate:
+		return "create " + o.path
+	case opSet:
+		return "set " + o.path + v
+	case opDelete:
+		return "delete " + o.path + v
+	case opCheck:
+		return "check " + o.path + v
+	}
+	return "zero Op"
+}
+
+// request is the library's request for the op.
+func (o Op) request(acl []zk.ACL) any {
+	switch o.kind {
+	case opCreate:
+		return &zk.CreateRequest{Path: o.path, Data: o.data, Flags: o.flags, Acl: acl}
+	case opSet:
+		return &zk.SetDataRequest{Path: o.path, Data: o.data, Version: o.version}
+	case opDelete:
+		return &zk.DeleteRequest{Path: o.path, Version: o.version}
+	case opCheck:
+		return &zk.CheckVersionRequest{Path: o.path, Version: o.version}
+	}
+	return nil
 }
 
 // MultiError says which operation of a failed multi failed and why; nothing
-// of the multi was applied.
+// of the multi was applied. Callers branch on Index (which op of theirs)
+// and on Err (errors.Is works through MultiError: zk.ErrNoNode,
+// zk.ErrBadVersion, zk.ErrNodeExists, ...).
 type MultiError struct {
 	Index int    // position in the ops passed to Multi
-	Path  string // that op's path
+	Op    Op     // that op
+	Path  string // that op's path (Op.Path())
 	Err   error  // zk.ErrNoNode, zk.ErrBadVersion, zk.ErrNodeExists, ...
 }
 
 func (e *MultiError) Error() string {
-	return fmt.Sprintf("multi op %d on %s: %v", e.Index, e.Path, e.Err)
+	return fmt.Sprintf("zkclient: multi op %d (%s): %v", e.Index, e.Op, e.Err)
 }
 
 func (e *MultiError) Unwrap() error { return e.Err }
+
+// within returns e with Index counted from start: the error one caller of
+// a shared multi (Batcher, ApplyItems) sees for its own ops.
+func (e *MultiError) within(start int) *MultiError {
+	return &MultiError{Index: e.Index - start, Op: e.Op, Path: e.Path, Err: e.Err}
+}
 
 // Multi applies ops atomically: all or none. A failure of the server to apply
 // them comes back as a *MultiError naming the op at fault; other errors
 // (connection loss, closing) leave the outcome unknown.
 func (c *Client) Multi(ctx context.Context, ops ...Op) ([]zk.MultiResponse, error) {
-	c.requests.Add(1)
-	for _, op := range ops {
-		if cr, ok := op.(*zk.CreateRequest); ok && cr.Acl == nil {
-			cr.Acl = c.acl
+	reqs := make([]any, len(ops))
+	for i, op := range ops {
+		if reqs[i] = op.request(c.acl); reqs[i] == nil {
+			return nil, fmt.Errorf("zkclient: multi op %d is the zero Op (build ops with CreateOp, SetOp, DeleteOp, CheckOp)", i)
 		}
 	}
-	res, err := call(ctx, func() ([]zk.MultiResponse, error) { return c.zk.Multi(ops...) })
+	c.requests.Add(1)
+	res, err := call(ctx, func() ([]zk.MultiResponse, error) { return c.zk.Multi(reqs...) })
 	if len(res) != len(ops) {
 		return res, err
 	}
@@ -215,32 +286,23 @@ func (c *Client) Multi(ctx context.Context, ops ...Op) ([]zk.MultiResponse, erro
 	// and ops after it as not attempted; the first error is the culprit.
 	for i, r := range res {
 		if r.Error != nil {
-			return res, &MultiError{Index: i, Path: opPath(ops[i]), Err: r.Error}
+			return res, &MultiError{Index: i, Op: ops[i], Path: ops[i].path, Err: r.Error}
 		}
 	}
 	return res, err
-}
-
-func opPath(op Op) string {
-	switch o := op.(type) {
-	case *zk.CreateRequest:
-		return o.Path
-	case *zk.SetDataRequest:
-		return o.Path
-	case *zk.DeleteRequest:
-		return o.Path
-	case *zk.CheckVersionRequest:
-		return o.Path
-	}
-	return "?"
 }
 
 // IsConnectionError reports an error after which the outcome of a request is
 // unknown and a retry on a (possibly new) session is the remedy. Besides the
 // library's own errors this includes the raw network errors it hands to a
 // request whose write to the socket failed (broken pipe, reset).
+//
+// A context's error is not one, although context.DeadlineExceeded passes
+// for a net.Error (it has Timeout): the caller gave up, and waiting for a
+// reconnection to try again would undo that (or spin: a connected client
+// has nothing to wait for).
 func IsConnectionError(err error) bool {
-	if err == nil {
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return false
 	}
 	if errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrSessionExpired) ||

@@ -116,7 +116,7 @@ func along(ctx context.Context, c *zkclient.Client, l Layout, olds []Old) error 
 }
 
 func exists(ctx context.Context, c *zkclient.Client, p string) (*zk.Stat, error) {
-	return retryRead(ctx, c, func() (*zk.Stat, error) { return c.Exists(ctx, p) })
+	return zkclient.RetryRead(ctx, c, func() (*zk.Stat, error) { return c.Exists(ctx, p) })
 }
 
 // RemoveOps are the ops of the "expire" multi (the leader, fenced) and of

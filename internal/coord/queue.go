@@ -95,7 +95,7 @@ func (q *Queue) Submit(ctx context.Context, id task.ID, spec task.Spec, payload 
 		case err == nil:
 			return nil
 		case zkclient.IsConnectionError(err):
-			if err := q.c.WaitConnected(ctx); err != nil {
+			if err := q.c.Retry(ctx, err); err != nil {
 				return err
 			}
 			retried = true
@@ -107,27 +107,13 @@ func (q *Queue) Submit(ctx context.Context, id task.ID, spec task.Spec, payload 
 	}
 }
 
-// retryRead runs a read until it succeeds or fails for a reason other than
-// the connection.
-func retryRead[T any](ctx context.Context, c *zkclient.Client, f func() (T, error)) (T, error) {
-	for {
-		v, err := f()
-		if err == nil || !zkclient.IsConnectionError(err) {
-			return v, err
-		}
-		if werr := c.WaitConnected(ctx); werr != nil {
-			return v, werr
-		}
-	}
-}
-
 // Spec reads a submitted, unfinished task.
 func (q *Queue) Spec(ctx context.Context, id task.ID) (task.Spec, *zk.Stat, error) {
 	type r struct {
 		data []byte
 		stat *zk.Stat
 	}
-	v, err := retryRead(ctx, q.c, func() (r, error) {
+	v, err := zkclient.RetryRead(ctx, q.c, func() (r, error) {
 		d, s, err := q.c.Get(ctx, q.l.Task(id))
 		return r{d, s}, err
 	})
@@ -145,7 +131,7 @@ func (q *Queue) Spec(ctx context.Context, id task.ID) (task.Spec, *zk.Stat, erro
 // result yet; ErrUnknownTask: neither exists (never submitted, or the result
 // was collected or expired).
 func (q *Queue) Result(ctx context.Context, id task.ID) (task.Result, error) {
-	data, err := retryRead(ctx, q.c, func() ([]byte, error) {
+	data, err := zkclient.RetryRead(ctx, q.c, func() ([]byte, error) {
 		d, _, err := q.c.Get(ctx, q.l.Result(id))
 		return d, err
 	})
@@ -155,7 +141,7 @@ func (q *Queue) Result(ctx context.Context, id task.ID) (task.Result, error) {
 	if !errors.Is(err, zk.ErrNoNode) {
 		return task.Result{}, err
 	}
-	st, err := retryRead(ctx, q.c, func() (*zk.Stat, error) { return q.c.Exists(ctx, q.l.Task(id)) })
+	st, err := zkclient.RetryRead(ctx, q.c, func() (*zk.Stat, error) { return q.c.Exists(ctx, q.l.Task(id)) })
 	if err != nil {
 		return task.Result{}, err
 	}
@@ -242,10 +228,7 @@ func (q *Queue) wait(ctx context.Context, id task.ID, check bool) (task.Result, 
 				return task.Result{}, ctx.Err()
 			}
 		}
-		if !zkclient.IsConnectionError(err) {
-			return task.Result{}, err
-		}
-		if err := q.c.WaitConnected(ctx); err != nil {
+		if err := q.c.Retry(ctx, err); err != nil {
 			return task.Result{}, err
 		}
 	}
@@ -291,7 +274,7 @@ func (q *Queue) Collect(ctx context.Context, id task.ID, status task.Status) err
 		case errors.As(err, &me) && errors.Is(err, zk.ErrNoNode):
 			return nil // already collected
 		case zkclient.IsConnectionError(err):
-			if err := q.c.WaitConnected(ctx); err != nil {
+			if err := q.c.Retry(ctx, err); err != nil {
 				return err
 			}
 		default:
@@ -337,7 +320,7 @@ func (q *Queue) Cancel(ctx context.Context, id task.ID, who string) (task.Result
 		case err == nil:
 			return r, nil
 		case zkclient.IsConnectionError(err):
-			if err := q.c.WaitConnected(ctx); err != nil {
+			if err := q.c.Retry(ctx, err); err != nil {
 				return task.Result{}, err
 			}
 		case errors.As(err, &me) && withAssign && me.Index == 1:
@@ -381,7 +364,7 @@ func (q *Queue) Complete(ctx context.Context, worker string, assignVersion int32
 		case err == nil:
 			return nil
 		case zkclient.IsConnectionError(err):
-			if err := q.c.WaitConnected(ctx); err != nil {
+			if err := q.c.Retry(ctx, err); err != nil {
 				return err
 			}
 			retried = true

@@ -77,7 +77,7 @@ func (q *Queue) Requeue(ctx context.Context, id task.ID) error {
 		case err == nil:
 			return nil
 		case zkclient.IsConnectionError(err):
-			if err := q.c.WaitConnected(ctx); err != nil {
+			if err := q.c.Retry(ctx, err); err != nil {
 				return err
 			}
 			lost = true

@@ -249,7 +249,7 @@ func listShards(ctx context.Context, c *zkclient.Client, shard func(string) stri
 	shards := task.Shards()
 	lists := make([][]string, len(shards))
 	err := zkclient.Pipeline(len(shards), func(i int) error {
-		names, err := retryRead(ctx, c, func() ([]string, error) {
+		names, err := zkclient.RetryRead(ctx, c, func() ([]string, error) {
 			names, _, err := c.Children(ctx, shard(shards[i]))
 			return names, err
 		})
@@ -275,7 +275,7 @@ func listShards(ctx context.Context, c *zkclient.Client, shard func(string) stri
 // assignments lists every assign/<w>/<id>, whether or not w is alive: a
 // lost worker's tasks are running until the leader takes them back.
 func assignments(ctx context.Context, c *zkclient.Client, l Layout) ([]candidate, error) {
-	dirs, err := retryRead(ctx, c, func() ([]string, error) {
+	dirs, err := zkclient.RetryRead(ctx, c, func() ([]string, error) {
 		names, _, err := c.Children(ctx, l.Assign())
 		return names, err
 	})
@@ -284,7 +284,7 @@ func assignments(ctx context.Context, c *zkclient.Client, l Layout) ([]candidate
 	}
 	lists := make([][]string, len(dirs))
 	err = zkclient.Pipeline(len(dirs), func(i int) error {
-		names, err := retryRead(ctx, c, func() ([]string, error) {
+		names, err := zkclient.RetryRead(ctx, c, func() ([]string, error) {
 			names, _, err := c.Children(ctx, l.AssignDir(dirs[i]))
 			return names, err
 		})
@@ -411,7 +411,7 @@ func fillListed(r *Listed, st State, data []byte, worker string) bool {
 
 // getNode reads a znode, retrying across connection loss.
 func getNode(ctx context.Context, c *zkclient.Client, path string) (zkclient.Node, error) {
-	return retryRead(ctx, c, func() (zkclient.Node, error) {
+	return zkclient.RetryRead(ctx, c, func() (zkclient.Node, error) {
 		d, s, err := c.Get(ctx, path)
 		return zkclient.Node{Data: d, Stat: s}, err
 	})

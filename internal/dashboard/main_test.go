@@ -22,7 +22,7 @@ import (
 // Tests that stop the server start their own.
 var shared *zktest.Server
 
-func TestMain(m *testing.M) { zktest.Main(m, &shared) }
+func TestMain(m *testing.M) { zktest.MainNoLeaks(m, &shared) }
 
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -26,7 +26,7 @@ import (
 // One ZooKeeper serves the package's tests that do not stop it.
 var shared *zktest.Server
 
-func TestMain(m *testing.M) { zktest.Main(m, &shared) }
+func TestMain(m *testing.M) { zktest.MainNoLeaks(m, &shared) }
 
 func dial(t *testing.T, addr string) *zkclient.Client {
 	t.Helper()

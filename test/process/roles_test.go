@@ -15,6 +15,7 @@ import (
 	"time"
 
 	pt "github.com/paddock-zk/paddock/internal/proctest"
+	"github.com/paddock-zk/paddock/recipe"
 )
 
 // Log messages of a worker started with --roles.
@@ -289,7 +290,7 @@ func TestRolesHolderKilled(t *testing.T) {
 		t.Errorf("%s exited %d after SIGTERM", claimedBy["r2"], code)
 	}
 	lost := workers[claimedBy["r2"]].WaitLog(0, pt.All(pt.Msg(msgRoleLost), pt.Field("role", "r2")))
-	if lost.Str("reason") != "applicant stopping" {
+	if lost.Str("reason") != recipe.ErrApplyStopped.Error() {
 		t.Errorf("%s lost r2 because %q, want the shutdown", claimedBy["r2"], lost.Str("reason"))
 	}
 	if running(r2cmd) {
@@ -323,7 +324,7 @@ func TestRoleCommandRestartsAndRemoval(t *testing.T) {
 		t.Fatalf("client role rm: exit %d, %s%s", o.Code, o.Stdout, o.Stderr)
 	}
 	l := w.WaitLog(10*time.Second, pt.All(pt.Msg(msgRoleLost), pt.Field("role", "flaky")))
-	if l.Str("reason") != "role removed" {
+	if l.Str("reason") != recipe.ErrRoleRemoved.Error() {
 		t.Errorf("role lost because %q, want role removed", l.Str("reason"))
 	}
 	if o := e.RunClient(30*time.Second, "role", "add", "idle"); o.Code != 0 {
