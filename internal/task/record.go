@@ -41,6 +41,25 @@ type Spec struct {
 	Client      string    `json:"client,omitempty"`
 	Size        int       `json:"size"`
 
+	// Optional, set by the submitter; absent in a task written by a client
+	// that predates them, which then runs as before.
+	Retry *RetryPolicy `json:"retry,omitempty"` // nil: the kind's default from config, else no retries
+	// NotBefore: the master assigns the task no earlier than this.
+	NotBefore time.Time `json:"not_before,omitzero"`
+	// RoutingTimeoutMS: how long the task may wait for a live worker that
+	// runs its kind before it fails; 0: forever.
+	RoutingTimeoutMS int64 `json:"routing_timeout_ms,omitempty"`
+	// Key is the znode name of the task's idempotency key (keys/<Key>),
+	// when it was submitted with one.
+	Key string `json:"key,omitempty"`
+
+	// Written by workers when an attempt fails and the task is retried:
+	// Retries counts those retries; Errors keeps each failed attempt's
+	// error (at most MaxAttemptErrors, ErrorsDropped counting the rest).
+	Retries       int            `json:"retries,omitempty"`
+	Errors        []AttemptError `json:"errors,omitempty"`
+	ErrorsDropped int            `json:"errors_dropped,omitempty"`
+
 	// Written by the master. Attempts counts assignments so far; Worker is
 	// the worker whose assign/ directory holds the task now ("" while
 	// pending); LastWorker is the worker it was last taken back from.
@@ -75,9 +94,20 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("%w: negative attempts", ErrMalformed)
 	case s.Size < 0:
 		return fmt.Errorf("%w: negative size", ErrMalformed)
+	case s.RoutingTimeoutMS < 0:
+		return fmt.Errorf("%w: negative routing_timeout_ms", ErrMalformed)
+	case s.Retries < 0 || s.ErrorsDropped < 0:
+		return fmt.Errorf("%w: negative retries", ErrMalformed)
+	}
+	if s.Retry != nil {
+		return s.Retry.Validate()
 	}
 	return nil
 }
+
+// RoutingTimeout is how long the task may wait for a worker that runs its
+// kind; zero means forever.
+func (s Spec) RoutingTimeout() time.Duration { return millis(s.RoutingTimeoutMS) }
 
 // Assignment is the data of assign/<worker>/<id>, written by the master: all
 // a worker needs besides the payload.
@@ -134,6 +164,15 @@ type Result struct {
 	SubmittedAt time.Time `json:"submitted_at"`
 	StartedAt   time.Time `json:"started_at,omitzero"`
 	FinishedAt  time.Time `json:"finished_at"`
+	// Errors are the errors of the attempts that failed before this one and
+	// were retried (see Spec.Errors), oldest first.
+	Errors        []AttemptError `json:"errors,omitempty"`
+	ErrorsDropped int            `json:"errors_dropped,omitempty"`
+
+	// Final, set by a worker and never written, says the failure is one a
+	// retry cannot fix (the handler said so): the task fails now even with
+	// retries left.
+	Final bool `json:"-"`
 }
 
 // Dead-letter reasons.
