@@ -270,13 +270,24 @@ func (h *History) Completions(total int) []string {
 // it succeeded, and it agrees with the worker logs (the worker and attempt
 // of its "task finished" line). A result without a "task finished" line is
 // accepted only from a worker the test killed with SIGKILL (its line may
-// have been lost with it).
+// have been lost with it). A worker restarted under the same --id is one
+// worker with several processes.
 func (h *History) Results(ids []string, results map[string]Result) []string {
 	var problems []string
 	finished := h.Finished()
-	workers := map[string]*Proc{}
+	procs := map[string]bool{} // names of a worker id's processes, "id/name"
 	for _, w := range h.Workers {
-		workers[w.ID] = w
+		procs[w.ID+"/"+w.Name] = true
+	}
+	// killedRunning: the result's run started in a process of its worker
+	// that the test later killed.
+	killedRunning := func(r Result) bool {
+		for _, w := range h.Workers {
+			if k := w.KilledAt(); w.ID == r.Worker && !k.IsZero() && !r.StartedAt.Before(w.Started) && !r.StartedAt.After(k) {
+				return true
+			}
+		}
+		return false
 	}
 	for _, id := range ids {
 		r, ok := results[id]
@@ -290,11 +301,11 @@ func (h *History) Results(ids []string, results map[string]Result) []string {
 		ls := finished[id]
 		switch {
 		case len(ls) == 1:
-			if w := workers[r.Worker]; w == nil || w.Name != ls[0].Proc || ls[0].Str("attempt") != fmt.Sprint(r.Attempts) {
+			if !procs[r.Worker+"/"+ls[0].Proc] || ls[0].Str("attempt") != fmt.Sprint(r.Attempts) {
 				problems = append(problems, fmt.Sprintf("task %s: result from worker %s attempt %d, but the log says %s", id, r.Worker, r.Attempts, ls[0]))
 			}
 		case len(ls) == 0:
-			if w := workers[r.Worker]; w == nil || w.KilledAt().IsZero() {
+			if !killedRunning(r) {
 				problems = append(problems, fmt.Sprintf("task %s: result from worker %s attempt %d, which never logged finishing it", id, r.Worker, r.Attempts))
 			}
 		}
