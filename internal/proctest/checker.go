@@ -162,6 +162,15 @@ type Counts struct {
 	LeaderWrites   int `json:"leader_writes,omitempty"`
 	DeposedRefused int `json:"deposed_refused,omitempty"`
 	DeposedApplied int `json:"deposed_applied"`
+
+	// What went wrong, counted: tasks lost (or left unresolved), stuck
+	// (still pending at the end), with a duplicate (two results, two
+	// submits, a completion applied twice), and znodes leaked (left in
+	// the tree at the end).
+	Lost       int `json:"lost"`
+	Stuck      int `json:"stuck"`
+	Duplicates int `json:"duplicates"`
+	Leaks      int `json:"leaks"`
 }
 
 // CheckResult is one property.
@@ -352,6 +361,8 @@ func (c *Checker) counts(finished, started map[string][]Line, lostReplies map[st
 		n.Txns, n.TakeOvers, n.LeaderWrites = t.Txns, len(t.TakeOvers), t.LeaderWrites
 		n.DeposedRefused, n.DeposedApplied = len(t.Refused), len(t.Problems)
 	}
+	n.Lost, n.Stuck = c.fates()
+	n.Duplicates, n.Leaks = c.duplicates(), c.leaks()
 	return n
 }
 
@@ -682,6 +693,10 @@ func Combine(names []string, vs []Verdict) Verdict {
 		c.LeaderWrites += v.Counts.LeaderWrites
 		c.DeposedRefused += v.Counts.DeposedRefused
 		c.DeposedApplied += v.Counts.DeposedApplied
+		c.Lost += v.Counts.Lost
+		c.Stuck += v.Counts.Stuck
+		c.Duplicates += v.Counts.Duplicates
+		c.Leaks += v.Counts.Leaks
 		c.WorstCompletionMS = max(c.WorstCompletionMS, v.Counts.WorstCompletionMS)
 		for _, ch := range v.Checks {
 			j, ok := index[ch.Name]

@@ -11,33 +11,106 @@ import (
 // stamp formats an instant for a problem report.
 func stamp(t time.Time) string { return t.UTC().Format("15:04:05.000") }
 
+// fate is what became of a client's task, when something went wrong:
+// "stuck" (still under tasks/ at the end, without a result), "unresolved"
+// (its submit's reply was lost and the client could not tell whether it
+// was applied), "lost" (acknowledged, but no result read); "" otherwise.
+func (c *Checker) fate(t ClientTask) string {
+	switch {
+	case t.Result != nil || (t.Outcome == SubmitUnknown && t.Absent) || t.Outcome == SubmitFailed:
+		return ""
+	case c.Tree != nil && c.Tree.Tasks[t.ID] != "":
+		return "stuck"
+	case t.Outcome == SubmitUnknown:
+		return "unresolved"
+	}
+	return "lost"
+}
+
 // clientLost: every acknowledged submit has a result the client read, and
-// every unknown one was resolved (a result read, or no trace found). A
-// task still under tasks/ at the end without a result is stuck; one found
-// nowhere is lost.
+// every unknown one was resolved (a result read, or no trace found).
 func (c *Checker) clientLost() []string {
 	var problems []string
 	for _, t := range c.Client.Tasks() {
-		if t.Result != nil || (t.Outcome == SubmitUnknown && t.Absent) || t.Outcome == SubmitFailed {
-			continue
-		}
 		what := fmt.Sprintf("task %s (submit %s at %s)", t.ID, t.Outcome, stamp(t.Submitted))
-		spec, stuck := "", false
-		if c.Tree != nil {
-			spec, stuck = c.Tree.Tasks[t.ID]
-		}
-		switch {
-		case stuck:
-			problems = append(problems, fmt.Sprintf("%s: stuck: still under tasks/ without a result: %s", what, spec))
-		case t.Outcome == SubmitUnknown:
+		switch c.fate(t) {
+		case "stuck":
+			problems = append(problems, fmt.Sprintf("%s: stuck: still under tasks/ without a result: %s", what, c.Tree.Tasks[t.ID]))
+		case "unresolved":
 			problems = append(problems, what+": unresolved: the client could not tell whether it was applied")
-		case t.Absent:
-			problems = append(problems, what+": lost: neither the task nor a result exists")
-		default:
-			problems = append(problems, what+": lost: no result read")
+		case "lost":
+			if t.Absent {
+				problems = append(problems, what+": lost: neither the task nor a result exists")
+			} else {
+				problems = append(problems, what+": lost: no result read")
+			}
 		}
 	}
 	return problems
+}
+
+// fates counts the tasks lost (or unresolved) and stuck, of the client's
+// tasks, of those submitted one by one and of the client runs.
+func (c *Checker) fates() (lost, stuck int) {
+	for _, id := range c.Submitted {
+		if _, ok := c.Results[id]; !ok {
+			lost++
+		}
+	}
+	for _, r := range c.runs {
+		lost += r.summary.Lost + r.want - r.summary.Tasks
+	}
+	if c.Client == nil {
+		if c.Tree != nil {
+			stuck = len(c.Tree.Tasks)
+		}
+		return lost, stuck
+	}
+	for _, t := range c.Client.Tasks() {
+		switch c.fate(t) {
+		case "stuck":
+			stuck++
+		case "lost", "unresolved":
+			lost++
+		}
+	}
+	return lost, stuck
+}
+
+// duplicates counts the tasks with a znode created more than once in
+// ZooKeeper's log (two results, two submits) or whose completion a worker
+// logged as applied twice.
+func (c *Checker) duplicates() int {
+	ids := map[string]bool{}
+	for id, ls := range c.History.Finished() {
+		if len(ls) > 1 {
+			ids[id] = true
+		}
+	}
+	if c.Txns != nil {
+		for _, m := range c.Txns.Creates {
+			for id, n := range m {
+				if n > 1 {
+					ids[id] = true
+				}
+			}
+		}
+	}
+	return len(ids)
+}
+
+// leaks counts what the tree holds at the end that it should not: tasks,
+// assignments, and once every result was collected, results and payloads.
+func (c *Checker) leaks() int {
+	t := c.Tree
+	if t == nil {
+		return 0
+	}
+	n := len(t.Tasks) + t.Assigned()
+	if c.Collected {
+		n += len(t.Results) + len(t.Data)
+	}
+	return n
 }
 
 // clientResults: each result read is the task's own and the right one: a
