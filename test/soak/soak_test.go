@@ -79,6 +79,13 @@ func TestSoak(t *testing.T) {
 			t.Logf("soak FAILED with seed %d: replay with %s=%d %s=%v", seed, SeedEnv, seed, DurationEnv, dur)
 		}
 	})
+	// Starting takes under a minute and healing, settling and judging a few
+	// minutes at most (every wait has its deadline): fail now, clearly,
+	// rather than be killed by go test mid-run.
+	if deadline, ok := t.Deadline(); ok && time.Until(deadline) < dur+drainTimeout+resolveTimeout+4*time.Minute {
+		t.Fatalf("go test -timeout leaves %v, too little for a soak of %v: give it at least %v more than the duration",
+			time.Until(deadline).Round(time.Second), dur, drainTimeout+resolveTimeout+4*time.Minute)
+	}
 	started := time.Now()
 	c := startCluster(t, pt.Build(t))
 	ctx := context.Background()

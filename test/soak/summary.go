@@ -135,13 +135,35 @@ func Markdown(runs []Summary) string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p("## Randomized soak (`make soak`)\n\n")
-	p("%s", "`test/soak`: a 3-server ZooKeeper ensemble, 3 masters (each reaching ZooKeeper through TCP proxies the test controls), "+
-		"4 workers (`--concurrency 4`, 2 s sessions), and a Go client submitting echo tasks with unique payloads (quotes, backslashes, "+
-		"non-ASCII) and short sleeps at a rate that changes every few seconds, collecting every result as it comes. A nemesis picks a fault "+
-		"at random every 5 to 15 s, waits for the system to react and heals it before the next: "+strings.Join(FaultKinds, ", ")+
-		". At the end everything is healed and left to settle, and the history checker judges the client's own record (every submit's "+
-		"outcome, every result read) and the ZooKeeper servers' transaction logs (every transaction they committed). Seeded: "+
-		"`PADDOCK_SOAK_SEED=<seed> make soak` replays a run's choices.\n\n")
+	p("%s", "`test/soak`: a 3-server ZooKeeper ensemble, 3 masters (each reaching every ZooKeeper server through a TCP proxy the test "+
+		"controls), 4 workers (`--concurrency 4`, 2 s sessions), and a Go client submitting echo tasks with unique payloads (quotes, "+
+		"backslashes, control characters, non-ASCII) and sleeps of 0.1 to 1.5 s at a rate that changes every 5 s (5 to 40 tasks/s), "+
+		"collecting every result as it comes (a watch per task). A nemesis picks a fault at random every 5 to 15 s (each kind once per "+
+		"round, in a random order), waits for the system to react, and heals it before the next one, so never two ZooKeeper servers are "+
+		"down: "+strings.Join(FaultKinds, ", ")+". When the time is up everything is healed and left to settle (conditions with deadlines), "+
+		"the client waits for every result, resolves the submits whose reply was lost, and the history checker "+
+		"(`internal/proctest/checker.go`) judges what happened. Seeded: `PADDOCK_SOAK_SEED=<seed> make soak` replays a run's choices.\n\n")
+	p("The history comes from what happened, not from Paddock's logs: the client's own record of every submit (acknowledged, " +
+		"failed, or reply lost) and of every result it read, and the transaction logs of the three ZooKeeper servers, merged by zxid " +
+		"(a server that was down catches up from a snapshot, so its own log has holes; with never two down, the union has none: the checker " +
+		"verifies that no zxid is missing within a ZooKeeper epoch and that the servers agree). From them:\n\n")
+	p("- **lost**: an acknowledged submit without a result the client read, or a submit whose reply was lost and that the client " +
+		"could not resolve once all was healed (it looks for the task or its result: found, it must complete like any other; absent, the " +
+		"transaction log must hold no create of it); **stuck**: a task still under `tasks/` at the end;\n")
+	p("- **duplicate results**: a task, payload or result znode created more than once in the transaction log (a second result after the " +
+		"first was collected would show here), an acknowledged submit not created exactly once, or a completion the workers logged twice; " +
+		"and every result must be the task's own: an echo's output equal to its payload, a sleep's `0`, a cancellation only after the " +
+		"client's cancel;\n")
+	p("- **leaks**: anything left under `tasks/`, `data/`, `results/` or `assign/` once everything is collected;\n")
+	p("- **deposed writes**: the transaction log replayed in zxid order, each leader write judged against the tree at its own zxid: it must " +
+		"be fenced (candidacy and epoch checks), its candidacy must be the lowest (the leader's) and the one that took the current epoch, " +
+		"and every assignment it creates and task it rewrites must carry the current epoch; nothing else may create an assignment, " +
+		"rewrite a task or move the epoch. *Refused* counts the leader multis ZooKeeper failed at a fence check (logged as failed " +
+		"multis): the epoch check after a newer leader took over, or the candidacy check after the leader's session expired (told " +
+		"apart from other failed multis by the session, which stood for election); *applied* counts the violations, and must be 0;\n")
+	p("- the checks of the workers' and masters' logs that every scenario makes still run (no completion applied twice, no attempt run " +
+		"by two workers, epochs only grow, no master assigned while not leading), and no task may take more than 60 s from its " +
+		"submit to its result.\n\n")
 	if len(runs) == 0 {
 		p("No run recorded yet: run `make soak`, then `make soak-record`.\n\n")
 		return b.String()
@@ -176,10 +198,7 @@ func Markdown(runs []Summary) string {
 	for _, f := range MergeFailover(runs) {
 		p("| %s | %s | %d | %s | %s | %s |\n", f.Kind, f.Measure, f.N, ms(f.MinMS), ms(f.MedianMS), ms(f.MaxMS))
 	}
-	p("\nA deposed write *refused* is a leader multi that ZooKeeper failed at one of its fence checks (the log holds it as a " +
-		"failed multi: the epoch check, after a newer leader took over, or the candidacy check, after the leader's session " +
-		"expired); *applied* would be a write committed under a fence that was not the current leader's, or carrying an epoch " +
-		"other than the current one. Both are counted from the transaction logs, not from Paddock's logs.\n\n")
+	p("\n")
 	return b.String()
 }
 
