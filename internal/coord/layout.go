@@ -150,19 +150,46 @@ func EnsureLayout(ctx context.Context, c *Client, l Layout) error {
 	return nil
 }
 
-func createIfMissing(ctx context.Context, c *Client, p string, data []byte) error {
-	_, err := c.Create(ctx, p, data, zk.FlagPersistent)
-	if err != nil && !errors.Is(err, zk.ErrNodeExists) {
-		return fmt.Errorf("create %s: %w", p, err)
+// Preparing the tree is the first thing a master or worker does once
+// connected; a connection lost meanwhile (the ensemble electing a leader)
+// must not make it give up. A create or a multi whose reply was lost may
+// have been applied: creating again answers NodeExists, and the shards are
+// listed again before each multi.
+
+// awaitConnection waits for the connection after a connection error and
+// reports true; any other error (or the end of ctx) it returns as is.
+func awaitConnection(ctx context.Context, c *Client, err error) (bool, error) {
+	if !IsConnectionError(err) || errors.Is(err, zk.ErrClosing) {
+		return false, err
 	}
-	return nil
+	if werr := c.WaitConnected(ctx); werr != nil {
+		return false, werr
+	}
+	return true, nil
+}
+
+func createIfMissing(ctx context.Context, c *Client, p string, data []byte) error {
+	for {
+		_, err := c.Create(ctx, p, data, zk.FlagPersistent)
+		if err == nil || errors.Is(err, zk.ErrNodeExists) {
+			return nil
+		}
+		if again, err := awaitConnection(ctx, c, err); !again {
+			return fmt.Errorf("create %s: %w", p, err)
+		}
+	}
 }
 
 func ensureShards(ctx context.Context, c *Client, parent string) error {
 	for attempt := 0; ; attempt++ {
 		have, _, err := c.Children(ctx, parent)
 		if err != nil {
-			return fmt.Errorf("list %s: %w", parent, err)
+			again, werr := awaitConnection(ctx, c, err)
+			if !again {
+				return fmt.Errorf("list %s: %w", parent, werr)
+			}
+			attempt--
+			continue
 		}
 		present := make(map[string]bool, len(have))
 		for _, h := range have {
@@ -181,9 +208,14 @@ func ensureShards(ctx context.Context, c *Client, parent string) error {
 		if err == nil {
 			return nil
 		}
-		// Another process is creating them too: list again.
-		if !errors.Is(err, zk.ErrNodeExists) || attempt == 5 {
-			return fmt.Errorf("create shards of %s: %w", parent, err)
+		again, werr := awaitConnection(ctx, c, err)
+		switch {
+		case again:
+			attempt-- // the outcome is unknown: list again
+		case errors.Is(werr, zk.ErrNodeExists) && attempt < 5:
+			// Another process is creating them too: list again.
+		default:
+			return fmt.Errorf("create shards of %s: %w", parent, werr)
 		}
 	}
 }
