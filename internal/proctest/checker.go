@@ -242,9 +242,9 @@ func (c *Checker) results() map[string]Result {
 // Verdict runs every check.
 func (c *Checker) Verdict() Verdict {
 	h := c.History
-	finished := h.Finished()
-	started := h.Started()
 	results := c.results()
+	finished := h.FinishedGiven(results)
+	started := h.Started()
 	lostReplies := c.lostReplies(finished, started, results)
 	v := Verdict{OK: true, Counts: c.counts(finished, started, lostReplies)}
 
@@ -274,7 +274,7 @@ func (c *Checker) Verdict() Verdict {
 				ownProblems = append(ownProblems, fmt.Sprintf("task %s: result from worker %s, but only %s ran it", id, r.Worker, w))
 			}
 		}
-		add(CheckExactlyOnce, detail, h.ExactlyOnce(), h.AttemptsDistinct(), h.Results(logged, results), ownProblems,
+		add(CheckExactlyOnce, detail, exactlyOnce(finished), h.AttemptsDistinct(), h.results(logged, results, finished), ownProblems,
 			c.clientResults(), c.createdOnce())
 		detail, fenced := c.fenced()
 		add(CheckNoDeposedWrites, detail, h.DeposedQuiet(), h.Epochs(), fenced)
@@ -405,10 +405,7 @@ func (c *Checker) runsWanted() int {
 // attempt, and that worker logged the drop: nobody else could have
 // completed it.
 func (c *Checker) lostReplies(finished, started map[string][]Line, results map[string]Result) map[string]string {
-	ids := map[string]string{}
-	for _, w := range c.History.Workers {
-		ids[w.Name] = w.ID
-	}
+	ids := c.History.workerIDs()
 	out := map[string]string{}
 	for id, drops := range c.History.Dropped() {
 		if len(finished[id]) > 0 {

@@ -82,7 +82,7 @@ func (c *Checker) fates() (lost, stuck int) {
 // logged as applied twice.
 func (c *Checker) duplicates() int {
 	ids := map[string]bool{}
-	for id, ls := range c.History.Finished() {
+	for id, ls := range c.History.FinishedGiven(c.results()) {
 		if len(ls) > 1 {
 			ids[id] = true
 		}
