@@ -74,11 +74,13 @@ scenarios: zk-image
 # masters, 4 workers, a load and a nemesis for SOAK_DURATION, then the
 # history checker. `make test` runs it for 75 s. Its summary goes to
 # .tmp/soak; `make soak-record` keeps it in docs/soak and docs/SCENARIOS.md.
+# A failed run keeps its processes' logs and the ZooKeeper servers'
+# directories in .tmp/soak/logs.
 # For hours: make soak SOAK_DURATION=4h SOAK_TIMEOUT=5h.
 SOAK_DURATION ?= 10m
 SOAK_TIMEOUT ?= 40m
 soak: zookeeper
-	PADDOCK_SOAK_OUT=$(CURDIR)/.tmp/soak $(GO) test -count=1 -v -timeout $(SOAK_TIMEOUT) -run TestSoak ./test/soak/ -soak.duration=$(SOAK_DURATION)
+	PADDOCK_SOAK_OUT=$(CURDIR)/.tmp/soak PADDOCK_PROCTEST_LOGS=$(CURDIR)/.tmp/soak/logs $(GO) test -count=1 -v -timeout $(SOAK_TIMEOUT) -run TestSoak ./test/soak/ -soak.duration=$(SOAK_DURATION)
 
 soak-record:
 	@ls .tmp/soak/soak-*.json >/dev/null 2>&1 || { echo "no soak summary in .tmp/soak: run make soak first"; exit 1; }

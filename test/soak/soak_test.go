@@ -109,6 +109,13 @@ func TestSoak(t *testing.T) {
 	}
 	v, tx := judge(t, c, l, nem)
 	s := summarize(v, tx, nem.faults, seed, dur, started)
+	// A master or worker that exits unasked is a bug even when the service
+	// recovers (it was restarted at once).
+	for _, u := range c.exits() {
+		t.Errorf("seed %d: %s", seed, u)
+		s.Problems = append(s.Problems, "unplanned exit: "+u)
+		s.Passed = false
+	}
 	t.Logf("soak summary (seed %d, %.0f s):\n%s", seed, s.Seconds, Markdown([]Summary{s}))
 	if dir := os.Getenv(OutEnv); dir != "" {
 		name, err := s.Write(dir)
