@@ -292,6 +292,18 @@ func lastLine(s string) string {
 // the rest is slack for a loaded 2-core machine.
 const settleTimeout = 60 * time.Second
 
+// waitSettled waits until a leader has taken over (ZooKeeper's own
+// hiccups can leave the service between leaders when a fault is due).
+func (c *cluster) waitSettled() (leadership, error) {
+	var l leadership
+	err := c.waitFor("a settled leader", func() (bool, error) {
+		var err error
+		l, err = c.readLeadership()
+		return l.settled(), err
+	})
+	return l, err
+}
+
 // waitLeaderAfter waits until a master other than the deposed one has
 // taken over an epoch newer than epoch.
 func (c *cluster) waitLeaderAfter(epoch int64, deposed string) (leadership, error) {

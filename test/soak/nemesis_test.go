@@ -112,9 +112,9 @@ func (n *nemesis) inject(ctx context.Context, f *fault) error {
 // session), then heals: restarts, continues or reconnects it, and waits
 // until it stands again as a backup.
 func (n *nemesis) leaderFault(f *fault) error {
-	l, err := n.c.readLeadership()
-	if err != nil || !l.settled() {
-		return fmt.Errorf("no settled leader to hit (%+v): %v", l, err)
+	l, err := n.c.waitSettled()
+	if err != nil {
+		return err
 	}
 	m := n.c.master(l.Leader)
 	f.Target, f.Epoch = l.Leader, l.Epoch.Epoch
@@ -162,9 +162,12 @@ func (n *nemesis) workerFault(f *fault) error {
 	id := workerID(n.rng.IntN(nWorkers))
 	w := n.c.worker(id)
 	f.Target = id
+	if err := n.c.waitRegistered(id, 0); err != nil {
+		return err
+	}
 	owner, err := n.c.registration(id)
 	if err != nil || owner == 0 {
-		return fmt.Errorf("worker %s not registered (%v)", id, err)
+		return fmt.Errorf("worker %s's registration went as the fault was due (%v)", id, err)
 	}
 	switch f.Kind {
 	case workerKill:
