@@ -281,6 +281,9 @@ func render(info evidence.RunInfo, scenarios map[string]*evidence.Scenario) stri
 		"submit time) and the end of the faults;\n", proctest.CheckCompletionBound)
 	p("- for the election scenario, **%s** (from the processes' `elected`/`following` events and the signals the test sent) "+
 		"and **%s**.\n\n", proctest.CheckSingleLeader, proctest.CheckLiveLeader)
+	p("The same checker judges the [randomized soak](#randomized-soak-make-soak) from evidence that does not come from Paddock's "+
+		"logs as well: the client's own record of every submit and result, and the ZooKeeper servers' transaction logs (**%s**).\n\n",
+		proctest.CheckHistoryComplete)
 
 	p("## Scenarios\n\n")
 	for _, s := range list {
