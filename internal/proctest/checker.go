@@ -35,6 +35,11 @@ import (
 // With Electors (election processes) it judges instead, or as well: at most
 // one leader at any instant, and a live process elected within ElectBound
 // of FaultsEnded.
+//
+// Given evidence that does not come from Paddock's logs — a client's own
+// record of its submits and results (Client) and ZooKeeper's transaction
+// logs (Txns) — it judges the same properties from that evidence as well
+// (see the fields), and that the logs read hold the whole history.
 type Checker struct {
 	History *History
 
