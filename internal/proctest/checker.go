@@ -211,10 +211,7 @@ func SubmitTime(id string) (time.Time, bool) {
 }
 
 func (c *Checker) submitted() int {
-	n := len(c.Submitted)
-	for _, r := range c.runs {
-		n += r.want
-	}
+	n := len(c.Submitted) + c.runsWanted()
 	if c.Client != nil {
 		for _, t := range c.Client.Tasks() {
 			if t.Outcome == SubmitAcked || t.Result != nil {
@@ -372,22 +369,16 @@ func (c *Checker) counts(finished, started map[string][]Line, lostReplies map[st
 }
 
 func (c *Checker) lostDetail(total, logged, lostReplies int) string {
+	if c.Client != nil {
+		return fmt.Sprintf("%d submitted and applied; %d completions logged (%d applied but logged as dropped); %s",
+			total, logged, lostReplies, c.clientDetail())
+	}
 	s := fmt.Sprintf("%d submitted (%d one by one, %d by %d client run loops); %d results; %d completions logged",
-		total, len(c.Submitted), total-len(c.Submitted)-c.clientSubmitted(), len(c.runs), len(c.Results)+c.runSucceeded(), logged)
+		total, len(c.Submitted), c.runsWanted(), len(c.runs), len(c.Results)+c.runSucceeded(), logged)
 	if lostReplies > 0 {
 		s += fmt.Sprintf(" and %d applied but logged as dropped", lostReplies)
 	}
-	if c.Client != nil {
-		s += "; " + c.clientDetail()
-	}
 	return s
-}
-
-func (c *Checker) clientSubmitted() int {
-	if c.Client == nil {
-		return 0
-	}
-	return c.submitted() - len(c.Submitted) - c.runsWanted()
 }
 
 func (c *Checker) runsWanted() int {
