@@ -8,7 +8,7 @@ LDFLAGS := -X github.com/paddock-zk/paddock/internal/cli.Version=$(VERSION)
 RACE_PKGS := ./zkclient/... ./recipe/... ./internal/... ./cmd/...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: fuzz all build install image compose-up compose-down deploy-test zookeeper tools demo test unit check bench cluster-up cluster-down cluster-status cluster-logs clean help
+.PHONY: fuzz all build install image compose-up compose-down deploy-test zookeeper tools demo test unit check bench soak soak-record cluster-up cluster-down cluster-status cluster-logs clean help
 
 all: build
 
@@ -18,6 +18,8 @@ help:
 	@echo "make build    build bin/master bin/worker bin/client bin/election"
 	@echo "make e2e      the fault scenarios with ZooKeeper in Docker containers (test/e2e)"
 	@echo "make scenarios  run them and regenerate docs/SCENARIOS.md from the measurements"
+	@echo "make soak     the randomized fault soak for SOAK_DURATION (default 10m); PADDOCK_SOAK_SEED=<seed> replays one"
+	@echo "make soak-record  keep the summaries of the last soak runs in docs/soak and docs/SCENARIOS.md"
 	@echo "make cluster-up / cluster-status / cluster-down   a local cluster that stays up to play with"
 
 build:
@@ -51,6 +53,7 @@ test: zookeeper tools check
 	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
 	cd test/library && $(GO) test -count=1 ./...
 	$(GO) test -count=1 -timeout 15m ./test/process/...
+	$(GO) test -count=1 -timeout 10m ./test/soak/...
 	@$(MAKE) --no-print-directory e2e
 	@$(MAKE) --no-print-directory deploy-test
 
@@ -74,6 +77,23 @@ scenarios: zk-image
 # land in the package's testdata/fuzz, which make test then replays.
 fuzz:
 	@scripts/fuzz.sh
+
+# soak: the randomized fault soak (test/soak): a 3-server ensemble, 3
+# masters, 4 workers, a load and a nemesis for SOAK_DURATION, then the
+# history checker. `make test` runs it for 75 s. Its summary goes to
+# .tmp/soak; `make soak-record` keeps it in docs/soak and docs/SCENARIOS.md.
+# A failed run keeps its processes' logs and the ZooKeeper servers'
+# directories in .tmp/soak/logs.
+# For hours: make soak SOAK_DURATION=4h SOAK_TIMEOUT=5h.
+SOAK_DURATION ?= 10m
+SOAK_TIMEOUT ?= 40m
+soak: zookeeper
+	PADDOCK_SOAK_OUT=$(CURDIR)/.tmp/soak PADDOCK_PROCTEST_LOGS=$(CURDIR)/.tmp/soak/logs $(GO) test -count=1 -v -timeout $(SOAK_TIMEOUT) -run TestSoak ./test/soak/ -soak.duration=$(SOAK_DURATION)
+
+soak-record:
+	@ls .tmp/soak/soak-*.json >/dev/null 2>&1 || { echo "no soak summary in .tmp/soak: run make soak first"; exit 1; }
+	@mkdir -p docs/soak && cp .tmp/soak/soak-*.json docs/soak/
+	$(GO) run ./test/e2e/scenariosdoc -soak-only -soak docs/soak -out docs/SCENARIOS.md
 
 unit:
 	$(GO) test -count=1 -short ./internal/task/ ./internal/master/ ./internal/cli/

@@ -167,19 +167,33 @@ func EnsureLayout(ctx context.Context, c *zkclient.Client, l Layout) error {
 	return nil
 }
 
+// Preparing the tree is the first thing a master or worker does once
+// connected; a connection lost meanwhile (the ensemble electing a leader)
+// must not make it give up. A create or a multi whose reply was lost may
+// have been applied: creating again answers NodeExists, and the shards are
+// listed again before each multi.
+
 func createIfMissing(ctx context.Context, c *zkclient.Client, p string, data []byte) error {
-	_, err := c.Create(ctx, p, data, zk.FlagPersistent)
-	if err != nil && !errors.Is(err, zk.ErrNodeExists) {
-		return fmt.Errorf("create %s: %w", p, err)
+	for {
+		_, err := c.Create(ctx, p, data, zk.FlagPersistent)
+		if err == nil || errors.Is(err, zk.ErrNodeExists) {
+			return nil
+		}
+		if err := c.Retry(ctx, err); err != nil {
+			return fmt.Errorf("create %s: %w", p, err)
+		}
 	}
-	return nil
 }
 
 func ensureShards(ctx context.Context, c *zkclient.Client, parent string) error {
 	for attempt := 0; ; attempt++ {
 		have, _, err := c.Children(ctx, parent)
 		if err != nil {
-			return fmt.Errorf("list %s: %w", parent, err)
+			if err := c.Retry(ctx, err); err != nil {
+				return fmt.Errorf("list %s: %w", parent, err)
+			}
+			attempt--
+			continue
 		}
 		present := make(map[string]bool, len(have))
 		for _, h := range have {
@@ -198,9 +212,14 @@ func ensureShards(ctx context.Context, c *zkclient.Client, parent string) error 
 		if err == nil {
 			return nil
 		}
-		// Another process is creating them too: list again.
-		if !errors.Is(err, zk.ErrNodeExists) || attempt == 5 {
-			return fmt.Errorf("create shards of %s: %w", parent, err)
+		werr := c.Retry(ctx, err)
+		switch {
+		case werr == nil:
+			attempt-- // the outcome is unknown: list again
+		case errors.Is(werr, zk.ErrNodeExists) && attempt < 5:
+			// Another process is creating them too: list again.
+		default:
+			return fmt.Errorf("create shards of %s: %w", parent, werr)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/task"
+	"github.com/paddock-zk/paddock/internal/zktest"
 )
 
 func TestLayoutPaths(t *testing.T) {
@@ -71,6 +72,33 @@ func TestEnsureLayoutIsIdempotentAndConcurrent(t *testing.T) {
 	}
 	if err := coord.EnsureLayout(ctxT(t), c1, l); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestEnsureLayoutRidesOutConnectionLoss: a master or worker prepares the
+// tree right after it connects; a connection lost meanwhile (the ensemble
+// electing a leader, found by the soak) must not make it give up: it
+// waits for the connection, as everything else does, and carries on.
+func TestEnsureLayoutRidesOutConnectionLoss(t *testing.T) {
+	p, c := proxied(t)
+	l := rootFor(t)
+	deleteTree(t, dial(t, shared.Addr()), l.Root())
+	p.Blackhole() // the first create goes out and is never answered
+	done := make(chan error, 1)
+	go func() { done <- coord.EnsureLayout(ctxT(t), c, l) }()
+	zktest.Eventually(t, 10*time.Second, "the client to notice the lost connection", func() bool { return !c.Connected() })
+	p.Restore()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("EnsureLayout gave up on a connection loss: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("EnsureLayout did not return within 30 s of the link healing")
+	}
+	names, _, err := c.Children(ctxT(t), l.Results())
+	if err != nil || len(names) != 256 {
+		t.Fatalf("%s: %d shards, err %v", l.Results(), len(names), err)
 	}
 }
 

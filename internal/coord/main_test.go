@@ -112,3 +112,11 @@ func settled(t *testing.T, c *zkclient.Client) zkclient.Stats {
 func cost(before, after zkclient.Stats) zkclient.Stats {
 	return zkclient.Stats{Requests: after.Requests - before.Requests - 1, WatchEvents: after.WatchEvents - before.WatchEvents}
 }
+
+// proxied dials the shared server through a proxy of its own, for tests
+// that cut the client's connection.
+func proxied(t *testing.T) (*zktest.Proxy, *zkclient.Client) {
+	t.Helper()
+	p := zktest.NewProxy(t, shared.Addr())
+	return p, dial(t, p.Addr())
+}

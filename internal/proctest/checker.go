@@ -35,6 +35,11 @@ import (
 // With Electors (election processes) it judges instead, or as well: at most
 // one leader at any instant, and a live process elected within ElectBound
 // of FaultsEnded.
+//
+// Given evidence that does not come from Paddock's logs — a client's own
+// record of its submits and results (Client) and ZooKeeper's transaction
+// logs (Txns) — it judges the same properties from that evidence as well
+// (see the fields), and that the logs read hold the whole history.
 type Checker struct {
 	History *History
 
@@ -55,6 +60,24 @@ type Checker struct {
 	// Electors and ElectBound: see the election properties.
 	Electors   []*Proc
 	ElectBound time.Duration
+
+	// Client, when set, is a client's own record of the tasks it submitted
+	// one by one (see [ClientHistory]): each submit's outcome (acknowledged,
+	// failed, unknown), the cancels it asked for, the results it read.
+	// Then no task is lost when every acknowledged submit, and every
+	// unknown one that was applied, has a result the client read (a task
+	// still in the tree without one is stuck); and each result is the
+	// right one: a success carries the output the client expects, a
+	// cancellation follows a cancel it asked for.
+	Client *ClientHistory
+	// Txns, when set, is ZooKeeper's transaction log replayed for the
+	// tree's root (see [AnalyzeTxns]): what the servers committed, not
+	// what any process logged. It adds: every task, payload and result
+	// created at most once (an acknowledged submit exactly once, a failed
+	// one never, an unknown one as the client found it); no task or
+	// result that no client submitted; and every leader write applied
+	// under the fence of the leader of the moment, carrying its epoch.
+	Txns *RootTxns
 
 	runs   []runRecord
 	fences []fence
@@ -127,6 +150,32 @@ type Counts struct {
 	// WorstCompletionMS is the longest time from the later of a task's
 	// submission and the end of the faults to its completion.
 	WorstCompletionMS float64 `json:"worst_completion_ms"`
+
+	// With a [ClientHistory]: how the submits ended, how many of the
+	// unknown ones were applied, and the cancelled results read (Results
+	// counts the successful ones).
+	Acknowledged   int `json:"acknowledged,omitempty"`
+	SubmitFailed   int `json:"submit_failed,omitempty"`
+	SubmitUnknown  int `json:"submit_unknown,omitempty"`
+	UnknownApplied int `json:"unknown_applied,omitempty"`
+	Cancelled      int `json:"cancelled,omitempty"`
+	// With ZooKeeper's transaction log: transactions under the root,
+	// take-overs, leader writes applied, leader writes refused by the
+	// fence, and deposed writes applied (problems).
+	Txns           int `json:"txns,omitempty"`
+	TakeOvers      int `json:"take_overs,omitempty"`
+	LeaderWrites   int `json:"leader_writes,omitempty"`
+	DeposedRefused int `json:"deposed_refused,omitempty"`
+	DeposedApplied int `json:"deposed_applied"`
+
+	// What went wrong, counted: tasks lost (or left unresolved), stuck
+	// (still pending at the end), with a duplicate (two results, two
+	// submits, a completion applied twice), and znodes leaked (left in
+	// the tree at the end).
+	Lost       int `json:"lost"`
+	Stuck      int `json:"stuck"`
+	Duplicates int `json:"duplicates"`
+	Leaks      int `json:"leaks"`
 }
 
 // CheckResult is one property.
@@ -145,6 +194,7 @@ const (
 	CheckCompletionBound = "every task completes within the bound after the faults"
 	CheckSingleLeader    = "at most one leader at any instant"
 	CheckLiveLeader      = "a live process is eventually elected"
+	CheckHistoryComplete = "ZooKeeper's transaction logs hold the whole history"
 )
 
 // SubmitTime is the submission time encoded in a task id (its first 11 hex
@@ -161,50 +211,44 @@ func SubmitTime(id string) (time.Time, bool) {
 }
 
 func (c *Checker) submitted() int {
-	n := len(c.Submitted)
-	for _, r := range c.runs {
-		n += r.want
+	n := len(c.Submitted) + c.runsWanted()
+	if c.Client != nil {
+		for _, t := range c.Client.Tasks() {
+			if t.Outcome == SubmitAcked || t.Result != nil {
+				n++
+			}
+		}
 	}
 	return n
+}
+
+// results are the results read of every task: those of Submitted and, for
+// a Client, the successful ones (a cancelled result has no worker to agree
+// with).
+func (c *Checker) results() map[string]Result {
+	if c.Client == nil {
+		return c.Results
+	}
+	out := map[string]Result{}
+	for id, r := range c.Results {
+		out[id] = r
+	}
+	for _, t := range c.Client.Tasks() {
+		if t.Result != nil && t.Result.Status == "succeeded" {
+			out[t.ID] = *t.Result
+		}
+	}
+	return out
 }
 
 // Verdict runs every check.
 func (c *Checker) Verdict() Verdict {
 	h := c.History
-	finished := h.Finished()
+	results := c.results()
+	finished := h.FinishedGiven(results)
 	started := h.Started()
-	lostReplies := c.lostReplies(finished, started)
-	v := Verdict{OK: true}
-	v.Counts = Counts{
-		Submitted:   c.submitted(),
-		Completed:   len(finished) + len(lostReplies),
-		LostReplies: len(lostReplies),
-		Dropped:     len(h.Dropped()),
-		Masters:     len(h.Masters),
-		Workers:     len(h.Workers),
-		Elections:   len(h.Elections()),
-	}
-	for _, ls := range h.Assigned() {
-		v.Counts.Assignments += len(ls)
-	}
-	for _, ls := range started {
-		v.Counts.Starts += len(ls)
-		attempts := map[string]bool{}
-		for _, l := range ls {
-			attempts[l.Str("attempt")] = true
-		}
-		if len(attempts) > 1 {
-			v.Counts.Rerun++
-		}
-	}
-	for _, id := range c.Submitted {
-		if r, ok := c.Results[id]; ok && r.Status == "succeeded" {
-			v.Counts.Results++
-		}
-	}
-	for _, r := range c.runs {
-		v.Counts.Results += r.summary.Succeeded
-	}
+	lostReplies := c.lostReplies(finished, started, results)
+	v := Verdict{OK: true, Counts: c.counts(finished, started, lostReplies)}
 
 	add := func(name, detail string, problems ...[]string) {
 		var all []string
@@ -224,48 +268,28 @@ func (c *Checker) Verdict() Verdict {
 		}
 		var logged []string
 		var ownProblems []string
-		for _, id := range c.withResults() {
+		for _, id := range keys(results) {
 			w, own := lostReplies[id]
 			if !own {
 				logged = append(logged, id)
-			} else if r := c.Results[id]; r.Worker != w {
+			} else if r := results[id]; r.Worker != w {
 				ownProblems = append(ownProblems, fmt.Sprintf("task %s: result from worker %s, but only %s ran it", id, r.Worker, w))
 			}
 		}
-		add(CheckExactlyOnce, detail, h.ExactlyOnce(), h.AttemptsDistinct(), h.Results(logged, c.Results), ownProblems)
-		var fenced []string
-		var fencedDetail []string
-		for _, f := range c.fences {
-			fencedFn := h.Fenced
-			if f.cut {
-				fencedFn = h.FencedCut
-			}
-			epoch, p := fencedFn(f.m, f.at)
-			fenced = append(fenced, p...)
-			fencedDetail = append(fencedDetail, fmt.Sprintf("%s (epoch %d) deposed by %s: nothing written after it but its in-flight batch", f.m.Name, epoch, f.why))
-		}
-		detail = fmt.Sprintf("%d elections; epochs only grow; no master assigned while not leading", v.Counts.Elections)
-		if len(fencedDetail) > 0 {
-			detail += "; " + strings.Join(fencedDetail, "; ")
-		}
+		add(CheckExactlyOnce, detail, exactlyOnce(finished), h.AttemptsDistinct(), h.results(logged, results, finished), ownProblems,
+			c.clientResults(), c.createdOnce())
+		detail, fenced := c.fenced()
 		add(CheckNoDeposedWrites, detail, h.DeposedQuiet(), h.Epochs(), fenced)
 		if c.Bound > 0 {
-			done := finished
-			if len(lostReplies) > 0 {
-				// Applied no later than the worker's "dropped" line.
-				done = map[string][]Line{}
-				for id, ls := range finished {
-					done[id] = ls
-				}
-				for id := range lostReplies {
-					done[id] = h.Dropped()[id]
-				}
-			}
-			worst, p := c.completion(done)
+			worst, p := c.completion(c.doneAt(finished, lostReplies))
 			v.Counts.WorstCompletionMS = float64(worst.Microseconds()) / 1000
 			add(CheckCompletionBound, fmt.Sprintf("worst %v (bound %v) from the later of submission and the end of the faults to completion",
 				worst.Round(time.Millisecond), c.Bound), p)
 		}
+	}
+	if c.Txns != nil {
+		add(CheckHistoryComplete, fmt.Sprintf("%d transactions under %s, no zxid missing within a ZooKeeper epoch, every log agrees", c.Txns.Txns, c.Txns.Root),
+			c.Txns.Incomplete)
 	}
 	if len(c.Electors) > 0 {
 		n := 0
@@ -280,46 +304,118 @@ func (c *Checker) Verdict() Verdict {
 	return v
 }
 
-// withResults are the Submitted tasks that have a result (the others are
-// reported as lost).
-func (c *Checker) withResults() []string {
-	var out []string
-	for _, id := range c.Submitted {
-		if _, ok := c.Results[id]; ok {
-			out = append(out, id)
+// counts summarises the history.
+func (c *Checker) counts(finished, started map[string][]Line, lostReplies map[string]string) Counts {
+	h := c.History
+	n := Counts{
+		Submitted:   c.submitted(),
+		Completed:   len(finished) + len(lostReplies),
+		LostReplies: len(lostReplies),
+		Dropped:     len(h.Dropped()),
+		Masters:     len(h.Masters),
+		Workers:     len(h.Workers),
+		Elections:   len(h.Elections()),
+	}
+	for _, ls := range h.Assigned() {
+		n.Assignments += len(ls)
+	}
+	for _, ls := range started {
+		n.Starts += len(ls)
+		attempts := map[string]bool{}
+		for _, l := range ls {
+			attempts[l.Str("attempt")] = true
+		}
+		if len(attempts) > 1 {
+			n.Rerun++
 		}
 	}
-	return out
+	for _, id := range c.Submitted {
+		if r, ok := c.Results[id]; ok && r.Status == "succeeded" {
+			n.Results++
+		}
+	}
+	for _, r := range c.runs {
+		n.Results += r.summary.Succeeded
+	}
+	if c.Client != nil {
+		for _, t := range c.Client.Tasks() {
+			switch t.Outcome {
+			case SubmitAcked:
+				n.Acknowledged++
+			case SubmitFailed:
+				n.SubmitFailed++
+			case SubmitUnknown:
+				n.SubmitUnknown++
+				if t.Result != nil {
+					n.UnknownApplied++
+				}
+			}
+			switch {
+			case t.Result == nil:
+			case t.Result.Status == "succeeded":
+				n.Results++
+			case t.Result.Status == "cancelled":
+				n.Cancelled++
+			}
+		}
+	}
+	if t := c.Txns; t != nil {
+		n.Txns, n.TakeOvers, n.LeaderWrites = t.Txns, len(t.TakeOvers), t.LeaderWrites
+		n.DeposedRefused, n.DeposedApplied = len(t.Refused), len(t.Problems)
+	}
+	n.Lost, n.Stuck = c.fates()
+	n.Duplicates, n.Leaks = c.duplicates(), c.leaks()
+	return n
 }
 
 func (c *Checker) lostDetail(total, logged, lostReplies int) string {
+	if c.Client != nil {
+		return fmt.Sprintf("%d submitted and applied; %d completions logged (%d applied but logged as dropped); %s",
+			total, logged, lostReplies, c.clientDetail())
+	}
 	s := fmt.Sprintf("%d submitted (%d one by one, %d by %d client run loops); %d results; %d completions logged",
-		total, len(c.Submitted), total-len(c.Submitted), len(c.runs), len(c.Results)+c.runSucceeded(), logged)
+		total, len(c.Submitted), c.runsWanted(), len(c.runs), len(c.Results)+c.runSucceeded(), logged)
 	if lostReplies > 0 {
 		s += fmt.Sprintf(" and %d applied but logged as dropped", lostReplies)
 	}
 	return s
 }
 
-// lostReplies finds completions that were applied although their worker
-// logged "completion dropped": the task has no "task finished" line, and
-// exactly one worker ever ran it, one attempt, and that worker logged the
-// drop. Nobody else could have completed it, so the worker's own earlier
-// attempt landed and its reply was lost (a connection loss during the
-// completion multi); the retry found the assignment gone and, the result
-// being collected by then, could not tell its own work from another's. It
-// returns the task ids with the worker's --id.
-func (c *Checker) lostReplies(finished, started map[string][]Line) map[string]string {
-	ids := map[string]string{}
-	for _, w := range c.History.Workers {
-		ids[w.Name] = w.ID
+func (c *Checker) runsWanted() int {
+	n := 0
+	for _, r := range c.runs {
+		n += r.want
 	}
+	return n
+}
+
+// lostReplies finds completions that were applied although their worker
+// logged "completion dropped": its reply was lost (a connection loss
+// during the completion multi) and its retry found the assignment gone, so
+// it could not tell its own work from another's. It returns the task ids
+// with the worker's --id.
+//
+// With the result the client read, that is the case when the result's own
+// worker and attempt are a run that logged the drop. Without one (a
+// `client run`'s task), when exactly one worker ever ran the task, one
+// attempt, and that worker logged the drop: nobody else could have
+// completed it.
+func (c *Checker) lostReplies(finished, started map[string][]Line, results map[string]Result) map[string]string {
+	ids := c.History.workerIDs()
 	out := map[string]string{}
 	for id, drops := range c.History.Dropped() {
 		if len(finished[id]) > 0 {
 			continue
 		}
 		runs := started[id]
+		if r, ok := results[id]; ok {
+			for _, d := range drops {
+				if ids[d.Proc] == r.Worker && len(Filter(runs, All(func(l Line) bool { return l.Proc == d.Proc }, Field("attempt", fmt.Sprint(r.Attempts))))) > 0 {
+					out[id] = r.Worker
+				}
+			}
+			continue
+		}
 		if len(runs) != 1 || runs[0].Proc != drops[0].Proc {
 			continue
 		}
@@ -336,6 +432,10 @@ func (c *Checker) runSucceeded() int {
 	return n
 }
 
+// lost finds tasks without a result. With a Client history every task's
+// fate is known from what the client saw; without one, the workers' logged
+// completions are counted against the tasks submitted (the only record of
+// a `client run`'s tasks).
 func (c *Checker) lost(total, completed int) []string {
 	var problems []string
 	for _, id := range c.Submitted {
@@ -350,7 +450,9 @@ func (c *Checker) lost(total, completed int) []string {
 				r.name, r.want, r.code, s.Tasks, s.Succeeded, s.Lost, s.Errors))
 		}
 	}
-	if allow := c.History.UnloggedAllowance(); completed > total {
+	if c.Client != nil {
+		problems = append(problems, c.clientLost()...)
+	} else if allow := c.History.UnloggedAllowance(); completed > total {
 		problems = append(problems, fmt.Sprintf("workers completed %d distinct tasks, but only %d were submitted", completed, total))
 	} else if completed < total-allow {
 		problems = append(problems, fmt.Sprintf("workers completed %d tasks of %d submitted (at most %d may go unlogged, by killed workers)", completed, total, allow))
@@ -363,7 +465,8 @@ func (c *Checker) lost(total, completed int) []string {
 			problems = append(problems, fmt.Sprintf("%d assignments left under %s/assign: %v", n, t.Root, t.Assign))
 		}
 		if c.Collected && (len(t.Results) != 0 || len(t.Data) != 0) {
-			problems = append(problems, fmt.Sprintf("%d results and %d payloads left uncollected", len(t.Results), len(t.Data)))
+			problems = append(problems, fmt.Sprintf("%d results and %d payloads left uncollected: results %v, payloads %v",
+				len(t.Results), len(t.Data), keys(t.Results), keys(t.Data)))
 		}
 	}
 	return problems
@@ -378,38 +481,95 @@ func keys[V any](m map[string]V) []string {
 	return out
 }
 
-// completion measures, for each task whose completion was logged (or whose
-// result the test read), the time from the later of its submission and
-// FaultsEnded to its completion.
-func (c *Checker) completion(finished map[string][]Line) (time.Duration, []string) {
+// fenced judges the deposed masters' writes: those the scenario deposed
+// (from the logs), and, with ZooKeeper's log, every leader write applied.
+func (c *Checker) fenced() (string, []string) {
+	h := c.History
+	var problems, deposed []string
+	for _, f := range c.fences {
+		fencedFn := h.Fenced
+		if f.cut {
+			fencedFn = h.FencedCut
+		}
+		epoch, p := fencedFn(f.m, f.at)
+		problems = append(problems, p...)
+		deposed = append(deposed, fmt.Sprintf("%s (epoch %d) deposed by %s: nothing written after it but its in-flight batch", f.m.Name, epoch, f.why))
+	}
+	detail := fmt.Sprintf("%d elections; epochs only grow; no master assigned while not leading", len(h.Elections()))
+	if len(deposed) > 0 {
+		detail += "; " + strings.Join(deposed, "; ")
+	}
+	if t := c.Txns; t != nil {
+		detail += fmt.Sprintf("; ZooKeeper's log: %d take-overs, %d leader writes applied, each under the fence of the leader of its moment and carrying its epoch; "+
+			"%d deposed writes refused (%s), %d applied", len(t.TakeOvers), t.LeaderWrites, len(t.Refused), refusedWhy(t), len(t.Problems))
+		problems = append(problems, t.Problems...)
+	}
+	return detail, problems
+}
+
+func refusedWhy(t *RootTxns) string {
+	by := t.RefusedBy()
+	var parts []string
+	for _, why := range keys(by) {
+		parts = append(parts, fmt.Sprintf("%d %s", by[why], why))
+	}
+	if len(parts) == 0 {
+		return "none attempted"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// doneAt is when each task completed: for a Client's task, when ZooKeeper
+// created its result (or, without its log, when the client read it);
+// otherwise the worker's completion line, or for a completion whose reply
+// was lost, no later than its "dropped" line; and for a task submitted
+// one by one without a line, the result's finished_at.
+func (c *Checker) doneAt(finished map[string][]Line, lostReplies map[string]string) map[string]time.Time {
+	done := map[string]time.Time{}
+	for id, ls := range finished {
+		done[id] = ls[0].TS
+	}
+	for id := range lostReplies {
+		done[id] = c.History.Dropped()[id][0].TS
+	}
+	for _, id := range c.Submitted {
+		if r, ok := c.Results[id]; ok && !r.FinishedAt.IsZero() && done[id].IsZero() {
+			done[id] = r.FinishedAt
+		}
+	}
+	if c.Client != nil {
+		for _, t := range c.Client.Tasks() {
+			switch {
+			case c.Txns != nil && !c.Txns.ResultAt[t.ID].IsZero():
+				done[t.ID] = c.Txns.ResultAt[t.ID]
+			case t.Result != nil:
+				done[t.ID] = t.ReadAt
+			}
+		}
+	}
+	return done
+}
+
+// completion measures, for each task done, the time from the later of its
+// submission and FaultsEnded to its completion.
+func (c *Checker) completion(done map[string]time.Time) (time.Duration, []string) {
 	var worst time.Duration
 	var problems []string
-	check := func(id string, done time.Time) {
+	for id, at := range done {
 		sub, ok := SubmitTime(id)
 		if !ok {
 			problems = append(problems, "task id without a submit time: "+id)
-			return
+			continue
 		}
 		from := sub
 		if c.FaultsEnded.After(from) {
 			from = c.FaultsEnded
 		}
-		d := done.Sub(from)
+		d := at.Sub(from)
 		worst = max(worst, d)
 		if d > c.Bound {
 			problems = append(problems, fmt.Sprintf("task %s completed %v after %s (bound %v)", id, d.Round(time.Millisecond),
 				map[bool]string{true: "the faults ended", false: "its submission"}[from.Equal(c.FaultsEnded)], c.Bound))
-		}
-	}
-	for id, ls := range finished {
-		check(id, ls[0].TS)
-	}
-	for _, id := range c.Submitted {
-		if _, logged := finished[id]; logged {
-			continue
-		}
-		if r, ok := c.Results[id]; ok && !r.FinishedAt.IsZero() {
-			check(id, r.FinishedAt)
 		}
 	}
 	sort.Strings(problems)
@@ -516,6 +676,20 @@ func Combine(names []string, vs []Verdict) Verdict {
 		c.Workers += v.Counts.Workers
 		c.Elections += v.Counts.Elections
 		c.LostReplies += v.Counts.LostReplies
+		c.Acknowledged += v.Counts.Acknowledged
+		c.SubmitFailed += v.Counts.SubmitFailed
+		c.SubmitUnknown += v.Counts.SubmitUnknown
+		c.UnknownApplied += v.Counts.UnknownApplied
+		c.Cancelled += v.Counts.Cancelled
+		c.Txns += v.Counts.Txns
+		c.TakeOvers += v.Counts.TakeOvers
+		c.LeaderWrites += v.Counts.LeaderWrites
+		c.DeposedRefused += v.Counts.DeposedRefused
+		c.DeposedApplied += v.Counts.DeposedApplied
+		c.Lost += v.Counts.Lost
+		c.Stuck += v.Counts.Stuck
+		c.Duplicates += v.Counts.Duplicates
+		c.Leaks += v.Counts.Leaks
 		c.WorstCompletionMS = max(c.WorstCompletionMS, v.Counts.WorstCompletionMS)
 		for _, ch := range v.Checks {
 			j, ok := index[ch.Name]

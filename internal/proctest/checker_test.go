@@ -186,3 +186,75 @@ func TestFencedCut(t *testing.T) {
 		t.Errorf("FencedCut: want only y flagged, got %v", p)
 	}
 }
+
+// TestCheckerClientHistory judges a client's own record against ZooKeeper's
+// log: each way a task can go wrong is reported once, under its property.
+func TestCheckerClientHistory(t *testing.T) {
+	ok := func(n int) string { return tid(1, n) }
+	h := NewClientHistory()
+	res := func(id, status, out string) Result {
+		return Result{ID: id, Status: status, Output: out, Worker: "w1", Attempts: 1, FinishedAt: at(2)}
+	}
+	submit := func(n int, o SubmitOutcome) string {
+		id := ok(n)
+		h.Submitted(ClientTask{ID: id, Kind: "echo", Want: fmt.Sprint("p", n), Submitted: at(1), Outcome: o})
+		return id
+	}
+	good, stuck, absent, landed, _, wrong, cancelled, lost, duped := submit(1, SubmitAcked), submit(2, SubmitAcked),
+		submit(3, SubmitUnknown), submit(4, SubmitUnknown), submit(5, SubmitFailed), submit(6, SubmitAcked),
+		submit(7, SubmitAcked), submit(8, SubmitAcked), submit(9, SubmitAcked)
+	h.Read(good, res(good, "succeeded", "p1"), at(2))
+	h.Absent(absent)
+	h.Read(landed, res(landed, "succeeded", "p4"), at(2))
+	h.Read(wrong, res(wrong, "succeeded", "p5"), at(2))
+	h.Read(cancelled, res(cancelled, "cancelled", ""), at(2))
+	h.Absent(lost)
+	h.Read(duped, res(duped, "succeeded", "p9"), at(2))
+	stranger := tid(1, 10)
+
+	tx := &RootTxns{Root: "/r", Creates: map[string]map[string]int{PartTasks: {}, PartData: {}, PartResults: {}}, ResultAt: map[string]time.Time{}}
+	for _, id := range []string{good, stuck, landed, wrong, cancelled, lost, duped, stranger} {
+		tx.Creates[PartTasks][id]++
+		tx.Creates[PartData][id]++
+	}
+	for _, id := range []string{good, landed, wrong, cancelled, duped, duped} {
+		tx.Creates[PartResults][id]++
+		tx.ResultAt[id] = at(2)
+	}
+	var lines []string
+	for _, id := range []string{good, landed, wrong, duped} {
+		lines = append(lines, logl(1.5, MsgStarted, "task", id, "attempt", 1), logl(2, MsgFinished, "task", id, "attempt", 1))
+	}
+	ck := NewChecker(fake("worker-w1", "worker", "w1", lines...))
+	ck.Client, ck.Txns = h, tx
+	ck.Tree, ck.Collected = &Tree{Root: "/r", Tasks: map[string]string{stuck: "{}"}}, true
+	ck.Bound = time.Minute
+	v := ck.Verdict()
+	byName := map[string][]string{}
+	for _, c := range v.Checks {
+		byName[c.Name] = c.Problems
+	}
+	if p := byName[CheckNoTaskLost]; len(p) != 3 || !strings.Contains(p[0], stuck+" (submit acknowledged at 00:00:01.000): stuck") ||
+		!strings.Contains(p[1], lost) || !strings.Contains(p[2], "1 tasks left") {
+		t.Errorf("lost: %q", p)
+	}
+	want := []string{wrong + " (echo, submitted at 00:00:01.000): output \"p5\", want \"p6\"", cancelled + " (echo, submitted at 00:00:01.000): cancelled",
+		duped + ": results/ znode created 2 times", duped + ": the client read a result created 2 times", stranger + ": a tasks/ znode was created, but no client submitted it"}
+	if p := byName[CheckExactlyOnce]; len(p) != len(want) {
+		t.Errorf("exactly once: %q", p)
+	} else {
+		for i := range want {
+			if !strings.Contains(p[i], want[i]) {
+				t.Errorf("exactly once problem %d: %q, want it to say %q", i, p[i], want[i])
+			}
+		}
+	}
+	c := v.Counts
+	if c.Acknowledged != 6 || c.SubmitUnknown != 2 || c.UnknownApplied != 1 || c.SubmitFailed != 1 || c.Results != 4 || c.Cancelled != 1 ||
+		c.Lost != 1 || c.Stuck != 1 || c.Duplicates != 1 || c.Leaks != 1 || c.Submitted != 7 {
+		t.Errorf("counts %+v", c)
+	}
+	if len(byName[CheckHistoryComplete]) != 0 || len(byName[CheckNoDeposedWrites]) != 0 || len(byName[CheckCompletionBound]) != 0 {
+		t.Errorf("checks %+v", v.Checks)
+	}
+}

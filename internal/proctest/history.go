@@ -100,6 +100,40 @@ func (h *History) Finished() map[string][]Line {
 	return h.byTask(h.Workers, AnyOf(Msg(MsgFinished), Msg(MsgOutcomeUnknown)))
 }
 
+// FinishedGiven is Finished knowing the results the clients read: a
+// MsgOutcomeUnknown line is not an applied completion when the result says
+// another run (another worker, or another attempt) completed the task. That
+// happens when a worker loses its connection during its completion, the
+// master takes the task back meanwhile and another worker completes it,
+// and the client collects it before the first worker looks again.
+func (h *History) FinishedGiven(results map[string]Result) map[string][]Line {
+	ids := h.workerIDs()
+	out := map[string][]Line{}
+	for id, ls := range h.Finished() {
+		r, known := results[id]
+		for _, l := range ls {
+			if l.Msg == MsgOutcomeUnknown && known && (ids[l.Proc] != r.Worker || l.Str("attempt") != fmt.Sprint(r.Attempts)) {
+				continue
+			}
+			out[id] = append(out[id], l)
+		}
+		if len(out[id]) == 0 {
+			delete(out, id)
+		}
+	}
+	return out
+}
+
+// workerIDs maps each worker process's name to its --id: a worker
+// restarted under the same id is one worker with several processes.
+func (h *History) workerIDs() map[string]string {
+	ids := map[string]string{}
+	for _, w := range h.Workers {
+		ids[w.Name] = w.ID
+	}
+	return ids
+}
+
 // Started returns the workers' "task started" lines by task id.
 func (h *History) Started() map[string][]Line { return h.byTask(h.Workers, Msg(MsgStarted)) }
 
@@ -112,9 +146,11 @@ func (h *History) Assigned() map[string][]Line { return h.byTask(h.Masters, Msg(
 // ExactlyOnce checks that no task's completion was applied twice: a
 // worker logs "task finished" only when its completion multi was applied,
 // and a duplicate completion must be dropped ("completion dropped").
-func (h *History) ExactlyOnce() []string {
+func (h *History) ExactlyOnce() []string { return exactlyOnce(h.Finished()) }
+
+func exactlyOnce(finished map[string][]Line) []string {
 	var problems []string
-	for id, ls := range h.Finished() {
+	for id, ls := range finished {
 		if len(ls) > 1 {
 			problems = append(problems, fmt.Sprintf("task %s completed %d times: %s", id, len(ls), joinLines(ls)))
 		}
@@ -125,14 +161,17 @@ func (h *History) ExactlyOnce() []string {
 
 // AttemptsDistinct checks that one assignment (an attempt number) of a
 // task was never run by two different workers: the master writes each
-// attempt into exactly one worker's assign/ directory.
+// attempt into exactly one worker's assign/ directory. A worker restarted
+// under the same --id runs again what its directory still holds: that is
+// the same worker.
 func (h *History) AttemptsDistinct() []string {
 	var problems []string
+	ids := h.workerIDs()
 	for id, ls := range h.Started() {
 		seen := map[string]Line{}
 		for _, l := range ls {
 			a := l.Str("attempt")
-			if prev, ok := seen[a]; ok && prev.Proc != l.Proc {
+			if prev, ok := seen[a]; ok && ids[prev.Proc] != ids[l.Proc] {
 				problems = append(problems, fmt.Sprintf("task %s attempt %s started on two workers: %s | %s", id, a, prev, l))
 			}
 			seen[a] = l
@@ -270,13 +309,27 @@ func (h *History) Completions(total int) []string {
 // it succeeded, and it agrees with the worker logs (the worker and attempt
 // of its "task finished" line). A result without a "task finished" line is
 // accepted only from a worker the test killed with SIGKILL (its line may
-// have been lost with it).
+// have been lost with it). A worker restarted under the same --id is one
+// worker with several processes.
 func (h *History) Results(ids []string, results map[string]Result) []string {
+	return h.results(ids, results, h.Finished())
+}
+
+func (h *History) results(ids []string, results map[string]Result, finished map[string][]Line) []string {
 	var problems []string
-	finished := h.Finished()
-	workers := map[string]*Proc{}
+	procs := map[string]bool{} // names of a worker id's processes, "id/name"
 	for _, w := range h.Workers {
-		workers[w.ID] = w
+		procs[w.ID+"/"+w.Name] = true
+	}
+	// killedRunning: the result's run started in a process of its worker
+	// that the test later killed.
+	killedRunning := func(r Result) bool {
+		for _, w := range h.Workers {
+			if k := w.KilledAt(); w.ID == r.Worker && !k.IsZero() && !r.StartedAt.Before(w.Started) && !r.StartedAt.After(k) {
+				return true
+			}
+		}
+		return false
 	}
 	for _, id := range ids {
 		r, ok := results[id]
@@ -290,11 +343,11 @@ func (h *History) Results(ids []string, results map[string]Result) []string {
 		ls := finished[id]
 		switch {
 		case len(ls) == 1:
-			if w := workers[r.Worker]; w == nil || w.Name != ls[0].Proc || ls[0].Str("attempt") != fmt.Sprint(r.Attempts) {
+			if !procs[r.Worker+"/"+ls[0].Proc] || ls[0].Str("attempt") != fmt.Sprint(r.Attempts) {
 				problems = append(problems, fmt.Sprintf("task %s: result from worker %s attempt %d, but the log says %s", id, r.Worker, r.Attempts, ls[0]))
 			}
 		case len(ls) == 0:
-			if w := workers[r.Worker]; w == nil || w.KilledAt().IsZero() {
+			if !killedRunning(r) {
 				problems = append(problems, fmt.Sprintf("task %s: result from worker %s attempt %d, which never logged finishing it", id, r.Worker, r.Attempts))
 			}
 		}

@@ -181,6 +181,27 @@ func TestHistoryExactlyOnce(t *testing.T) {
 	if p := h.AttemptsDistinct(); len(p) != 1 {
 		t.Errorf("one attempt on two workers not flagged: %v", p)
 	}
+	// A worker restarted under its id runs again what its directory held.
+	w1again := fake("worker-w1.2", "worker", "w1", logl(3, MsgStarted, "task", "a", "attempt", 1, "epoch", 1))
+	if p := NewHistory(m, w1, w1again).AttemptsDistinct(); len(p) != 0 {
+		t.Errorf("a restarted worker's rerun flagged: %v", p)
+	}
+	// w2's completion of attempt 2 went out as w2 lost its connection;
+	// the task went back and w1 completed attempt 3 first; w2 found the
+	// task and its result gone: its "outcome unknown" is not a completion.
+	w2unknown := fake("worker-w2", "worker", "w2",
+		logl(1.5, MsgStarted, "task", "a", "attempt", 2, "epoch", 1),
+		logl(2.5, MsgOutcomeUnknown, "task", "a", "attempt", 2))
+	w1third := fake("worker-w1", "worker", "w1",
+		logl(2, MsgStarted, "task", "a", "attempt", 3, "epoch", 2),
+		logl(2.2, MsgFinished, "task", "a", "attempt", 3))
+	h2 := NewHistory(m, w1third, w2unknown)
+	if f := h2.FinishedGiven(map[string]Result{"a": {Worker: "w1", Attempts: 3}}); len(f["a"]) != 1 || f["a"][0].Proc != "worker-w1" {
+		t.Errorf("FinishedGiven kept %v", f)
+	}
+	if f := h2.FinishedGiven(map[string]Result{"a": {Worker: "w2", Attempts: 2}}); len(f["a"]) != 2 {
+		t.Errorf("an outcome-unknown line the result confirms was dropped: %v", f)
+	}
 	if p := h.Completions(1); len(p) != 0 {
 		t.Errorf("completions: %v", p)
 	}

@@ -108,7 +108,14 @@ func launchEnsemble(dir string, n int, o options, java, cp string) (*Ensemble, e
 // not installed or the ensemble does not come up.
 func StartEnsemble(tb testing.TB, n int, opts ...Option) *Ensemble {
 	tb.Helper()
-	dir := tb.TempDir()
+	return StartEnsembleIn(tb, tb.TempDir(), n, opts...)
+}
+
+// StartEnsembleIn is [StartEnsemble] with the servers' directories (their
+// configuration, data, transaction logs and zookeeper.log) in dir, which
+// it does not remove: for a test that keeps them as evidence.
+func StartEnsembleIn(tb testing.TB, dir string, n int, opts ...Option) *Ensemble {
+	tb.Helper()
 	e, err := LaunchEnsemble(dir, n, opts...)
 	if err != nil {
 		fatalLaunch(tb, err)

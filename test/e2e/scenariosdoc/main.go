@@ -1,9 +1,12 @@
 // Command scenariosdoc turns the evidence the end-to-end scenarios leave
-// (test/e2e, PADDOCK_E2E_EVIDENCE) into docs/SCENARIOS.md:
+// (test/e2e, PADDOCK_E2E_EVIDENCE) into docs/SCENARIOS.md, followed by the
+// recorded soak runs (test/soak summaries kept in docs/soak):
 //
 //	go run ./test/e2e/scenariosdoc -in .tmp/scenarios -out docs/SCENARIOS.md
 //
-// `make scenarios` runs the suite and then this.
+// `make scenarios` runs the suite and then this. With -soak-only it
+// rewrites only the soak section of an existing file (`make soak-record`),
+// so that recording a soak run does not need the end-to-end suite.
 package main
 
 import (
@@ -16,6 +19,14 @@ import (
 
 	"github.com/paddock-zk/paddock/internal/proctest"
 	"github.com/paddock-zk/paddock/test/e2e/evidence"
+	"github.com/paddock-zk/paddock/test/soak"
+)
+
+// The soak section sits between these markers, so that -soak-only can
+// find and replace it.
+const (
+	soakBegin = "<!-- soak: generated from docs/soak by `make soak-record` (test/e2e/scenariosdoc -soak-only) -->"
+	soakEnd   = "<!-- soak: end -->"
 )
 
 // order is the order of the scenarios in the report; others follow.
@@ -37,7 +48,22 @@ var order = []string{
 func main() {
 	in := flag.String("in", ".tmp/scenarios", "directory of evidence (PADDOCK_E2E_EVIDENCE of the run)")
 	out := flag.String("out", "docs/SCENARIOS.md", "markdown file to write")
+	soakDir := flag.String("soak", "docs/soak", "directory of recorded soak summaries (test/soak)")
+	soakOnly := flag.Bool("soak-only", false, "rewrite only the soak section of -out")
 	flag.Parse()
+	runs, err := soak.ReadSummaries(*soakDir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "scenariosdoc:", err)
+		os.Exit(1)
+	}
+	if *soakOnly {
+		if err := replaceSoak(*out, runs); err != nil {
+			fmt.Fprintln(os.Stderr, "scenariosdoc:", err)
+			os.Exit(1)
+		}
+		fmt.Fprintf(os.Stderr, "scenariosdoc: wrote the soak section of %s from %d runs\n", *out, len(runs))
+		return
+	}
 	info, scenarios, err := evidence.Read(*in)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "scenariosdoc:", err)
@@ -47,12 +73,33 @@ func main() {
 		fmt.Fprintf(os.Stderr, "scenariosdoc: no scenario evidence in %s (run the suite with %s=%s)\n", *in, evidence.DirEnv, *in)
 		os.Exit(1)
 	}
-	md := render(info, scenarios)
+	md := render(info, scenarios) + soakSection(runs)
 	if err := os.WriteFile(*out, []byte(md), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "scenariosdoc:", err)
 		os.Exit(1)
 	}
 	fmt.Fprintf(os.Stderr, "scenariosdoc: wrote %s from %d scenarios\n", *out, len(scenarios))
+}
+
+// soakSection is the soak section with its markers.
+func soakSection(runs []soak.Summary) string {
+	return soakBegin + "\n\n" + soak.Markdown(runs) + soakEnd + "\n"
+}
+
+// replaceSoak rewrites the soak section of the markdown file name (appending
+// it when the file has none).
+func replaceSoak(name string, runs []soak.Summary) error {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	md := string(b)
+	if i, j := strings.Index(md, soakBegin), strings.Index(md, soakEnd); i >= 0 && j > i {
+		md = md[:i] + soakSection(runs) + strings.TrimPrefix(md[j+len(soakEnd):], "\n")
+	} else {
+		md = strings.TrimRight(md, "\n") + "\n\n" + soakSection(runs)
+	}
+	return os.WriteFile(name, []byte(md), 0o644)
 }
 
 func sorted(scenarios map[string]*evidence.Scenario) []*evidence.Scenario {
@@ -234,6 +281,9 @@ func render(info evidence.RunInfo, scenarios map[string]*evidence.Scenario) stri
 		"submit time) and the end of the faults;\n", proctest.CheckCompletionBound)
 	p("- for the election scenario, **%s** (from the processes' `elected`/`following` events and the signals the test sent) "+
 		"and **%s**.\n\n", proctest.CheckSingleLeader, proctest.CheckLiveLeader)
+	p("The same checker judges the [randomized soak](#randomized-soak-make-soak) from evidence that does not come from Paddock's "+
+		"logs as well: the client's own record of every submit and result, and the ZooKeeper servers' transaction logs (**%s**).\n\n",
+		proctest.CheckHistoryComplete)
 
 	p("## Scenarios\n\n")
 	for _, s := range list {
