@@ -58,8 +58,13 @@ func (r *Reader) Read(ctx context.Context) (coord.Status, error) {
 	defer cancel()
 	st, err := coord.ReadStatus(ctx, r.c, r.l)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
 			return coord.Status{}, fmt.Errorf("cannot reach ZooKeeper: no answer within %v", ReadTimeout)
+		case zkclient.IsConnectionError(err):
+			// The connection went while the reading was in flight: the
+			// same news as ErrDisconnected, said the same way.
+			return coord.Status{}, fmt.Errorf("cannot reach ZooKeeper: %w", err)
 		}
 		return coord.Status{}, fmt.Errorf("cannot read the status: %w", err)
 	}

@@ -472,6 +472,11 @@ func (s *Server) Pause() {
 	if s.runningLocked() && !s.paused {
 		_ = s.cmd.Process.Signal(syscall.SIGSTOP)
 		s.paused = true
+		// The signal is delivered asynchronously: a thread that is running
+		// on another core may still answer a request. Return once the
+		// kernel says every thread has stopped, so callers that pause to
+		// make the server silent can rely on it.
+		waitStopped(s.cmd.Process.Pid)
 	}
 }
 
