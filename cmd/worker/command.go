@@ -13,7 +13,7 @@ import (
 	"github.com/paddock-zk/paddock/internal/cli"
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/task"
-	"github.com/paddock-zk/paddock/internal/worker"
+	"github.com/paddock-zk/paddock/worker"
 	"github.com/spf13/cobra"
 )
 
