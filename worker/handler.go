@@ -46,8 +46,8 @@ type Task struct {
 	Kind    string
 	Payload []byte
 	// Attempt counts the task's assignments to workers, this one included
-	// (1 on its first run); a worker that died under it, or a failure
-	// retried, leaves it to the next one.
+	// (1 on its first run; more once a worker died under it or shut down
+	// before it finished).
 	Attempt int
 	// Retries counts the failed executions retried so far (0 on the first
 	// try): the retry policy's count, not the assignments'.
