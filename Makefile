@@ -5,7 +5,7 @@ BIN := bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/paddock-zk/paddock/internal/cli.Version=$(VERSION)
 # Packages whose tests talk to ZooKeeper run with the race detector.
-RACE_PKGS := ./zkclient/... ./recipe/... ./internal/... ./cmd/...
+RACE_PKGS := ./zkclient/... ./recipe/... ./worker/... ./internal/... ./cmd/... ./examples/...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: fuzz all build install image compose-up compose-down deploy-test zookeeper tools demo test unit check bench soak soak-record cluster-up cluster-down cluster-status cluster-logs clean help
@@ -15,7 +15,7 @@ all: build
 help:
 	@echo "make demo     build, start a local ZooKeeper + 2 masters + 2 workers, run tasks, stop everything"
 	@echo "make test     everything CI runs (installs ZooKeeper if missing)"
-	@echo "make build    build bin/master bin/worker bin/client bin/election"
+	@echo "make build    build bin/master bin/worker bin/client bin/election (and bin/wordcount-worker, an example)"
 	@echo "make e2e      the fault scenarios with ZooKeeper in Docker containers (test/e2e)"
 	@echo "make scenarios  run them and regenerate docs/SCENARIOS.md from the measurements"
 	@echo "make soak     the randomized fault soak for SOAK_DURATION (default 10m); PADDOCK_SOAK_SEED=<seed> replays one"
@@ -24,6 +24,7 @@ help:
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+	$(GO) build -o $(BIN)/wordcount-worker ./examples/wordcount/worker
 
 zookeeper:
 	@scripts/ensure-zookeeper.sh

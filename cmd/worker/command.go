@@ -11,9 +11,7 @@ import (
 	"time"
 
 	"github.com/paddock-zk/paddock/internal/cli"
-	"github.com/paddock-zk/paddock/internal/coord"
-	"github.com/paddock-zk/paddock/internal/task"
-	"github.com/paddock-zk/paddock/internal/worker"
+	"github.com/paddock-zk/paddock/worker"
 	"github.com/spf13/cobra"
 )
 
@@ -35,7 +33,9 @@ completes each with one multi that is applied only if the assignment is still
 its own, so a task reassigned meanwhile gets exactly one result.
 
 Kinds: sleep (payload: seconds), echo, fail, and exec (payload: a JSON argv
-array) when started with --allow-exec.
+array) when started with --allow-exec. This command is the worker package
+(github.com/paddock-zk/paddock/worker) with those kinds registered; a program
+of your own can run its own kinds the same way.
 
 With --roles the worker also applies for roles (long-lived jobs added with
 'client role add', kept under <root>/roles): it waits in the applicants queue
@@ -61,40 +61,20 @@ Go's profiles (/debug/pprof/); see docs/OPERATING.md.`,
 		Args:    cobra.NoArgs,
 		Version: cli.BuildVersion(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := cli.CheckName("id", cfg.ID); err != nil {
+			if err := checkFlags(cfg, allowExec); err != nil {
 				return err
-			}
-			if cfg.Concurrency < 1 || cfg.Concurrency > 10000 {
-				return cli.Usage(fmt.Errorf("--concurrency %d: want 1 to 10000", cfg.Concurrency))
-			}
-			if cfg.DrainTimeout < 0 {
-				return cli.Usage(fmt.Errorf("--drain-timeout must not be negative"))
-			}
-			if cfg.Roles && !allowExec {
-				return cli.Usage(errors.New("--roles needs --allow-exec: a role's data is a command the worker runs while it holds the role"))
 			}
 			env, err := opts.Open(cmd.Context(), "worker")
 			if err != nil {
 				return err
 			}
 			defer env.Close()
-			if err := coord.EnsureLayout(cmd.Context(), env.Client, env.Layout); err != nil {
-				return fmt.Errorf("prepare the tree under %s: %w", env.Layout.Root(), err)
+			w, err := newWorker(cmd.Context(), env, cfg, allowExec)
+			if err != nil {
+				return err
 			}
-			cfg.Kinds = task.Builtin(allowExec)
-			if allowExec {
-				// Commands (tasks and roles) must not outlive the worker.
-				cfg.Kinds.Register("exec", task.Exec(guarded))
-			}
-			cfg.Version = cli.BuildVersion()
-			cfg.Logger = env.Log.With(cli.ID(cfg.ID))
-			cfg.Loop = env.MainLoop("worker")
-			cfg.Metrics = worker.NewMetrics()
-			env.HTTP.MustRegister(cfg.Metrics)
-			env.HTTP.Ready("registration", cfg.Metrics.Ready)
-			cfg.Metrics.OnReady(env.ServiceManager(cmd.Context()))
 			env.HTTP.Start()
-			return worker.Run(cmd.Context(), env.Client, env.Layout, cfg)
+			return w.Run(cmd.Context())
 		},
 	}
 	opts.AddFlags(cmd.Flags(), "info")
@@ -110,6 +90,49 @@ Go's profiles (/debug/pprof/); see docs/OPERATING.md.`,
 	cmd.CompletionOptions.DisableDefaultCmd = true
 	cmd.SetHelpCommand(&cobra.Command{Hidden: true})
 	return cmd
+}
+
+// checkFlags refuses bad flags before anything connects (exit 2).
+func checkFlags(cfg worker.Config, allowExec bool) error {
+	if err := cli.CheckName("id", cfg.ID); err != nil {
+		return err
+	}
+	if cfg.Concurrency < 1 || cfg.Concurrency > worker.MaxConcurrency {
+		return cli.Usage(fmt.Errorf("--concurrency %d: want 1 to %d", cfg.Concurrency, worker.MaxConcurrency))
+	}
+	if cfg.DrainTimeout < 0 {
+		return cli.Usage(fmt.Errorf("--drain-timeout must not be negative"))
+	}
+	if cfg.Roles && !allowExec {
+		return cli.Usage(errors.New("--roles needs --allow-exec: a role's data is a command the worker runs while it holds the role"))
+	}
+	return nil
+}
+
+// newWorker is the worker of the flags (cfg) on env's connection, with the
+// built-in kinds, its metrics and probes on env's listener.
+func newWorker(ctx context.Context, env *cli.Env, cfg worker.Config, allowExec bool) (*worker.Worker, error) {
+	cfg.Client, cfg.Root = env.Client, env.Layout.Root()
+	if cfg.DrainTimeout == 0 {
+		cfg.DrainTimeout = worker.NoDrain // --drain-timeout 0: none, not the default
+	}
+	cfg.Version = cli.BuildVersion()
+	cfg.Logger = env.Log.With(cli.ID(cfg.ID))
+	cfg.Loop = env.MainLoop("worker")
+	cfg.Metrics = worker.NewMetrics()
+	env.HTTP.MustRegister(cfg.Metrics)
+	env.HTTP.Ready("registration", cfg.Metrics.Ready)
+	cfg.Metrics.OnReady(env.ServiceManager(ctx))
+	w, err := worker.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	w.HandleBuiltins()
+	if allowExec {
+		// Commands (tasks and roles) must not outlive the worker.
+		w.Handle("exec", worker.Exec(guarded))
+	}
+	return w, nil
 }
 
 // guard is the hidden subcommand commands (exec tasks, role commands) run

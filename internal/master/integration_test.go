@@ -12,8 +12,8 @@ import (
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/master"
 	"github.com/paddock-zk/paddock/internal/task"
-	"github.com/paddock-zk/paddock/internal/worker"
 	"github.com/paddock-zk/paddock/internal/zktest"
+	"github.com/paddock-zk/paddock/worker"
 	"github.com/paddock-zk/paddock/zkclient"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -122,9 +122,23 @@ func (e *env) master(name, addr string, retention time.Duration) *proc {
 
 func (e *env) worker(name, addr string, concurrency int) *proc {
 	return e.start(name, addr, func(ctx context.Context, c *zkclient.Client) error {
-		return worker.Run(ctx, c, e.l, worker.Config{ID: name, Concurrency: concurrency, Kinds: task.Builtin(false),
-			DrainTimeout: time.Second, Logger: e.logger(name)})
+		return runWorker(ctx, c, e.l, worker.Config{ID: name, Concurrency: concurrency, DrainTimeout: time.Second, Logger: e.logger(name)}, false)
 	})
+}
+
+// runWorker runs a worker with the built-in kinds, exec too when
+// allowExec, on c.
+func runWorker(ctx context.Context, c *zkclient.Client, l coord.Layout, cfg worker.Config, allowExec bool) error {
+	cfg.Client, cfg.Root = c, l.Root()
+	w, err := worker.New(cfg)
+	if err != nil {
+		return err
+	}
+	w.HandleBuiltins()
+	if allowExec {
+		w.Handle("exec", worker.Exec(nil))
+	}
+	return w.Run(ctx)
 }
 
 func (e *env) submit(kind, payload string, maxAttempts int) task.ID {
@@ -575,7 +589,7 @@ func TestKindsRouteToWorkersThatAdvertiseThem(t *testing.T) {
 	e.master("m1", shared.Addr(), time.Hour)
 	e.worker("plain", shared.Addr(), 4) // no exec
 	e.start("execer", shared.Addr(), func(ctx context.Context, c *zkclient.Client) error {
-		return worker.Run(ctx, c, e.l, worker.Config{ID: "execer", Concurrency: 1, Kinds: task.Builtin(true), Logger: e.logger("execer")})
+		return runWorker(ctx, c, e.l, worker.Config{ID: "execer", Concurrency: 1, Logger: e.logger("execer")}, true)
 	})
 	// Until the master has read the exec worker's registration, no worker
 	// it knows runs exec, and an exec task would go anywhere (to fail).
@@ -606,7 +620,7 @@ func TestTasksBehindUnplaceableOnesStillRun(t *testing.T) {
 	e.master("m1", shared.Addr(), time.Hour)
 	e.worker("plain", shared.Addr(), 2)
 	e.start("execer", shared.Addr(), func(ctx context.Context, c *zkclient.Client) error {
-		return worker.Run(ctx, c, e.l, worker.Config{ID: "execer", Concurrency: 1, Kinds: task.Builtin(true), Logger: e.logger("execer")})
+		return runWorker(ctx, c, e.l, worker.Config{ID: "execer", Concurrency: 1, Logger: e.logger("execer")}, true)
 	})
 	zktest.Eventually(t, 10*time.Second, "the master to know both workers", func() bool {
 		n := 0

@@ -14,9 +14,8 @@ import (
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/master"
 	"github.com/paddock-zk/paddock/internal/ops"
-	"github.com/paddock-zk/paddock/internal/task"
-	"github.com/paddock-zk/paddock/internal/worker"
 	"github.com/paddock-zk/paddock/internal/zktest"
+	"github.com/paddock-zk/paddock/worker"
 	"github.com/paddock-zk/paddock/zkclient"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -190,7 +189,13 @@ func TestReadyzFollowsZooKeeper(t *testing.T) {
 	}()
 	go func() {
 		defer func() { done <- struct{}{} }()
-		_ = worker.Run(rctx, wc, l, worker.Config{ID: "w", Kinds: task.Builtin(false), Metrics: wm, Loop: wl, Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))})
+		w, err := worker.New(worker.Config{Client: wc, Root: l.Root(), ID: "w", Metrics: wm, Loop: wl, Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		w.HandleBuiltins()
+		_ = w.Run(rctx)
 	}()
 	t.Cleanup(func() { cancel(); <-done; <-done })
 	for _, u := range []string{murl, wurl} {

@@ -9,76 +9,20 @@ import (
 	"time"
 
 	"github.com/paddock-zk/paddock/internal/coord"
-	"github.com/paddock-zk/paddock/internal/master"
 	"github.com/paddock-zk/paddock/internal/ops"
 	"github.com/paddock-zk/paddock/internal/task"
-	"github.com/paddock-zk/paddock/internal/worker"
 	"github.com/paddock-zk/paddock/internal/zktest"
 	"github.com/paddock-zk/paddock/recipe"
-	"github.com/paddock-zk/paddock/zkclient"
+	"github.com/paddock-zk/paddock/worker"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 )
 
-func dial(t *testing.T) *zkclient.Client {
-	t.Helper()
-	c, err := zkclient.Dial(context.Background(), zkclient.Config{
-		Servers: []string{shared.Addr()}, SessionTimeout: time.Second, ConnectTimeout: 10 * time.Second,
-		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
-// run runs f (a master or a worker) on a connection of its own until the
-// returned stop is called (or the test ends).
-func run(t *testing.T, f func(ctx context.Context, c *zkclient.Client) error) (stop func()) {
-	c := dial(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := f(ctx, c); err != nil {
-			t.Errorf("run: %v", err)
-		}
-	}()
-	stop = func() { cancel(); <-done }
-	t.Cleanup(stop)
-	return stop
-}
-
 func TestWorkerMetrics(t *testing.T) {
-	ctl := dial(t)
-	l := coord.MustLayout("/t-" + t.Name())
-	zktest.DeleteTree(t, ctl.Conn(), l.Root())
+	e := newEnv(t)
 	ctx := context.Background()
-	if err := coord.EnsureLayout(ctx, ctl, l); err != nil {
-		t.Fatal(err)
-	}
-	q := coord.NewQueue(ctl, l, 0)
-	submit := func(kind, data string) task.ID {
-		id := task.NewID(time.Now())
-		if err := q.Submit(ctx, id, task.Spec{Kind: kind, SubmittedAt: time.Now().UTC()}, []byte(data)); err != nil {
-			t.Fatal(err)
-		}
-		return id
-	}
-	wait := func(id task.ID) task.Result {
-		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		r, err := q.Wait(wctx, id)
-		if err != nil {
-			t.Fatalf("task %s: %v", id, err)
-		}
-		return r
-	}
-
+	submit, wait, q, ctl, l := e.submit, e.wait, e.q, e.ctl, e.l
 	m := worker.NewMetrics()
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(m)
@@ -100,13 +44,12 @@ func TestWorkerMetrics(t *testing.T) {
 		t.Errorf("readiness before it runs: %v", err)
 	}
 
-	run(t, func(ctx context.Context, c *zkclient.Client) error {
-		return master.Run(ctx, c, l, master.Config{ID: "m", Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))})
-	})
-	stopWorker := run(t, func(ctx context.Context, c *zkclient.Client) error {
-		return worker.Run(ctx, c, l, worker.Config{ID: "w", Concurrency: 2, Kinds: task.Builtin(true), Roles: true,
-			DrainTimeout: 100 * time.Millisecond, Metrics: m, Logger: zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))})
-	})
+	cfg := e.config("w")
+	cfg.Concurrency, cfg.Roles, cfg.DrainTimeout, cfg.Metrics = 2, true, 100*time.Millisecond, m
+	w := e.newWorker(cfg)
+	w.HandleBuiltins()
+	w.Handle("exec", worker.Exec(nil))
+	stopWorker := e.start(w)
 	zktest.Eventually(t, 10*time.Second, "the worker to be ready", func() bool { return m.Ready() == nil })
 	await(2, "paddock_worker_concurrency")
 	// Every kind it runs has its series from the start.

@@ -1,4 +1,4 @@
-package task
+package worker
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paddock-zk/paddock/internal/task"
 )
 
 func TestSleep(t *testing.T) {
@@ -46,15 +48,14 @@ func TestSleep(t *testing.T) {
 }
 
 func TestSleepRun(t *testing.T) {
-	r := Builtin(false)
-	if out := r.Run(context.Background(), "sleep", []byte("0.01"), 0); out.Err != nil || out.Output != "0" {
+	if out, _ := run(context.Background(), Sleep, "0.01", 0); out.Err != nil || out.Output != "0" {
 		t.Errorf("sleep 0.01 = %+v, want output 0", out)
 	}
-	if out := r.Run(context.Background(), "sleep", []byte("abc"), 0); out.Status() != Failed {
-		t.Errorf("sleep abc = %+v, want failed", out)
+	if out, final := run(context.Background(), Sleep, "abc", 0); out.Status() != task.Failed || !final {
+		t.Errorf("sleep abc = %+v (final %v), want failed, final: retrying cannot fix the payload", out, final)
 	}
 	start := time.Now()
-	out := r.Run(context.Background(), "sleep", []byte("30"), 50*time.Millisecond)
+	out, _ := run(context.Background(), Sleep, "30", 50*time.Millisecond)
 	if !errors.Is(out.Err, ErrTimeout) || time.Since(start) > 5*time.Second {
 		t.Errorf("sleep 30 with a 50ms timeout = %+v after %v, want a prompt timeout", out, time.Since(start))
 	}
@@ -65,9 +66,9 @@ func TestEcho(t *testing.T) {
 		{"", ""},
 		{"hello, world\n", "hello, world\n"},
 		{"caf\xc3\xa9 \xff", "café \uFFFD"},
-		{strings.Repeat("a", OutputCap+10), strings.Repeat("a", OutputCap) + "\n[truncated to 65536 bytes]"},
+		{strings.Repeat("a", task.OutputCap+10), strings.Repeat("a", task.OutputCap) + "\n[truncated to 65536 bytes]"},
 	} {
-		out := Builtin(false).Run(context.Background(), "echo", []byte(tc.payload), 0)
+		out, _ := run(context.Background(), Echo, tc.payload, 0)
 		if out.Err != nil || out.Output != tc.want || out.ExitCode != nil {
 			t.Errorf("echo %.20q = %+v, want output %.20q", tc.payload, out, tc.want)
 		}
@@ -80,8 +81,8 @@ func TestFail(t *testing.T) {
 		{"boom", `failed on purpose (kind "fail"): boom`},
 		{"\xff", `failed on purpose (kind "fail"): ` + "\uFFFD"},
 	} {
-		out := Builtin(false).Run(context.Background(), "fail", []byte(tc.payload), 0)
-		if out.Err == nil || out.Err.Error() != tc.want || out.Status() != Failed {
+		out, final := run(context.Background(), Fail, tc.payload, 0)
+		if out.Err == nil || out.Err.Error() != tc.want || out.Status() != task.Failed || final {
 			t.Errorf("fail %q = %+v, want error %q", tc.payload, out, tc.want)
 		}
 	}
@@ -96,8 +97,9 @@ func needShell(t *testing.T) {
 	}
 }
 
-func runExec(ctx context.Context, argv string, timeout time.Duration) Outcome {
-	return Builtin(true).Run(ctx, "exec", []byte(argv), timeout)
+func runExec(ctx context.Context, argv string, timeout time.Duration) task.Outcome {
+	out, _ := run(ctx, Exec(nil), argv, timeout)
+	return out
 }
 
 func TestExec(t *testing.T) {
@@ -140,10 +142,10 @@ func errString(err error) string {
 
 func TestExecBadPayload(t *testing.T) {
 	for _, payload := range []string{"", "echo hi", `"sh"`, "[]", `[""]`, "null", `[1,2]`, `{"argv":["sh"]}`, `["sh",3]`} {
-		out := runExec(context.Background(), payload, 0)
+		out, final := run(context.Background(), Exec(nil), payload, 0)
 		if out.Err == nil || !strings.Contains(out.Err.Error(), `exec: payload must be a JSON array of strings`) ||
-			!strings.Contains(out.Err.Error(), strconv.Quote(payload)) || out.ExitCode != nil {
-			t.Errorf("exec %q = %+v, want an error naming the expected form and the payload", payload, out)
+			!strings.Contains(out.Err.Error(), strconv.Quote(payload)) || out.ExitCode != nil || !final {
+			t.Errorf("exec %q = %+v (final %v), want a final error naming the expected form and the payload", payload, out, final)
 		}
 	}
 }
@@ -169,7 +171,7 @@ func TestExecOutputCap(t *testing.T) {
 		t.Fatalf("error %v", out.Err)
 	}
 	for _, s := range []struct{ name, got, char string }{{"output", out.Output, "a"}, {"stderr", out.Stderr, "b"}} {
-		want := strings.Repeat(s.char, OutputCap) + "\n[truncated to 65536 bytes]"
+		want := strings.Repeat(s.char, task.OutputCap) + "\n[truncated to 65536 bytes]"
 		if s.got != want {
 			t.Errorf("%s: %d bytes ending %q, want %d ending %q", s.name, len(s.got), s.got[max(0, len(s.got)-30):], len(want), want[len(want)-30:])
 		}
@@ -195,11 +197,10 @@ func TestExecTimeoutKillsGrandchild(t *testing.T) {
 	needShell(t)
 	// With a WaitDelay this long, only killing the whole group ends the
 	// run in time: the grandchild holds the pipes.
-	r := new(Registry)
-	r.Register("exec", execKind{waitDelay: time.Minute})
+	slow := execKind{waitDelay: time.Minute}.handle
 	start := time.Now()
 	// The shell prints its background child's pid, then waits for it.
-	out := r.Run(context.Background(), "exec", []byte(`["sh","-c","sleep 30 & echo $!; wait"]`), 500*time.Millisecond)
+	out, _ := run(context.Background(), slow, `["sh","-c","sleep 30 & echo $!; wait"]`, 500*time.Millisecond)
 	if elapsed := time.Since(start); elapsed > 5*time.Second {
 		t.Errorf("took %v, want the timeout to end it promptly", elapsed)
 	}
@@ -243,15 +244,8 @@ func TestExecCancel(t *testing.T) {
 	if elapsed := time.Since(start); elapsed > 5*time.Second {
 		t.Errorf("took %v, want cancellation to end it promptly", elapsed)
 	}
-	if !errors.Is(out.Err, ErrCancelled) || out.Status() != Cancelled || errors.Is(out.Err, ErrTimeout) {
+	if !errors.Is(out.Err, task.ErrCancelled) || out.Status() != task.Cancelled || errors.Is(out.Err, ErrTimeout) {
 		t.Errorf("error = %v (status %v), want ErrCancelled", out.Err, out.Status())
-	}
-}
-
-func TestExecDisabled(t *testing.T) {
-	out := Builtin(false).Run(context.Background(), "exec", []byte(`["touch","/tmp/paddock-should-not-exist"]`), 0)
-	if out.Err == nil || out.Err.Error() != "exec tasks are disabled on this worker; start it with --allow-exec" || out.ExitCode != nil {
-		t.Errorf("exec on a worker without --allow-exec = %+v", out)
 	}
 }
 
