@@ -38,6 +38,9 @@ type withDeployment struct{ m *testing.M }
 func (w withDeployment) Run() int {
 	servers = []string{shared.Addr()}
 	d, err := startDeployment(paddock.DefaultRoot, zap.NewNop())
+	if err == nil {
+		err = ready(paddock.DefaultRoot)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the Examples' master and worker:", err)
 		return 1
@@ -185,12 +188,34 @@ func deploy(t *testing.T) (*paddock.Client, *deployment) {
 			t.Errorf("deployment: %v", err)
 		}
 	})
-	c := newClient(t, root)
-	eventually(t, "a leader and a registered worker", func() bool {
-		st, err := c.Status(ctxT(t))
-		return err == nil && st.Leader != nil && !st.TakingOver && len(st.Workers) == 1
-	})
-	return c, d
+	if err := ready(root); err != nil {
+		t.Fatal(err)
+	}
+	return newClient(t, root), d
+}
+
+// ready waits until the deployment of root has a leader that has taken
+// over and a registered worker, so that what the caller submits next
+// runs at once.
+func ready(root string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := paddock.Dial(ctx, paddock.Config{Servers: servers, Root: root})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	for {
+		st, err := c.Status(ctx)
+		if err == nil && st.Leader != nil && !st.TakingOver && len(st.Workers) == 1 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no leader and worker under %s within 30s (last: %+v, %v)", root, st, err)
+		case <-time.After(20 * time.Millisecond): // polling: nothing to watch for both at once
+		}
+	}
 }
 
 // initialized is a client of a fresh root with its tree and no daemons:
