@@ -40,6 +40,9 @@ func ParseState(s string) (State, error) {
 	return State(st), err
 }
 
+// DefaultMaxScan is what a ListOptions.MaxScan of 0 means.
+const DefaultMaxScan = coord.DefaultMaxScan
+
 // ListOptions select what List returns.
 type ListOptions struct {
 	State  State  // "": StatePending

@@ -41,6 +41,10 @@ func (id ID) String() string { return string(id) }
 // SubmittedAt is the time encoded in the id: when its client submitted it.
 func (id ID) SubmittedAt() time.Time { return task.ID(id).SubmittedAt() }
 
+// ValidKind reports whether k can name a task kind: 1 to 32 of a-z, 0-9,
+// '_' and '-', starting with a letter.
+func ValidKind(k string) bool { return task.ValidKind(k) }
+
 // Task is what Submit writes: a kind, a payload, and how it may run.
 // Only Kind is required; the zero value of every other field means the
 // behaviour a task had before that field existed.
