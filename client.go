@@ -65,7 +65,7 @@ type Client struct {
 // client may start before the first master does (Submit then reports
 // ErrNotInitialized).
 func Dial(ctx context.Context, cfg Config) (*Client, error) {
-	if _, err := cfg.layout(); err != nil {
+	if _, err := cfg.check(); err != nil {
 		return nil, err
 	}
 	zc, err := zkclient.Dial(ctx, zkclient.Config{
@@ -93,12 +93,9 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 // Of cfg it uses Root, MaxPayload and Name; the connection's settings are
 // zc's. Close leaves zc open: it is the caller's.
 func New(zc *zkclient.Client, cfg Config) (*Client, error) {
-	l, err := cfg.layout()
+	l, err := cfg.check()
 	if err != nil {
 		return nil, err
-	}
-	if cfg.MaxPayload < 0 || cfg.MaxPayload > MaxPayloadLimit {
-		return nil, fmt.Errorf("paddock: MaxPayload %d out of [0,%d]", cfg.MaxPayload, MaxPayloadLimit)
 	}
 	name := cfg.Name
 	if name == "" {
@@ -108,14 +105,18 @@ func New(zc *zkclient.Client, cfg Config) (*Client, error) {
 	return &Client{zk: zc, l: l, q: coord.NewQueue(zc, l, cfg.MaxPayload), name: name}, nil
 }
 
-func (cfg Config) layout() (coord.Layout, error) {
+// check validates what New uses of cfg, and returns the tree's layout.
+func (cfg Config) check() (coord.Layout, error) {
 	root := cfg.Root
 	if root == "" {
 		root = DefaultRoot
 	}
 	l, err := coord.NewLayout(root)
-	if err != nil {
+	switch {
+	case err != nil:
 		return l, fmt.Errorf("paddock: Root: %w", err)
+	case cfg.MaxPayload < 0 || cfg.MaxPayload > MaxPayloadLimit:
+		return l, fmt.Errorf("paddock: MaxPayload %d out of [0,%d]", cfg.MaxPayload, MaxPayloadLimit)
 	}
 	return l, nil
 }
@@ -138,10 +139,16 @@ func (c *Client) Root() string { return c.l.Root() }
 // MaxPayload is the largest payload Submit accepts.
 func (c *Client) MaxPayload() int { return c.q.MaxPayload() }
 
-// use is the check every call starts with.
-func (c *Client) use() error {
+// use is the check every call starts with; ids, when given, must be task
+// ids (a malformed one would name znodes outside the task tree's shards).
+func (c *Client) use(ids ...ID) error {
 	if c.closed.Load() {
 		return ErrClosed
+	}
+	for _, id := range ids {
+		if _, err := ParseID(string(id)); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -164,7 +171,7 @@ func (c *Client) Init(ctx context.Context) error {
 // the context's, ErrClosed. Bound it with ctx: a task whose kind no
 // worker runs waits (unless it has a RoutingTimeout).
 func (c *Client) Wait(ctx context.Context, id ID) (Result, error) {
-	if err := c.use(); err != nil {
+	if err := c.use(id); err != nil {
 		return Result{}, err
 	}
 	r, err := c.q.Wait(ctx, task.ID(id))
@@ -174,7 +181,7 @@ func (c *Client) Wait(ctx context.Context, id ID) (Result, error) {
 // Result reads task id's result now: ErrNotFinished when it has none yet,
 // ErrUnknownTask when nothing of the task is left.
 func (c *Client) Result(ctx context.Context, id ID) (Result, error) {
-	if err := c.use(); err != nil {
+	if err := c.use(id); err != nil {
 		return Result{}, err
 	}
 	r, err := c.q.Result(ctx, task.ID(id))
@@ -187,7 +194,7 @@ func (c *Client) Result(ctx context.Context, id ID) (Result, error) {
 // A dead result goes alone: its dead letter keeps the payload, so that
 // Requeue can run the task again. Collecting twice is harmless.
 func (c *Client) Collect(ctx context.Context, r Result) error {
-	if err := c.use(); err != nil {
+	if err := c.use(r.ID); err != nil {
 		return err
 	}
 	return c.q.Collect(ctx, task.ID(r.ID), task.Status(r.Status))
@@ -198,7 +205,7 @@ func (c *Client) Collect(ctx context.Context, r Result) error {
 // worker. ErrFinished (with the task's result) when it had already ended;
 // ErrUnknownTask when nothing of it is left.
 func (c *Client) Cancel(ctx context.Context, id ID) (Result, error) {
-	if err := c.use(); err != nil {
+	if err := c.use(id); err != nil {
 		return Result{}, err
 	}
 	r, err := c.q.Cancel(ctx, task.ID(id), "client "+c.name)
@@ -238,7 +245,7 @@ func (c *Client) List(ctx context.Context, opts ListOptions) (Listing, error) {
 // in its life, with up to preview bytes of its payload as text. It only
 // reads. ErrUnknownTask when nothing of the task is left.
 func (c *Client) Inspect(ctx context.Context, id ID, preview int) (Inspection, error) {
-	if err := c.use(); err != nil {
+	if err := c.use(id); err != nil {
 		return Inspection{}, err
 	}
 	in, err := coord.Inspect(ctx, c.zk, c.l, task.ID(id), max(preview, 0))
@@ -250,7 +257,7 @@ func (c *Client) Inspect(ctx context.Context, id ID, preview int) (Inspection, e
 // state) when it is not a dead letter; ErrNotRequeueable or
 // ErrPayloadGone when it cannot run again.
 func (c *Client) Requeue(ctx context.Context, id ID) error {
-	if err := c.use(); err != nil {
+	if err := c.use(id); err != nil {
 		return err
 	}
 	return c.q.Requeue(ctx, task.ID(id))
@@ -313,6 +320,9 @@ func (c *Client) Purge(ctx context.Context, ps []Purgeable) (Purged, error) {
 	}
 	olds := make([]coord.Old, len(ps))
 	for i, p := range ps {
+		if err := c.use(p.ID); err != nil {
+			return Purged{}, err
+		}
 		olds[i] = p.old()
 	}
 	done, err := coord.RemoveOld(ctx, c.zk, c.l, olds, coord.DefaultRemoveBatch,

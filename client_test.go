@@ -344,3 +344,22 @@ func TestCloseAndNew(t *testing.T) {
 		t.Fatal("New accepted a MaxPayload over the limit")
 	}
 }
+
+// A string that is not a task id is refused before it names a znode.
+func TestBadIDs(t *testing.T) {
+	c := initialized(t)
+	ctx := ctxT(t)
+	for name, call := range map[string]func() error{
+		"Wait":    func() error { _, err := c.Wait(ctx, "nope"); return err },
+		"Result":  func() error { _, err := c.Result(ctx, "x"); return err },
+		"Collect": func() error { return c.Collect(ctx, paddock.Result{}) },
+		"Cancel":  func() error { _, err := c.Cancel(ctx, "../../x"); return err },
+		"Inspect": func() error { _, err := c.Inspect(ctx, "0000000000000000000G", 0); return err },
+		"Requeue": func() error { return c.Requeue(ctx, "1") },
+		"Purge":   func() error { _, err := c.Purge(ctx, []paddock.Purgeable{{ID: "x", State: paddock.StateDead}}); return err },
+	} {
+		if err := call(); !errors.Is(err, paddock.ErrBadID) {
+			t.Errorf("%s with a bad id: %v, want ErrBadID", name, err)
+		}
+	}
+}

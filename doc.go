@@ -61,9 +61,10 @@
 // # Errors
 //
 // Errors are values for errors.Is: ErrBadTask (validation, before any
-// write), ErrPayloadTooLarge, ErrUnknownTask, ErrNotFinished, ErrFinished,
-// ErrNotDead, ErrUnreachable, ErrClosed, ErrNotInitialized, ... Those the
-// protocol reports are the values Paddock's own packages use. A task that
+// write), ErrPayloadTooLarge, ErrBadID, ErrUnknownTask, ErrNotFinished,
+// ErrFinished, ErrNotDead, ErrUnreachable, ErrClosed, ErrNotInitialized,
+// ... Those the protocol reports are the values Paddock's own packages
+// use. A task that
 // failed is not an error of Wait: it is a Result whose Status says so.
 // SubmitMany's partial failure is a *SubmitManyError naming each task
 // that was not submitted.
