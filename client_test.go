@@ -356,7 +356,10 @@ func TestBadIDs(t *testing.T) {
 		"Cancel":  func() error { _, err := c.Cancel(ctx, "../../x"); return err },
 		"Inspect": func() error { _, err := c.Inspect(ctx, "0000000000000000000G", 0); return err },
 		"Requeue": func() error { return c.Requeue(ctx, "1") },
-		"Purge":   func() error { _, err := c.Purge(ctx, []paddock.Purgeable{{ID: "x", State: paddock.StateDead}}); return err },
+		"Purge": func() error {
+			_, err := c.Purge(ctx, []paddock.Purgeable{{ID: "x", State: paddock.StateDead}})
+			return err
+		},
 	} {
 		if err := call(); !errors.Is(err, paddock.ErrBadID) {
 			t.Errorf("%s with a bad id: %v, want ErrBadID", name, err)
