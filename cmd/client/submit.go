@@ -159,7 +159,7 @@ while a task submitted with that key is known, submitting again with it
 prints that task's id and writes nothing.
 
 Payloads over --max-payload are refused before anything is written. --count
-submits that many identical tasks in few ZooKeeper multis.`,
+submits that many identical tasks at once (package paddock's SubmitMany).`,
 		Example: `  client submit --kind sleep --data 2 --wait
   client submit --kind echo --data hello -o json
   client submit --kind exec --data '["uname","-a"]' --timeout 10s --wait
@@ -224,11 +224,15 @@ submits that many identical tasks in few ZooKeeper multis.`,
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the result and print it")
 	cmd.Flags().DurationVar(&waitTimeout, "wait-timeout", 0, "with --wait, give up after this long (0: wait forever); the task keeps running")
 	cmd.Flags().BoolVar(&keep, "keep", false, "with --wait, leave the result in ZooKeeper for others to read")
-	cmd.Flags().IntVar(&count, "count", 1, "submit this many identical tasks, in few multis; prints one id per line")
+	cmd.Flags().IntVar(&count, "count", 1, "submit this many identical tasks at once; prints one id per line")
 	cmd.Flags().StringVar(&at, "at", "", "run the task no earlier than this RFC 3339 time (e.g. 2026-11-27T18:00:00Z)")
 	cmd.Flags().DurationVar(&in, "in", 0, "run the task no earlier than this long from now")
 	cmd.Flags().StringVar(&key, "key", "", "idempotency key: while a task submitted with it is known, print that task's id and submit nothing")
 	cmd.MarkFlagsMutuallyExclusive("at", "in")
+	// A key or a start time belongs to one submission: inherited from an
+	// exported variable, a key would turn every later submit into a no-op
+	// that prints the first task's id.
+	cli.CommandLineOnly(cmd.Flags(), "key", "at", "in")
 	return cmd
 }
 
