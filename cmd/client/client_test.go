@@ -184,7 +184,7 @@ func TestNewSubmitFlagsAreAccepted(t *testing.T) {
 // set them.
 func TestPerSubmissionFlagsIgnoreTheEnvironment(t *testing.T) {
 	t.Setenv("PADDOCK_KEY", "k")
-	t.Setenv("PADDOCK_IN", "-1s") // would be a usage error if it applied
+	t.Setenv("PADDOCK_IN", "-1s")              // would be a usage error if it applied
 	_, err := run(t, "submit", "--count", "2") // with a key: a usage error
 	if exitCode(err) != cli.ExitFailure || !strings.Contains(err.Error(), "cannot reach ZooKeeper") {
 		t.Fatalf("%v, want a connection failure", err)
