@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -19,13 +20,13 @@ import (
 // need no ZooKeeper.
 func run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	out, err := execute(append(args, "--zk", "127.0.0.1:1", "--connect-timeout", "200ms"), nil)
+	out, err := execute(context.Background(), append(args, "--zk", "127.0.0.1:1", "--connect-timeout", "200ms"), nil)
 	return out, err
 }
 
 // execute runs the client as Main would, with args, stdout and stderr
-// going to one buffer unless stderr is given.
-func execute(args []string, stderr io.Writer) (string, error) {
+// going to one buffer unless stderr is given; ctx is the signal's.
+func execute(ctx context.Context, args []string, stderr io.Writer) (string, error) {
 	root := newRootCommand()
 	cli.Prepare(root)
 	var out bytes.Buffer
@@ -35,7 +36,7 @@ func execute(args []string, stderr io.Writer) (string, error) {
 		root.SetErr(stderr)
 	}
 	root.SetArgs(args)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	return out.String(), err
 }
 

@@ -27,8 +27,14 @@ func TestMain(m *testing.M) { zktest.MainNoLeaks(m, &shared) }
 // returning stdout apart from stderr.
 func runZK(t *testing.T, root string, args ...string) (string, error) {
 	t.Helper()
+	return runZKCtx(t, context.Background(), root, args...)
+}
+
+// runZKCtx is runZK until ctx ends, as a Ctrl-C would end it.
+func runZKCtx(t *testing.T, ctx context.Context, root string, args ...string) (string, error) {
+	t.Helper()
 	var stderr bytes.Buffer
-	out, err := execute(append(args, "--zk", shared.Addr(), "--root", root), &stderr)
+	out, err := execute(ctx, append(args, "--zk", shared.Addr(), "--root", root), &stderr)
 	if err != nil {
 		t.Logf("client %s: %v; stderr: %s", strings.Join(args, " "), err, stderr.String())
 	}
@@ -134,5 +140,25 @@ func TestSubmitCountListCancelResult(t *testing.T) {
 	var st paddock.ClusterStatus
 	if err != nil || json.Unmarshal([]byte(out), &st) != nil || st.Pending != 1499 || st.Submitted != 1500 {
 		t.Fatalf("status: %s (%v)", out, err)
+	}
+}
+
+// 'status --watch' reads through the status page's reader and prints
+// package paddock's status, throughput included from the second reading.
+func TestStatusWatch(t *testing.T) {
+	root := freshRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	out, err := runZKCtx(t, ctx, root, "status", "--watch", "--interval", "200ms")
+	if err != nil || !strings.Contains(out, "  "+root+"\n") || !strings.Contains(out, "throughput:") {
+		t.Fatalf("status --watch: %v\n%s", err, out)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	out, err = runZKCtx(t, ctx, root, "status", "--watch", "--interval", "200ms", "-o", "json")
+	first, _, _ := strings.Cut(out, "\n")
+	var st paddock.ClusterStatus
+	if err != nil || json.Unmarshal([]byte(first), &st) != nil || st.Root != root {
+		t.Fatalf("status --watch -o json: %v\n%s", err, out)
 	}
 }
