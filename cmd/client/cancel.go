@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/paddock-zk/paddock"
 	"github.com/paddock-zk/paddock/internal/cli"
-	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/spf13/cobra"
 )
 
@@ -22,12 +22,12 @@ Cancelling a finished task is an error that names its status.`,
 			if err != nil {
 				return err
 			}
-			return g.withEnv(cmd, func(env *cli.Env) error {
-				r, err := coord.NewQueue(env.Client, env.Layout, 0).Cancel(cmd.Context(), id, "client "+clientName())
+			return g.withClient(cmd, 0, func(_ *cli.Env, c *paddock.Client) error {
+				r, err := c.Cancel(cmd.Context(), id)
 				switch {
-				case errors.Is(err, coord.ErrFinished):
+				case errors.Is(err, paddock.ErrFinished):
 					return fmt.Errorf("task %s already finished: %s", id, r.Status)
-				case errors.Is(err, coord.ErrUnknownTask):
+				case errors.Is(err, paddock.ErrUnknownTask):
 					return fmt.Errorf("no task %s: never submitted, or its result was collected or expired", id)
 				case err != nil:
 					return err

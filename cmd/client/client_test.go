@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,17 +15,28 @@ import (
 	"github.com/paddock-zk/paddock/internal/cli"
 )
 
-// run executes the client with args; validation errors come before any
-// connection, so these tests need no ZooKeeper.
+// run executes the client with args, pointed at a port where nothing
+// listens: validation errors come before any connection, so these tests
+// need no ZooKeeper.
 func run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
+	out, err := execute(context.Background(), append(args, "--zk", "127.0.0.1:1", "--connect-timeout", "200ms"), nil)
+	return out, err
+}
+
+// execute runs the client as Main would, with args, stdout and stderr
+// going to one buffer unless stderr is given; ctx is the signal's.
+func execute(ctx context.Context, args []string, stderr io.Writer) (string, error) {
 	root := newRootCommand()
 	cli.Prepare(root)
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&out)
-	root.SetArgs(append(args, "--zk", "127.0.0.1:1", "--connect-timeout", "200ms"))
-	err := root.Execute()
+	if stderr != nil {
+		root.SetErr(stderr)
+	}
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
 	return out.String(), err
 }
 
@@ -52,6 +65,17 @@ func TestUsageErrorsBeforeConnecting(t *testing.T) {
 		{[]string{"submit", "--max-attempts", "0"}, cli.ExitUsage, "--max-attempts"},
 		{[]string{"submit", "--timeout", "-1s"}, cli.ExitUsage, "--timeout"},
 		{[]string{"submit", "--data-file", big}, cli.ExitFailure, "nothing was submitted"},
+		{[]string{"submit", "--at", "tomorrow"}, cli.ExitUsage, "RFC 3339"},
+		{[]string{"submit", "--in", "-1s"}, cli.ExitUsage, "--in"},
+		{[]string{"submit", "--in", "1s", "--at", "2026-11-27T18:00:00Z"}, cli.ExitUsage, "[at in]"},
+		{[]string{"submit", "--key", "k", "--count", "2"}, cli.ExitUsage, "--key"},
+		{[]string{"submit", "--retries", "1001"}, cli.ExitUsage, "--retries 1001"},
+		{[]string{"submit", "--retries", "-1"}, cli.ExitUsage, "--retries -1"},
+		{[]string{"submit", "--retry", "max=1,jitter=2"}, cli.ExitUsage, "Jitter"},
+		{[]string{"submit", "--retry", "initial=1s"}, cli.ExitUsage, "max"},
+		{[]string{"submit", "--retry", "max=1", "--retries", "1"}, cli.ExitUsage, "[retries retry]"},
+		{[]string{"submit", "--routing-timeout", "-1s"}, cli.ExitUsage, "--routing-timeout"},
+		{[]string{"run", "--retry", "max=x"}, cli.ExitUsage, "--retry"},
 		{[]string{"result", "nope"}, cli.ExitUsage, "not a task id"},
 		{[]string{"cancel", "1a1fdd9a6470b11fcf6Z"}, cli.ExitUsage, "hex"},
 		{[]string{"run", "--tasks", "0"}, cli.ExitUsage, "at least 1"},
@@ -140,5 +164,30 @@ func TestPageURL(t *testing.T) {
 		if got := pageURL(a); got != want {
 			t.Errorf("pageURL(%s) = %s, want %s", addr, got, want)
 		}
+	}
+}
+
+// The submit flags of scheduling, retries, routing and keys, used right,
+// get as far as connecting.
+func TestNewSubmitFlagsAreAccepted(t *testing.T) {
+	for _, args := range [][]string{
+		{"submit", "--in", "1m", "--retry", "max=2,initial=1s", "--key", "k", "--routing-timeout", "1m"},
+		{"submit", "--at", "2026-11-27T18:00:00+01:00", "--retries", "3", "--count", "2"},
+		{"run", "--retries", "1", "--routing-timeout", "5s"},
+	} {
+		if _, err := run(t, args...); exitCode(err) != cli.ExitFailure || !strings.Contains(err.Error(), "cannot reach ZooKeeper") {
+			t.Errorf("%v: %v, want a connection failure", args, err)
+		}
+	}
+}
+
+// --key, --at and --in belong to one submission: the environment does not
+// set them.
+func TestPerSubmissionFlagsIgnoreTheEnvironment(t *testing.T) {
+	t.Setenv("PADDOCK_KEY", "k")
+	t.Setenv("PADDOCK_IN", "-1s")              // would be a usage error if it applied
+	_, err := run(t, "submit", "--count", "2") // with a key: a usage error
+	if exitCode(err) != cli.ExitFailure || !strings.Contains(err.Error(), "cannot reach ZooKeeper") {
+		t.Fatalf("%v, want a connection failure", err)
 	}
 }

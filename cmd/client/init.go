@@ -3,8 +3,8 @@ package main
 import (
 	"fmt"
 
+	"github.com/paddock-zk/paddock"
 	"github.com/paddock-zk/paddock/internal/cli"
-	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/spf13/cobra"
 )
 
@@ -17,11 +17,11 @@ workers, assign, and the 256 shards of tasks, data, results and dead. Running
 it again changes nothing. Masters and workers also do this when they start.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.withEnv(cmd, func(env *cli.Env) error {
-				if err := coord.EnsureLayout(cmd.Context(), env.Client, env.Layout); err != nil {
+			return g.withClient(cmd, 0, func(_ *cli.Env, c *paddock.Client) error {
+				if err := c.Init(cmd.Context()); err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "initialized %s\n", env.Layout.Root())
+				fmt.Fprintf(cmd.OutOrStdout(), "initialized %s\n", c.Root())
 				return nil
 			})
 		},

@@ -8,8 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/paddock-zk/paddock"
 	"github.com/paddock-zk/paddock/internal/cli"
-	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/spf13/cobra"
 )
 
@@ -41,10 +41,10 @@ dead_letter). Exits 1 when nothing of the task is left.`,
 			if preview < 0 {
 				return cli.Usage(fmt.Errorf("--preview %d: want 0 or more bytes", preview))
 			}
-			return g.withEnv(cmd, func(env *cli.Env) error {
-				in, err := coord.Inspect(cmd.Context(), env.Client, env.Layout, id, preview)
+			return g.withClient(cmd, 0, func(_ *cli.Env, c *paddock.Client) error {
+				in, err := c.Inspect(cmd.Context(), id, preview)
 				switch {
-				case errors.Is(err, coord.ErrUnknownTask):
+				case errors.Is(err, paddock.ErrUnknownTask):
 					return fmt.Errorf("no task %s: never submitted, or its result was collected, or it was purged or expired", id)
 				case err != nil:
 					return err
@@ -60,7 +60,7 @@ dead_letter). Exits 1 when nothing of the task is left.`,
 	return cmd
 }
 
-func printInspection(out io.Writer, in coord.Inspection, now time.Time) error {
+func printInspection(out io.Writer, in paddock.Inspection, now time.Time) error {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	line := func(k, format string, a ...any) { fmt.Fprintf(w, "%s:\t%s\n", k, fmt.Sprintf(format, a...)) }
 	when := func(k string, t time.Time) {

@@ -7,9 +7,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/paddock-zk/paddock"
 	"github.com/paddock-zk/paddock/internal/cli"
-	"github.com/paddock-zk/paddock/internal/coord"
-	"github.com/paddock-zk/paddock/internal/task"
 	"github.com/spf13/cobra"
 )
 
@@ -55,7 +54,7 @@ status, reason and malformed.`,
   client ls --state finished --limit 100000 -o json > results.jsonl`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := coord.ParseState(state)
+			st, err := paddock.ParseState(state)
 			switch {
 			case err != nil:
 				return cli.Usage(fmt.Errorf("--state: %w", err))
@@ -63,14 +62,14 @@ status, reason and malformed.`,
 				return cli.Usage(fmt.Errorf("--limit %d: want at least 1", limit))
 			case scan < 1:
 				return cli.Usage(fmt.Errorf("--scan %d: want at least 1", scan))
-			case kind != "" && !task.ValidKind(kind):
+			case kind != "" && !paddock.ValidKind(kind):
 				return cli.Usage(fmt.Errorf("--kind %q is not a kind name", kind))
-			case reason != "" && st != coord.StateDead:
+			case reason != "" && st != paddock.StateDead:
 				return cli.Usage(fmt.Errorf("--reason selects dead letters: use it with --state dead"))
 			}
-			return g.withEnv(cmd, func(env *cli.Env) error {
+			return g.withClient(cmd, 0, func(_ *cli.Env, c *paddock.Client) error {
 				start := time.Now()
-				ls, err := coord.List(cmd.Context(), env.Client, env.Layout, coord.ListOptions{
+				ls, err := c.List(cmd.Context(), paddock.ListOptions{
 					State: st, Kind: kind, Reason: reason, Limit: limit, MaxScan: scan, Conns: listConns,
 				})
 				if err != nil {
@@ -91,17 +90,17 @@ status, reason and malformed.`,
 			})
 		},
 	}
-	cmd.Flags().StringVar(&state, "state", string(coord.StatePending), "pending, running, finished or dead")
+	cmd.Flags().StringVar(&state, "state", string(paddock.StatePending), "pending, running, finished or dead")
 	cmd.Flags().StringVar(&kind, "kind", "", "only tasks of this kind")
 	cmd.Flags().StringVar(&reason, "reason", "", "with --state dead: only dead letters with this reason (max-attempts, malformed)")
 	cmd.Flags().IntVar(&limit, "limit", 100, "list at most this many tasks, the oldest")
-	cmd.Flags().IntVar(&scan, "scan", coord.DefaultMaxScan, "with --kind or --reason: read at most this many records that do not match")
+	cmd.Flags().IntVar(&scan, "scan", paddock.DefaultMaxScan, "with --kind or --reason: read at most this many records that do not match")
 	return cmd
 }
 
 // printListing writes the table of a listing: the columns that matter for
 // its state, and a NOTE column when a record is malformed.
-func printListing(out io.Writer, ls coord.Listing, now time.Time) error {
+func printListing(out io.Writer, ls paddock.Listing, now time.Time) error {
 	header, row := listColumns(ls.State)
 	note := false
 	for _, r := range ls.Tasks {
@@ -127,27 +126,27 @@ func printListing(out io.Writer, ls coord.Listing, now time.Time) error {
 	return w.Flush()
 }
 
-func listColumns(st coord.State) (string, func(coord.Listed) string) {
+func listColumns(st paddock.State) (string, func(paddock.ListedTask) string) {
 	switch st {
-	case coord.StateRunning:
-		return "WORKER\tATTEMPT\tEPOCH", func(r coord.Listed) string {
+	case paddock.StateRunning:
+		return "WORKER\tATTEMPT\tEPOCH", func(r paddock.ListedTask) string {
 			return fmt.Sprintf("%s\t%d\t%s", dash(r.Worker), r.Attempts, epoch(r.Epoch))
 		}
-	case coord.StateFinished:
-		return "STATUS\tWORKER\tATTEMPTS", func(r coord.Listed) string {
+	case paddock.StateFinished:
+		return "STATUS\tWORKER\tATTEMPTS", func(r paddock.ListedTask) string {
 			return fmt.Sprintf("%s\t%s\t%d", dash(string(r.Status)), dash(r.Worker), r.Attempts)
 		}
-	case coord.StateDead:
-		return "REASON\tATTEMPTS\tLAST-WORKER", func(r coord.Listed) string {
+	case paddock.StateDead:
+		return "REASON\tATTEMPTS\tLAST-WORKER", func(r paddock.ListedTask) string {
 			return fmt.Sprintf("%s\t%d\t%s", dash(r.Reason), r.Attempts, dash(r.Worker))
 		}
 	}
-	return "ATTEMPTS\tLAST-WORKER", func(r coord.Listed) string {
+	return "ATTEMPTS\tLAST-WORKER", func(r paddock.ListedTask) string {
 		return fmt.Sprintf("%d\t%s", r.Attempts, dash(r.Worker))
 	}
 }
 
-func listingSummary(ls coord.Listing, limit int, took time.Duration) string {
+func listingSummary(ls paddock.Listing, limit int, took time.Duration) string {
 	s := fmt.Sprintf("%d of %d %s tasks", len(ls.Tasks), ls.Total, ls.State)
 	switch {
 	case ls.ScanBound:

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paddock-zk/paddock"
 	"github.com/paddock-zk/paddock/internal/cli"
-	"github.com/paddock-zk/paddock/internal/task"
 )
 
 func printJSON(w io.Writer, v any) error {
@@ -18,7 +18,7 @@ func printJSON(w io.Writer, v any) error {
 }
 
 // printResult shows a result and turns its status into the exit code.
-func printResult(w io.Writer, r task.Result, asJSON bool) error {
+func printResult(w io.Writer, r paddock.Result, asJSON bool) error {
 	if asJSON {
 		if err := printJSON(w, r); err != nil {
 			return err
@@ -44,7 +44,7 @@ func printResult(w io.Writer, r task.Result, asJSON bool) error {
 			fmt.Fprintf(w, "stderr:   %s\n", indent(r.Stderr))
 		}
 	}
-	if r.Status != task.Succeeded {
+	if r.Status != paddock.Succeeded {
 		return cli.Exit(cli.ExitNotSuccess, nil)
 	}
 	return nil

@@ -9,9 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/paddock-zk/paddock"
 	"github.com/paddock-zk/paddock/internal/cli"
-	"github.com/paddock-zk/paddock/internal/coord"
-	"github.com/paddock-zk/paddock/zkclient"
 	"github.com/spf13/cobra"
 )
 
@@ -53,31 +52,11 @@ and running tasks are never touched.
 			if !cmd.Flags().Changed("older-than") {
 				return cli.Usage(fmt.Errorf("--older-than is required: how old a result or dead letter must be to go (e.g. 7d)"))
 			}
-			var states []coord.State
-			if dead {
-				states = append(states, coord.StateDead) // first: they take their dead results along
-			}
-			if finished {
-				states = append(states, coord.StateFinished)
-			}
-			return g.withEnv(cmd, func(env *cli.Env) error {
+			return g.withClient(cmd, 0, func(_ *cli.Env, c *paddock.Client) error {
 				cutoff := time.Now().Add(-older.d)
-				var olds []coord.Old
-				along := map[string]bool{} // dead results that go with their dead letters
-				for _, st := range states {
-					found, err := coord.FindOld(cmd.Context(), env.Client, env.Layout, st, cutoff)
-					if err != nil {
-						return err
-					}
-					for _, o := range found {
-						if o.State == coord.StateDead && o.Result {
-							along[string(o.ID)] = true
-						}
-						if o.State == coord.StateFinished && along[string(o.ID)] {
-							continue
-						}
-						olds = append(olds, o)
-					}
+				olds, err := c.FindPurgeable(cmd.Context(), paddock.PurgeOptions{Finished: finished, Dead: dead, Before: cutoff})
+				if err != nil {
+					return err
 				}
 				rep := purgeReport{DryRun: !yes, OlderThan: older.String(), Cutoff: cutoff.UTC()}
 				rep.count(olds)
@@ -85,10 +64,7 @@ and running tasks are never touched.
 					rep.Tasks = olds
 					return rep.print(cmd, g.out.JSON())
 				}
-				done, err := coord.RemoveOld(cmd.Context(), env.Client, env.Layout, olds, coord.DefaultRemoveBatch,
-					func(items [][]zkclient.Op) (map[int]*zkclient.MultiError, error) {
-						return env.Client.Batch(cmd.Context(), items)
-					})
+				done, err := c.Purge(cmd.Context(), olds)
 				rep.Removed = &done
 				if perr := rep.print(cmd, g.out.JSON()); perr != nil {
 					return errors.Join(err, perr)
@@ -108,19 +84,19 @@ and running tasks are never touched.
 // purgeReport is what purge prints: the counts, and the tasks (dry run) or
 // what was removed.
 type purgeReport struct {
-	DryRun      bool           `json:"dry_run"`
-	OlderThan   string         `json:"older_than"`
-	Cutoff      time.Time      `json:"cutoff"`
-	Results     int            `json:"results"`      // results found old (not counting dead results that go with their dead letters)
-	DeadLetters int            `json:"dead_letters"` // dead letters found old
-	Payloads    int            `json:"payloads"`     // payloads that go with them
-	Tasks       []coord.Old    `json:"tasks,omitempty"`
-	Removed     *coord.Removed `json:"removed,omitempty"`
+	DryRun      bool                `json:"dry_run"`
+	OlderThan   string              `json:"older_than"`
+	Cutoff      time.Time           `json:"cutoff"`
+	Results     int                 `json:"results"`      // results found old (not counting dead results that go with their dead letters)
+	DeadLetters int                 `json:"dead_letters"` // dead letters found old
+	Payloads    int                 `json:"payloads"`     // payloads that go with them
+	Tasks       []paddock.Purgeable `json:"tasks,omitempty"`
+	Removed     *paddock.Purged     `json:"removed,omitempty"`
 }
 
-func (r *purgeReport) count(olds []coord.Old) {
+func (r *purgeReport) count(olds []paddock.Purgeable) {
 	for _, o := range olds {
-		if o.State == coord.StateDead {
+		if o.State == paddock.StateDead {
 			r.DeadLetters++
 		} else {
 			r.Results++
@@ -152,7 +128,7 @@ func (r *purgeReport) print(cmd *cobra.Command, asJSON bool) error {
 	return nil
 }
 
-func printOld(out io.Writer, olds []coord.Old, now time.Time) error {
+func printOld(out io.Writer, olds []paddock.Purgeable, now time.Time) error {
 	if len(olds) == 0 {
 		return nil
 	}
@@ -160,7 +136,7 @@ func printOld(out io.Writer, olds []coord.Old, now time.Time) error {
 	fmt.Fprintln(w, "ID\tWHAT\tAGE\tALONG")
 	for _, o := range olds[:min(len(olds), purgeShown)] {
 		what, along := "result", []string{}
-		if o.State == coord.StateDead {
+		if o.State == paddock.StateDead {
 			what = "dead letter"
 			if o.Result {
 				along = append(along, "dead result")

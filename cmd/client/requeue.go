@@ -5,9 +5,8 @@ import (
 	"sort"
 	"sync/atomic"
 
+	"github.com/paddock-zk/paddock"
 	"github.com/paddock-zk/paddock/internal/cli"
-	"github.com/paddock-zk/paddock/internal/coord"
-	"github.com/paddock-zk/paddock/internal/task"
 	"github.com/spf13/cobra"
 )
 
@@ -52,23 +51,23 @@ dead result.`,
 				if err != nil {
 					return err
 				}
-				return g.withEnv(cmd, func(env *cli.Env) error {
-					if err := coord.NewQueue(env.Client, env.Layout, 0).Requeue(cmd.Context(), id); err != nil {
+				return g.withClient(cmd, 0, func(_ *cli.Env, c *paddock.Client) error {
+					if err := c.Requeue(cmd.Context(), id); err != nil {
 						return err
 					}
 					if g.out.JSON() {
-						return printJSON(cmd.OutOrStdout(), coord.Requeued{Requeued: []task.ID{id}, Matched: 1})
+						return printJSON(cmd.OutOrStdout(), paddock.Requeued{Requeued: []paddock.ID{id}, Matched: 1})
 					}
 					fmt.Fprintf(cmd.OutOrStdout(), "requeued %s: pending again, attempts reset\n", id)
 					return nil
 				})
 			}
-			return g.withEnv(cmd, func(env *cli.Env) error {
+			return g.withClient(cmd, 0, func(_ *cli.Env, c *paddock.Client) error {
 				var done atomic.Int64
 				bar := cli.StartProgress(cmd.ErrOrStderr(), true, func() string {
 					return fmt.Sprintf("requeued %d", done.Load())
 				})
-				got, err := coord.NewQueue(env.Client, env.Layout, 0).RequeueDead(cmd.Context(), reason, func(n int) { done.Store(int64(n)) })
+				got, err := c.RequeueDead(cmd.Context(), reason, func(n int) { done.Store(int64(n)) })
 				bar.Stop()
 				if err != nil {
 					return fmt.Errorf("%w (requeued %d before that)", err, len(got.Requeued))
@@ -82,7 +81,7 @@ dead result.`,
 	return cmd
 }
 
-func printRequeued(cmd *cobra.Command, g *globals, got coord.Requeued, reason string) error {
+func printRequeued(cmd *cobra.Command, g *globals, got paddock.Requeued, reason string) error {
 	if g.out.JSON() {
 		if err := printJSON(cmd.OutOrStdout(), got); err != nil {
 			return err

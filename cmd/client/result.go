@@ -4,14 +4,13 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/paddock-zk/paddock"
 	"github.com/paddock-zk/paddock/internal/cli"
-	"github.com/paddock-zk/paddock/internal/coord"
-	"github.com/paddock-zk/paddock/internal/task"
 	"github.com/spf13/cobra"
 )
 
-func parseID(s string) (task.ID, error) {
-	id, err := task.ParseID(s)
+func parseID(s string) (paddock.ID, error) {
+	id, err := paddock.ParseID(s)
 	if err != nil {
 		return "", cli.Usage(err)
 	}
@@ -36,29 +35,28 @@ failed, was cancelled or was dead-lettered, 1 when it has not finished (without
 			if err != nil {
 				return err
 			}
-			return g.withEnv(cmd, func(env *cli.Env) error {
-				q := coord.NewQueue(env.Client, env.Layout, 0)
-				var r task.Result
+			return g.withClient(cmd, 0, func(_ *cli.Env, c *paddock.Client) error {
+				var r paddock.Result
 				if wait {
-					r, err = q.Wait(cmd.Context(), id)
+					r, err = c.Wait(cmd.Context(), id)
 					if err != nil {
 						return waitError(id, err)
 					}
 				} else {
-					r, err = q.Result(cmd.Context(), id)
+					r, err = c.Result(cmd.Context(), id)
 					switch {
-					case errors.Is(err, coord.ErrNotFinished):
+					case errors.Is(err, paddock.ErrNotFinished):
 						return fmt.Errorf("task %s has not finished yet (add --wait to wait for it)", id)
-					case errors.Is(err, coord.ErrUnknownTask):
+					case errors.Is(err, paddock.ErrUnknownTask):
 						return fmt.Errorf("no task %s: never submitted, or its result was collected or expired", id)
-					case errors.Is(err, task.ErrMalformed):
+					case errors.Is(err, paddock.ErrMalformed):
 						return fmt.Errorf("the result of %s is unreadable (written by another tool?): %w", id, err)
 					case err != nil:
 						return err
 					}
 				}
 				if collect {
-					if err := q.Collect(cmd.Context(), id, r.Status); err != nil {
+					if err := c.Collect(cmd.Context(), r); err != nil {
 						return fmt.Errorf("read the result but could not remove it: %w", err)
 					}
 				}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/paddock-zk/paddock"
 	"github.com/paddock-zk/paddock/internal/cli"
 	"github.com/spf13/cobra"
 )
@@ -20,6 +21,21 @@ func (g *globals) withEnv(cmd *cobra.Command, f func(env *cli.Env) error) error 
 	}
 	defer env.Close()
 	return f(env)
+}
+
+// withClient is withEnv with the Go client package (paddock) over the
+// same connection: every task command goes through it, so that the CLI
+// and the SDK cannot drift. maxPayload bounds what Submit accepts (0: the
+// default).
+func (g *globals) withClient(cmd *cobra.Command, maxPayload int, f func(env *cli.Env, c *paddock.Client) error) error {
+	return g.withEnv(cmd, func(env *cli.Env) error {
+		c, err := paddock.New(env.Client, paddock.Config{Root: env.Layout.Root(), MaxPayload: maxPayload})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		return f(env, c)
+	})
 }
 
 func newRootCommand() *cobra.Command {

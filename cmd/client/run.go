@@ -9,9 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/paddock-zk/paddock"
 	"github.com/paddock-zk/paddock/internal/cli"
-	"github.com/paddock-zk/paddock/internal/coord"
-	"github.com/paddock-zk/paddock/internal/task"
 	"github.com/spf13/cobra"
 )
 
@@ -56,13 +55,12 @@ when some failed or were lost.`,
 			if rate < 0 {
 				return cli.Usage(errors.New("--rate must not be negative"))
 			}
-			spec, payload, err := tf.spec(cmd.InOrStdin())
+			t, err := tf.task(cmd.InOrStdin(), cmd.Flags())
 			if err != nil {
 				return err
 			}
-			return g.withEnv(cmd, func(env *cli.Env) error {
-				q := coord.NewQueue(env.Client, env.Layout, tf.maxPayload)
-				s := runLoops(cmd.Context(), q, spec, payload, n, inFlight, rate, cmd.ErrOrStderr(), !g.out.JSON())
+			return g.withClient(cmd, tf.maxPayload, func(_ *cli.Env, c *paddock.Client) error {
+				s := runLoops(cmd.Context(), c, t, n, inFlight, rate, cmd.ErrOrStderr(), !g.out.JSON())
 				if g.out.JSON() {
 					if err := printJSON(cmd.OutOrStdout(), s); err != nil {
 						return err
@@ -94,7 +92,7 @@ func (s runSummary) line() string {
 	return fmt.Sprintf("succeeded %d, failed %d, lost %d; %.1f tasks/s", s.Succeeded, s.Failed, s.Lost, s.TasksPerSec)
 }
 
-func runLoops(ctx context.Context, q *coord.Queue, spec task.Spec, payload []byte, n, inFlight int, rate float64, stderr io.Writer, progress bool) runSummary {
+func runLoops(ctx context.Context, c *paddock.Client, t paddock.Task, n, inFlight int, rate float64, stderr io.Writer, progress bool) runSummary {
 	var (
 		mu        sync.Mutex
 		latencies []time.Duration
@@ -112,7 +110,7 @@ func runLoops(ctx context.Context, q *coord.Queue, spec task.Spec, payload []byt
 			if len(s.Errors) < 5 {
 				s.Errors = append(s.Errors, err.Error())
 			}
-		case status == string(task.Succeeded):
+		case status == string(paddock.Succeeded):
 			s.Succeeded++
 		default:
 			s.Failed++
@@ -137,27 +135,20 @@ func runLoops(ctx context.Context, q *coord.Queue, spec task.Spec, payload []byt
 		go func() {
 			defer wg.Done()
 			for range next {
-				sp := spec
-				sp.SubmittedAt = time.Now().UTC()
 				t0 := time.Now()
-				id := task.NewID(t0)
-				if err := q.Submit(ctx, id, sp, payload); err != nil {
-					if ctx.Err() != nil {
-						return
-					}
+				id, r, err := c.SubmitAndWait(ctx, t)
+				switch {
+				case ctx.Err() != nil:
+					return
+				case err != nil && id == "":
 					record("", 0, fmt.Errorf("submit: %w", err))
 					continue
-				}
-				r, err := q.WaitSubmitted(ctx, id)
-				if ctx.Err() != nil {
-					return
-				}
-				if err != nil {
+				case err != nil:
 					record("", 0, fmt.Errorf("task %s: %w", id, err))
 					continue
 				}
 				lat := time.Since(t0)
-				if err := q.Collect(ctx, id, r.Status); err != nil && ctx.Err() == nil {
+				if err := c.Collect(ctx, r); err != nil && ctx.Err() == nil {
 					record("", 0, fmt.Errorf("collect %s: %w", id, err))
 					continue
 				}
@@ -167,9 +158,9 @@ func runLoops(ctx context.Context, q *coord.Queue, spec task.Spec, payload []byt
 	}
 	var pace <-chan time.Time
 	if rate > 0 {
-		t := time.NewTicker(time.Duration(float64(time.Second) / rate))
-		defer t.Stop()
-		pace = t.C
+		tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+		defer tick.Stop()
+		pace = tick.C
 	}
 feed:
 	for range n {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,8 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/paddock-zk/paddock"
 	"github.com/paddock-zk/paddock/internal/cli"
-	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/dashboard"
 	"github.com/paddock-zk/paddock/recipe"
 	"github.com/spf13/cobra"
@@ -43,11 +44,11 @@ and keeps trying.`,
 			if interval <= 0 {
 				return cli.Usage(errors.New("--interval must be positive"))
 			}
-			return g.withEnv(cmd, func(env *cli.Env) error {
+			return g.withClient(cmd, 0, func(env *cli.Env, c *paddock.Client) error {
 				if watch {
 					return watchStatus(cmd.Context(), cmd, dashboard.NewReader(env.Client, env.Layout, nil), interval, g.out.JSON())
 				}
-				st, err := coord.ReadStatus(cmd.Context(), env.Client, env.Layout)
+				st, err := c.Status(cmd.Context())
 				if err != nil {
 					return err
 				}
@@ -66,15 +67,17 @@ and keeps trying.`,
 
 // watchStatus prints a reading every interval until ctx ends. A failed
 // reading is reported and the next one tried: a watch outlives a
-// ZooKeeper restart.
+// ZooKeeper restart. It reads through the status page's reader, which
+// keeps the readings of the last minute for the throughput; package
+// paddock reads one status at a time.
 func watchStatus(ctx context.Context, cmd *cobra.Command, r *dashboard.Reader, interval time.Duration, asJSON bool) error {
 	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	tty := !asJSON && cli.IsTerminal(out)
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
-	var last *coord.Status
+	var last *paddock.ClusterStatus
 	for {
-		st, err := r.Read(ctx)
+		st, err := readStatus(ctx, r)
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -105,7 +108,7 @@ func watchStatus(ctx context.Context, cmd *cobra.Command, r *dashboard.Reader, i
 // cleared to its end, then everything below cleared, in one write so the
 // terminal never shows half a frame. With an error it shows the last good
 // reading under the error.
-func redraw(w io.Writer, interval time.Duration, st *coord.Status, err error) {
+func redraw(w io.Writer, interval time.Duration, st *paddock.ClusterStatus, err error) {
 	var frame bytes.Buffer
 	fmt.Fprintf(&frame, "every %v, %s; Ctrl-C to stop\n", interval, time.Now().Format(time.TimeOnly))
 	if err != nil {
@@ -127,7 +130,24 @@ func redraw(w io.Writer, interval time.Duration, st *coord.Status, err error) {
 	_, _ = io.WriteString(w, b.String())
 }
 
-func printStatus(out io.Writer, st coord.Status) {
+// readStatus is one reading of r as package paddock's type, which the
+// printers take. ClusterStatus is coord.Status's JSON twin, field for
+// field (package paddock's tests hold the two encodings equal), so a
+// round trip through JSON converts one into the other.
+func readStatus(ctx context.Context, r *dashboard.Reader) (paddock.ClusterStatus, error) {
+	var st paddock.ClusterStatus
+	read, err := r.Read(ctx)
+	if err != nil {
+		return st, err
+	}
+	b, err := json.Marshal(read)
+	if err == nil {
+		err = json.Unmarshal(b, &st)
+	}
+	return st, err
+}
+
+func printStatus(out io.Writer, st paddock.ClusterStatus) {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "root:\t%s\n", st.Root)
 	switch {

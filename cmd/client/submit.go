@@ -10,21 +10,24 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/paddock-zk/paddock"
 	"github.com/paddock-zk/paddock/internal/cli"
-	"github.com/paddock-zk/paddock/internal/coord"
-	"github.com/paddock-zk/paddock/internal/task"
 	"github.com/paddock-zk/paddock/zkclient"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // taskFlags describe a task; submit and run share them.
 type taskFlags struct {
-	kind        string
-	data        string
-	dataFile    string
-	timeout     time.Duration
-	maxAttempts int
-	maxPayload  int
+	kind           string
+	data           string
+	dataFile       string
+	timeout        time.Duration
+	maxAttempts    int
+	maxPayload     int
+	retries        int
+	retry          string
+	routingTimeout time.Duration
 }
 
 func (f *taskFlags) add(cmd *cobra.Command) {
@@ -33,25 +36,58 @@ func (f *taskFlags) add(cmd *cobra.Command) {
 	fs.StringVar(&f.data, "data", "", "payload")
 	fs.StringVar(&f.dataFile, "data-file", "", "read the payload from this file ('-' for stdin)")
 	fs.DurationVar(&f.timeout, "timeout", 0, "execution time limit on the worker (0: none)")
-	fs.IntVar(&f.maxAttempts, "max-attempts", task.DefaultMaxAttempts, "assignments allowed before the task is dead-lettered (a task whose workers keep dying)")
-	fs.IntVar(&f.maxPayload, "max-payload", task.DefaultMaxPayload, "largest payload accepted, in bytes (ZooKeeper's own limit is about 1 MB)")
+	fs.IntVar(&f.maxAttempts, "max-attempts", paddock.DefaultMaxAttempts, "assignments allowed before the task is dead-lettered (a task whose workers keep dying)")
+	fs.IntVar(&f.maxPayload, "max-payload", paddock.DefaultMaxPayload, "largest payload accepted, in bytes (ZooKeeper's own limit is about 1 MB)")
+	fs.IntVar(&f.retries, "retries", 0, "retry a task that fails up to N times, with the default backoff (without --retries or --retry: the kind's retry.<kind> setting, else none)")
+	fs.StringVar(&f.retry, "retry", "", "retry policy, as the retry.<kind> setting writes it: max=5,initial=1s,max-delay=5m,multiplier=2,jitter=0.2 (keys left out take their defaults)")
+	fs.DurationVar(&f.routingTimeout, "routing-timeout", 0, "fail the task, naming its kind, when no live worker runs that kind within this time (0: wait for one)")
 	cmd.MarkFlagsMutuallyExclusive("data", "data-file")
+	cmd.MarkFlagsMutuallyExclusive("retries", "retry")
 }
 
-// spec checks the flags and reads the payload, before anything is written.
-func (f *taskFlags) spec(stdin io.Reader) (task.Spec, []byte, error) {
-	if !task.ValidKind(f.kind) {
-		return task.Spec{}, nil, cli.Usage(fmt.Errorf("--kind %q is not a kind name (e.g. sleep, echo, fail, exec)", f.kind))
+// task checks the flags and reads the payload, before anything is written
+// (or connected: a bad flag is a usage error, exit 2, even without
+// ZooKeeper).
+func (f *taskFlags) task(stdin io.Reader, fs *pflag.FlagSet) (paddock.Task, error) {
+	switch {
+	case !paddock.ValidKind(f.kind):
+		return paddock.Task{}, cli.Usage(fmt.Errorf("--kind %q is not a kind name (e.g. sleep, echo, fail, exec)", f.kind))
+	case f.timeout < 0:
+		return paddock.Task{}, cli.Usage(errors.New("--timeout must not be negative"))
+	case f.routingTimeout < 0:
+		return paddock.Task{}, cli.Usage(errors.New("--routing-timeout must not be negative"))
+	case f.maxAttempts < 1 || f.maxAttempts > paddock.MaxAttemptsLimit:
+		return paddock.Task{}, cli.Usage(fmt.Errorf("--max-attempts %d: want 1 to %d", f.maxAttempts, paddock.MaxAttemptsLimit))
+	case f.maxPayload < 1 || f.maxPayload > paddock.MaxPayloadLimit:
+		return paddock.Task{}, cli.Usage(fmt.Errorf("--max-payload %d: want 1 to %d", f.maxPayload, paddock.MaxPayloadLimit))
 	}
-	if f.timeout < 0 {
-		return task.Spec{}, nil, cli.Usage(errors.New("--timeout must not be negative"))
+	t := paddock.Task{Kind: f.kind, Timeout: f.timeout, MaxAttempts: f.maxAttempts, RoutingTimeout: f.routingTimeout}
+	switch {
+	case fs.Changed("retries") && (f.retries < 0 || f.retries > paddock.MaxRetriesLimit):
+		return paddock.Task{}, cli.Usage(fmt.Errorf("--retries %d: want 0 to %d", f.retries, paddock.MaxRetriesLimit))
+	case fs.Changed("retries"):
+		t.Retry = &paddock.RetryPolicy{MaxRetries: f.retries}
+	case f.retry != "":
+		p, err := paddock.ParseRetryPolicy(f.retry)
+		if err != nil {
+			return paddock.Task{}, cli.Usage(fmt.Errorf("--retry: %w", err))
+		}
+		t.Retry = &p
 	}
-	if f.maxAttempts < 1 || f.maxAttempts > 1000 {
-		return task.Spec{}, nil, cli.Usage(fmt.Errorf("--max-attempts %d: want 1 to 1000", f.maxAttempts))
+	if err := t.Validate(); err != nil { // what the flags' own checks left to the package
+		return paddock.Task{}, cli.Usage(err)
 	}
-	if f.maxPayload < 1 || f.maxPayload > task.MaxRecord {
-		return task.Spec{}, nil, cli.Usage(fmt.Errorf("--max-payload %d: want 1 to %d", f.maxPayload, task.MaxRecord))
+	payload, err := f.payload(stdin)
+	if err != nil {
+		return paddock.Task{}, err
 	}
+	t.Payload = payload
+	return t, nil
+}
+
+// payload reads --data or --data-file, refusing more than --max-payload
+// bytes without reading further.
+func (f *taskFlags) payload(stdin io.Reader) ([]byte, error) {
 	payload := []byte(f.data)
 	if f.dataFile != "" {
 		var err error
@@ -61,20 +97,13 @@ func (f *taskFlags) spec(stdin io.Reader) (task.Spec, []byte, error) {
 			payload, err = readLimited(f.dataFile, f.maxPayload)
 		}
 		if err != nil {
-			return task.Spec{}, nil, err
+			return nil, err
 		}
 	}
 	if len(payload) > f.maxPayload {
-		return task.Spec{}, nil, fmt.Errorf("%w: more than %d bytes (--max-payload); nothing was submitted", coord.ErrPayloadTooLarge, f.maxPayload)
+		return nil, fmt.Errorf("%w: more than %d bytes (--max-payload); nothing was submitted", paddock.ErrPayloadTooLarge, f.maxPayload)
 	}
-	spec := task.Spec{
-		Kind:        f.kind,
-		TimeoutMS:   f.timeout.Milliseconds(),
-		MaxAttempts: f.maxAttempts,
-		SubmittedAt: time.Now().UTC(),
-		Client:      clientName(),
-	}
-	return spec, payload, nil
+	return payload, nil
 }
 
 func readLimited(path string, limit int) ([]byte, error) {
@@ -86,9 +115,21 @@ func readLimited(path string, limit int) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(f, int64(limit)+1))
 }
 
-func clientName() string {
-	h, _ := os.Hostname()
-	return fmt.Sprintf("%s/%d", h, os.Getpid())
+// notBefore reads --at and --in: when the task may start (zero: at once).
+func notBefore(at string, in time.Duration) (time.Time, error) {
+	switch {
+	case in < 0:
+		return time.Time{}, cli.Usage(errors.New("--in must not be negative"))
+	case in > 0:
+		return time.Now().Add(in), nil
+	case at == "":
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, at)
+	if err != nil {
+		return time.Time{}, cli.Usage(fmt.Errorf("--at %q: want an RFC 3339 time, e.g. 2026-11-27T18:00:00Z or 2026-11-27T19:00:00+01:00", at))
+	}
+	return t, nil
 }
 
 func newSubmitCommand(g *globals) *cobra.Command {
@@ -98,6 +139,8 @@ func newSubmitCommand(g *globals) *cobra.Command {
 		waitTimeout time.Duration
 		keep        bool
 		count       int
+		at, key     string
+		in          time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "submit",
@@ -107,26 +150,44 @@ one ZooKeeper multi. The task id is printed at once. With --wait the command
 then waits (watch-driven) for the result, prints it, removes it from ZooKeeper
 (unless --keep), and exits 0 only when the task succeeded.
 
-Payloads over --max-payload are refused before anything is written.`,
+A task that fails is retried with --retries N (or a whole policy with
+--retry), after a delay that grows exponentially with jitter; without either,
+the kind's retry.<kind> setting applies ('client config'), else none. --at or
+--in schedule it: the master assigns it no earlier. --routing-timeout fails it
+when no live worker runs its kind in time. --key makes the submit idempotent:
+while a task submitted with that key is known, submitting again with it
+prints that task's id and writes nothing.
+
+Payloads over --max-payload are refused before anything is written. --count
+submits that many identical tasks at once (package paddock's SubmitMany).`,
 		Example: `  client submit --kind sleep --data 2 --wait
   client submit --kind echo --data hello -o json
-  client submit --kind exec --data '["uname","-a"]' --timeout 10s --wait`,
+  client submit --kind exec --data '["uname","-a"]' --timeout 10s --wait
+  client submit --kind fail --retry max=3,initial=500ms --wait
+  client submit --kind echo --data later --in 10m
+  client submit --kind echo --data once --key order-17`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			spec, payload, err := tf.spec(cmd.InOrStdin())
+			t, err := tf.task(cmd.InOrStdin(), cmd.Flags())
 			if err != nil {
 				return err
 			}
 			if count < 1 {
 				return cli.Usage(errors.New("--count must be at least 1"))
 			}
-			return g.withEnv(cmd, func(env *cli.Env) error {
-				q := coord.NewQueue(env.Client, env.Layout, tf.maxPayload)
+			if key != "" && count > 1 {
+				return cli.Usage(errors.New("--key names one task: it cannot go with --count"))
+			}
+			if t.NotBefore, err = notBefore(at, in); err != nil {
+				return err
+			}
+			t.Key = key
+			return g.withClient(cmd, tf.maxPayload, func(env *cli.Env, c *paddock.Client) error {
 				if count > 1 {
-					return submitMany(cmd, q, spec, payload, count, wait, keep, g.out.JSON())
+					return submitMany(cmd, c, t, count, wait, keep, g.out.JSON())
 				}
-				id := task.NewID(time.Now())
-				if err := q.Submit(cmd.Context(), id, spec, payload); err != nil {
+				id, err := c.Submit(cmd.Context(), t)
+				if err != nil {
 					return err
 				}
 				out := cmd.OutOrStdout()
@@ -146,12 +207,12 @@ Payloads over --max-payload are refused before anything is written.`,
 					ctx, cancel = context.WithTimeout(ctx, waitTimeout)
 					defer cancel()
 				}
-				r, err := q.Wait(ctx, id)
+				r, err := c.Wait(ctx, id)
 				if err != nil {
 					return waitError(id, err)
 				}
 				if !keep {
-					if err := q.Collect(cmd.Context(), id, r.Status); err != nil {
+					if err := c.Collect(cmd.Context(), r); err != nil {
 						env.Log.Warn("could not remove the result; the master expires it later")
 					}
 				}
@@ -163,34 +224,30 @@ Payloads over --max-payload are refused before anything is written.`,
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the result and print it")
 	cmd.Flags().DurationVar(&waitTimeout, "wait-timeout", 0, "with --wait, give up after this long (0: wait forever); the task keeps running")
 	cmd.Flags().BoolVar(&keep, "keep", false, "with --wait, leave the result in ZooKeeper for others to read")
-	cmd.Flags().IntVar(&count, "count", 1, "submit this many identical tasks, pipelined; prints one id per line")
+	cmd.Flags().IntVar(&count, "count", 1, "submit this many identical tasks at once; prints one id per line")
+	cmd.Flags().StringVar(&at, "at", "", "run the task no earlier than this RFC 3339 time (e.g. 2026-11-27T18:00:00Z)")
+	cmd.Flags().DurationVar(&in, "in", 0, "run the task no earlier than this long from now")
+	cmd.Flags().StringVar(&key, "key", "", "idempotency key: while a task submitted with it is known, print that task's id and submit nothing")
+	cmd.MarkFlagsMutuallyExclusive("at", "in")
+	// A key or a start time belongs to one submission: inherited from an
+	// exported variable, a key would turn every later submit into a no-op
+	// that prints the first task's id.
+	cli.CommandLineOnly(cmd.Flags(), "key", "at", "in")
 	return cmd
 }
 
-// submitMany submits count copies of a task with many requests in flight,
-// printing ids in submission order; with wait, it then prints one line per
-// result and fails unless all succeeded. Interrupted, it prints the ids
-// that were submitted, one summary line, and exits 130.
-func submitMany(cmd *cobra.Command, q *coord.Queue, spec task.Spec, payload []byte, count int, wait, keep, asJSON bool) error {
+// submitChunk is how many tasks one SubmitMany call of 'submit --count'
+// carries: the progress line moves between calls, and an interrupt stops
+// the submission at the next one.
+const submitChunk = 1000
+
+// submitMany submits count copies of a task, printing ids in submission
+// order; with wait, it then prints one line per result and fails unless
+// all succeeded. Interrupted, it prints the ids that were submitted, one
+// summary line, and exits 130.
+func submitMany(cmd *cobra.Command, c *paddock.Client, t paddock.Task, count int, wait, keep, asJSON bool) error {
 	ctx := cmd.Context()
-	ids := make([]task.ID, count)
-	for i := range ids {
-		ids[i] = task.NewID(time.Now())
-	}
-	var submitted, collected atomic.Int64
-	errs := make([]error, count)
-	bar := cli.StartProgress(cmd.ErrOrStderr(), !asJSON, func() string {
-		return fmt.Sprintf("submitted %d/%d", submitted.Load(), count)
-	})
-	_ = zkclient.Pipeline(count, func(i int) error {
-		if errs[i] = ctx.Err(); errs[i] == nil {
-			if errs[i] = q.Submit(ctx, ids[i], spec, payload); errs[i] == nil {
-				submitted.Add(1)
-			}
-		}
-		return nil
-	})
-	bar.Stop()
+	ids, errs := submitChunks(ctx, cmd.ErrOrStderr(), c, t, count, !asJSON)
 	out := cmd.OutOrStdout()
 	failed, unsent := 0, 0
 	for i, id := range ids {
@@ -219,18 +276,65 @@ func submitMany(cmd *cobra.Command, q *coord.Queue, spec task.Spec, payload []by
 	if !wait {
 		return nil
 	}
-	results := make([]task.Result, count)
+	return waitMany(cmd, c, ids, errs, failed, keep, asJSON)
+}
+
+// submitChunks submits count copies of t, submitChunk per SubmitMany,
+// showing the progress; errs[i] is nil for each task submitted.
+func submitChunks(ctx context.Context, stderr io.Writer, c *paddock.Client, t paddock.Task, count int, progress bool) ([]paddock.ID, []error) {
+	tasks := make([]paddock.Task, min(count, submitChunk))
+	for i := range tasks {
+		tasks[i] = t
+	}
+	ids, errs := make([]paddock.ID, count), make([]error, count)
+	var submitted atomic.Int64
+	bar := cli.StartProgress(stderr, progress, func() string {
+		return fmt.Sprintf("submitted %d/%d", submitted.Load(), count)
+	})
+	defer bar.Stop()
+	for lo := 0; lo < count; lo += submitChunk {
+		hi := min(lo+submitChunk, count)
+		if err := ctx.Err(); err != nil {
+			for i := lo; i < count; i++ {
+				errs[i] = err
+			}
+			break
+		}
+		got, err := c.SubmitMany(ctx, tasks[:hi-lo])
+		copy(ids[lo:hi], got)
+		var partial *paddock.SubmitManyError
+		for i := lo; i < hi; i++ {
+			switch {
+			case errors.As(err, &partial):
+				errs[i] = partial.Errs[i-lo]
+			case err != nil:
+				errs[i] = err // refused as a whole: nothing was written
+			}
+			if errs[i] == nil {
+				submitted.Add(1)
+			}
+		}
+	}
+	return ids, errs
+}
+
+// waitMany waits for the tasks submitted (errs[i] == nil), printing one
+// line per result; failed tasks were not submitted.
+func waitMany(cmd *cobra.Command, c *paddock.Client, ids []paddock.ID, errs []error, failed int, keep, asJSON bool) error {
+	ctx, out, count := cmd.Context(), cmd.OutOrStdout(), len(ids)
+	var collected atomic.Int64
+	results := make([]paddock.Result, count)
 	werrs := make([]error, count)
-	bar = cli.StartProgress(cmd.ErrOrStderr(), !asJSON, func() string {
+	bar := cli.StartProgress(cmd.ErrOrStderr(), !asJSON, func() string {
 		return fmt.Sprintf("results %d/%d", collected.Load(), count-failed)
 	})
 	_ = zkclient.Pipeline(count, func(i int) error {
 		if errs[i] != nil {
 			return nil
 		}
-		results[i], werrs[i] = q.Wait(ctx, ids[i])
+		results[i], werrs[i] = c.Wait(ctx, ids[i])
 		if werrs[i] == nil && !keep {
-			_ = q.Collect(ctx, ids[i], results[i].Status)
+			_ = c.Collect(ctx, results[i])
 		}
 		if werrs[i] == nil {
 			collected.Add(1)
@@ -255,7 +359,7 @@ func submitMany(cmd *cobra.Command, q *coord.Queue, spec task.Spec, payload []by
 			}
 			fmt.Fprintf(out, "%s  %-9s  %s\n", r.ID, r.Status, line)
 		}
-		if werrs[i] == nil && errs[i] == nil && r.Status != task.Succeeded {
+		if werrs[i] == nil && errs[i] == nil && r.Status != paddock.Succeeded {
 			bad++
 		}
 	}
@@ -268,13 +372,13 @@ func submitMany(cmd *cobra.Command, q *coord.Queue, spec task.Spec, payload []by
 	return nil
 }
 
-func waitError(id task.ID, err error) error {
+func waitError(id paddock.ID, err error) error {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("gave up waiting for %s; it keeps running: 'client result %s --wait' picks it up", id, id)
 	case errors.Is(err, context.Canceled):
 		return cli.Exit(cli.ExitInterrupted, fmt.Errorf("interrupted; %s keeps running: 'client result %s --wait' picks it up", id, id))
-	case errors.Is(err, coord.ErrUnknownTask):
+	case errors.Is(err, paddock.ErrUnknownTask):
 		return fmt.Errorf("task %s vanished without a result (deleted by hand?)", id)
 	}
 	return err

@@ -6,9 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paddock-zk/paddock"
 	"github.com/paddock-zk/paddock/internal/cli"
-	"github.com/paddock-zk/paddock/internal/coord"
-	"github.com/paddock-zk/paddock/internal/task"
 )
 
 // ls, inspect, requeue and purge refuse bad usage with exit 2 before
@@ -96,9 +95,9 @@ func TestAge(t *testing.T) {
 
 func TestListingTable(t *testing.T) {
 	now := time.Now()
-	ls := coord.Listing{State: coord.StateDead, Total: 3, Tasks: []coord.Listed{
-		{ID: "1a1fdd9a6470b11fcf60", State: coord.StateDead, Kind: "echo", Since: now.Add(-time.Hour), Attempts: 3, Reason: "max-attempts", Worker: "w1"},
-		{ID: "1a1fdd9a6470b11fcf61", State: coord.StateDead, Since: now, Malformed: "malformed: empty"},
+	ls := paddock.Listing{State: paddock.StateDead, Total: 3, Tasks: []paddock.ListedTask{
+		{ID: "1a1fdd9a6470b11fcf60", State: paddock.StateDead, Kind: "echo", Since: now.Add(-time.Hour), Attempts: 3, Reason: "max-attempts", Worker: "w1"},
+		{ID: "1a1fdd9a6470b11fcf61", State: paddock.StateDead, Since: now, Malformed: "malformed: empty"},
 	}, More: true}
 	var out bytes.Buffer
 	if err := printListing(&out, ls, now); err != nil {
@@ -117,10 +116,10 @@ func TestListingTable(t *testing.T) {
 
 func TestInspectionText(t *testing.T) {
 	now := time.Now()
-	in := coord.Inspection{ID: "1a1fdd9a6470b11fcf60", State: coord.StateDead, Kind: "echo", Attempts: 3, MaxAttempts: 3,
+	in := paddock.Inspection{ID: "1a1fdd9a6470b11fcf60", State: paddock.StateDead, Kind: "echo", Attempts: 3, MaxAttempts: 3,
 		LastWorker: "w2", SubmittedAt: now.Add(-time.Hour), DeadAt: now,
-		DeadLetter: &task.DeadLetter{Reason: "max-attempts", Detail: "assigned 3 times", Spec: "{}"},
-		Payload:    &coord.PayloadInfo{Size: 5, Preview: "hello"}, Problems: []string{"result record: malformed: empty"}}
+		DeadLetter: &paddock.DeadLetter{Reason: "max-attempts", Detail: "assigned 3 times", Spec: "{}"},
+		Payload:    &paddock.PayloadInfo{Size: 5, Preview: "hello"}, Problems: []string{"result record: malformed: empty"}}
 	var out bytes.Buffer
 	if err := printInspection(&out, in, now); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,4 @@
+package paddock
+
+// KeysSupported tells the tests whether the protocol honours keys yet.
+const KeysSupported = keysSupported
