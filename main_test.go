@@ -12,9 +12,8 @@ import (
 	"github.com/paddock-zk/paddock"
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/master"
-	"github.com/paddock-zk/paddock/internal/task"
-	"github.com/paddock-zk/paddock/internal/worker"
 	"github.com/paddock-zk/paddock/internal/zktest"
+	"github.com/paddock-zk/paddock/worker"
 	"github.com/paddock-zk/paddock/zkclient"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -113,11 +112,13 @@ func startDeployment(root string, log *zap.Logger) (*deployment, error) {
 		return nil, err
 	}
 	w, err := startDaemon(log.Named("worker"), func(ctx context.Context, c *zkclient.Client) error {
-		if err := coord.EnsureLayout(ctx, c, l); err != nil {
+		w, err := worker.New(worker.Config{Client: c, Root: l.Root(), ID: "w1", Concurrency: 4,
+			DrainTimeout: 100 * time.Millisecond, Logger: log.Named("worker")})
+		if err != nil {
 			return err
 		}
-		return worker.Run(ctx, c, l, worker.Config{ID: "w1", Concurrency: 4, Kinds: task.Builtin(false),
-			DrainTimeout: 100 * time.Millisecond, Logger: log.Named("worker")})
+		w.HandleBuiltins()
+		return w.Run(ctx)
 	})
 	if err != nil {
 		_ = m.stop()
