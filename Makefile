@@ -5,7 +5,7 @@ BIN := bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/paddock-zk/paddock/internal/cli.Version=$(VERSION)
 # Packages whose tests talk to ZooKeeper run with the race detector.
-RACE_PKGS := ./zkclient/... ./recipe/... ./worker/... ./internal/... ./cmd/... ./examples/...
+RACE_PKGS := . ./zkclient/... ./recipe/... ./worker/... ./internal/... ./cmd/... ./examples/...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: fuzz all build install image compose-up compose-down deploy-test zookeeper tools demo test unit check bench soak soak-record cluster-up cluster-down cluster-status cluster-logs clean help
