@@ -22,6 +22,10 @@ type Assigned struct {
 	// NoPayload: data/<shard>/<id> is missing (removed by hand): the task
 	// cannot run and is completed as failed.
 	NoPayload bool
+	// Unreadable says why the payload cannot be read (NoAuth: another
+	// identity's znode that Paddock may not read): the task cannot run and
+	// is completed as failed.
+	Unreadable error
 }
 
 // ReadAssigned reads task id's assignment to worker w and its payload, both
@@ -49,6 +53,8 @@ func ReadAssigned(ctx context.Context, c *zkclient.Client, l Layout, w string, i
 		return Assigned{}, fmt.Errorf("read assignment: %w", assignErr)
 	case errors.Is(dataErr, zk.ErrNoNode):
 		a.NoPayload = true
+	case errors.Is(dataErr, zk.ErrNoAuth):
+		a.Unreadable = fmt.Errorf("read %s: %w", l.Payload(id), dataErr)
 	case dataErr != nil:
 		return Assigned{}, fmt.Errorf("read payload: %w", dataErr)
 	}

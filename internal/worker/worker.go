@@ -75,6 +75,11 @@ type worker struct {
 
 	mu      sync.Mutex
 	running map[task.ID]*execution
+	// refused are the tasks assigned here that ZooKeeper will not let the
+	// worker read or complete (another identity's znodes, children another
+	// tool put under them): not run again while they stay assigned, which
+	// would only repeat the refusal.
+	refused map[task.ID]bool
 	// kick makes the watch loop list assign/<w> again: at the directory's
 	// watch, and when an execution ended without a result (it must be
 	// started again if still assigned).
@@ -114,6 +119,7 @@ func Run(ctx context.Context, c *zkclient.Client, l coord.Layout, cfg Config) er
 		c: c, q: coord.NewQueue(c, l, 0).WithBatcher(zkclient.NewBatcher(c, 64)), l: l, pool: coord.NewPool(c, l), cfg: cfg, log: cfg.Logger,
 		lim: newLimit(cfg.Concurrency), runCtx: runCtx, m: cfg.Metrics, loop: cfg.Loop, kinds: make(map[string]bool),
 		running: make(map[task.ID]*execution),
+		refused: make(map[task.ID]bool),
 		kick:    make(chan struct{}, 1),
 	}
 	for _, k := range cfg.Kinds.Names() {
@@ -386,8 +392,13 @@ func (w *worker) reconcile(ids []task.ID) {
 			w.log.Info("assignment withdrawn; stopping task", zap.Stringer("task", id))
 		}
 	}
+	for id := range w.refused {
+		if !present[id] {
+			delete(w.refused, id)
+		}
+	}
 	for id := range present {
-		if _, ok := w.running[id]; ok {
+		if _, ok := w.running[id]; ok || w.refused[id] {
 			continue
 		}
 		ctx, cancel := context.WithCancel(w.runCtx)
@@ -441,11 +452,17 @@ func (w *worker) execute(ctx context.Context, id task.ID, ex *execution) {
 	defer w.m.nRunning.Add(-1)
 	log := w.log.With(zap.Stringer("task", id))
 	as, err := coord.ReadAssigned(ctx, w.c, w.l, w.cfg.ID, id)
-	if err != nil {
-		if !errors.Is(err, coord.ErrUnassigned) && ctx.Err() == nil {
-			log.Warn("cannot read the assignment or its payload; will look again", zap.Error(err))
-			again = true
-		}
+	switch {
+	case err == nil:
+	case errors.Is(err, coord.ErrUnassigned) || ctx.Err() != nil:
+		return
+	case zkclient.IsConnectionError(err):
+		log.Warn("cannot read the assignment or its payload; will look again", zap.Error(err))
+		again = true
+		return
+	default:
+		w.refuse(id, ex)
+		log.Error("cannot read the assignment; leaving the task assigned here, not running it", zap.Error(err))
 		return
 	}
 	started := time.Now().UTC()
@@ -457,6 +474,9 @@ func (w *worker) execute(ctx context.Context, id task.ID, ex *execution) {
 	case as.NoPayload:
 		r.Kind, r.Attempts, r.Epoch, r.SubmittedAt = a.Kind, a.Attempt, a.Epoch, a.SubmittedAt
 		r.Status, r.Error = task.Failed, "payload znode is missing"
+	case as.Unreadable != nil:
+		r.Kind, r.Attempts, r.Epoch, r.SubmittedAt = a.Kind, a.Attempt, a.Epoch, a.SubmittedAt
+		r.Status, r.Error = task.Failed, "cannot read the payload: "+as.Unreadable.Error()
 	default:
 		r.Kind, r.Attempts, r.Epoch, r.SubmittedAt = a.Kind, a.Attempt, a.Epoch, a.SubmittedAt
 		log.Info("task started", zap.String("kind", a.Kind), zap.Int("attempt", a.Attempt), zap.Int64("epoch", a.Epoch))
@@ -465,6 +485,9 @@ func (w *worker) execute(ctx context.Context, id task.ID, ex *execution) {
 		if out.Err != nil {
 			r.Error = out.Err.Error()
 		}
+	}
+	if as.Malformed != nil || as.NoPayload || as.Unreadable != nil {
+		log.Warn("task cannot run; failing it", zap.String("error", r.Error))
 	}
 	kind := w.kindLabel(r.Kind)
 	if w.startCompleting(ex) || errors.Is(ctx.Err(), context.Canceled) && r.Status == task.Cancelled {
@@ -495,6 +518,10 @@ func (w *worker) execute(ctx context.Context, id task.ID, ex *execution) {
 	case errors.Is(err, coord.ErrRevoked):
 		w.m.tasks.WithLabelValues(kind, StatusDropped).Inc()
 		log.Info("completion dropped: the task was reassigned, cancelled or finished elsewhere", zap.Error(err))
+	case errors.Is(err, coord.ErrCompletionRefused):
+		w.refuse(id, ex)
+		log.Error("cannot complete the task: ZooKeeper refuses the write; leaving it assigned here, not running it again",
+			zap.String("status", string(r.Status)), zap.Int("attempt", r.Attempts), zap.Error(err))
 	case w.runCtx.Err() != nil:
 		w.m.tasks.WithLabelValues(kind, StatusAbandoned).Inc()
 		log.Warn("completion given up on shutdown; if it did not land, the master reassigns the task", zap.Error(err))
@@ -502,6 +529,16 @@ func (w *worker) execute(ctx context.Context, id task.ID, ex *execution) {
 		// Not revoked, not applied: run it again while it is assigned here.
 		log.Warn("completion failed; will run the task again if it is still assigned here", zap.Error(err))
 		again = true
+	}
+}
+
+// refuse keeps task id from being run again while it stays assigned here
+// (see worker.refused), unless its execution was withdrawn meanwhile.
+func (w *worker) refuse(id task.ID, ex *execution) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !ex.revoked {
+		w.refused[id] = true
 	}
 }
 
