@@ -329,6 +329,10 @@ func (q *Queue) Cancel(ctx context.Context, id task.ID, who string) (task.Result
 			if err := q.c.Retry(ctx, err); err != nil {
 				return task.Result{}, err
 			}
+		case errors.As(err, &me) && errors.Is(err, zk.ErrNoAuth):
+			// Not a move: looking again would only spin until the task
+			// finishes. The tree belongs to another identity.
+			return task.Result{}, fmt.Errorf("cancel %s: %w", id, err)
 		case errors.As(err, &me) && withAssign && me.Index == 1:
 			// The task names a worker whose assignment is missing: only a
 			// tool could leave that; after a second look, cancel without it.

@@ -321,7 +321,48 @@ func (w *worker) serve(ctx context.Context) error {
 			w.log.Warn("session lost; registering again", zap.Int("running", w.count()))
 			continue
 		}
+		if errors.Is(err, errUnregistered) {
+			w.log.Warn("registration was deleted; registering again", zap.String("path", w.l.Worker(w.cfg.ID)))
+			continue
+		}
 		return err
+	}
+}
+
+// errUnregistered: the worker's registration was deleted (by hand, or with
+// workers/) while its session lives.
+var errUnregistered = errors.New("registration deleted")
+
+// awaitUnregistered returns true once the worker's registration is gone
+// (or no longer sess's) while sess lives, false when ctx ends first. It
+// waits on a watch: a rewrite of the registration (Advertise) fires it too,
+// and costs one look.
+func (w *worker) awaitUnregistered(ctx context.Context, sess *zkclient.Session) bool {
+	for {
+		ok, watch, err := w.pool.Registered(ctx, sess, w.cfg.ID)
+		switch {
+		case err == nil && !ok:
+			return sess.Alive()
+		case err == nil:
+			if !watch.Wait(ctx) {
+				return false
+			}
+		case zkclient.IsConnectionError(err):
+			if w.c.WaitConnected(ctx) != nil {
+				return false
+			}
+		default:
+			// Not the connection's (NoAuth on workers/?): registering again
+			// would not mend it; the session's end still re-registers.
+			if ctx.Err() == nil {
+				w.log.Warn("cannot watch the registration", zap.Error(err))
+			}
+			<-ctx.Done()
+			return false
+		}
+		if !sess.Alive() {
+			return false
+		}
 	}
 }
 
@@ -335,6 +376,12 @@ func (w *worker) watch(ctx context.Context, sess *zkclient.Session) error {
 	var waits sync.WaitGroup
 	defer waits.Wait()
 	defer cancel()
+	unregistered := make(chan struct{})
+	waits.Go(func() {
+		if w.awaitUnregistered(ctx, sess) {
+			close(unregistered)
+		}
+	})
 	for {
 		dir, err := coord.WatchAssignments(ctx, w.c, w.l, w.cfg.ID)
 		if err != nil {
@@ -361,6 +408,8 @@ func (w *worker) watch(ctx context.Context, sess *zkclient.Session) error {
 		w.loop.Waiting()
 		select {
 		case <-w.kick:
+		case <-unregistered:
+			return errUnregistered
 		case <-sess.Done():
 			return recipe.ErrSessionLost
 		case <-ctx.Done():
