@@ -329,7 +329,15 @@ func foreignAssignment(data []byte) func(*testing.T, *cluster, time.Time) {
 // WorkerInfo: the master names it and assigns nothing to it.
 func foreignRegistration(data []byte) func(*testing.T, *cluster, time.Time) {
 	return func(t *testing.T, x *cluster, since time.Time) {
-		name := "bogus-" + newID(t)[14:] // a name of its own: the master warns once per name
+		registerForeign(t, x, since, "bogus-"+newID(t)[14:], data)
+	}
+}
+
+// registerForeign registers name with data, not a WorkerInfo, and expects
+// the master to say so; then the registration goes.
+func registerForeign(t *testing.T, x *cluster, since time.Time, name string, data []byte) {
+	t.Helper()
+	{
 		p := x.p("workers", name)
 		if _, err := x.conn.Create(p, data, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
 			t.Fatal(err)
@@ -411,6 +419,13 @@ var sharedCases = []badCase{
 	{name: "registration/not-json", bad: foreignRegistration([]byte("not json"))},
 	{name: "registration/another-record", bad: foreignRegistration(specJSON("echo", 1))},
 	{name: "registration/oversized", bad: foreignRegistration(oversized('w'))},
+	{name: "registration/same-name-again", bad: func(t *testing.T, x *cluster, since time.Time) {
+		// Each new registration under a name is reported, not only the
+		// first the master saw.
+		name := "again-" + newID(t)[14:]
+		registerForeign(t, x, since, name, []byte("not json"))
+		registerForeign(t, x, time.Now(), name, []byte("still not json"))
+	}},
 
 	// master/<candidate>: read by the backups (the leader's data, shown
 	// when they stand by) and by status.

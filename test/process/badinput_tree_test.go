@@ -35,6 +35,24 @@ func (x *cluster) epochNow(t *testing.T) (epoch int64, leader string) {
 	return e.Epoch, e.Leader
 }
 
+// leaderAndBackup returns the leading master, as the epoch names it, and
+// the other.
+func (x *cluster) leaderAndBackup(t *testing.T) (leader, backup *daemon) {
+	t.Helper()
+	if _, id := x.epochNow(t); id == x.m2.p.ID {
+		return &x.m2, &x.m1
+	}
+	return &x.m1, &x.m2
+}
+
+// restart starts a master a case killed again, as a backup, for the next
+// cases and the harness.
+func (x *cluster) restart(t *testing.T, d *daemon) {
+	t.Helper()
+	d.p = x.e.Backup(d.p.ID, "--http-addr", "127.0.0.1:0")
+	d.addr = d.p.HTTPAddr(pt.StartTimeout)
+}
+
 // masterLog waits for a line of either master since since.
 func (x *cluster) masterLog(t *testing.T, since time.Time, pred pt.Pred) pt.Line {
 	t.Helper()
@@ -78,6 +96,19 @@ func TestBadInputEpoch(t *testing.T) {
 		{name: "epoch/oversized", bad: garbageEpoch(oversized('e'), true)},
 		{name: "epoch/another-record", bad: garbageEpoch([]byte(`{"id":"m9","host":"h","pid":1,"started":"2026-11-21T09:00:00Z"}`), false)},
 		{name: "epoch/wrong-types", bad: garbageEpoch([]byte(`{"epoch":"7","leader":3}`), true)},
+		{name: "master/persistent-candidate", bad: func(t *testing.T, x *cluster, since time.Time) {
+			// A znode named like a candidate, first in line, that is not
+			// one: persistent (candidates are ephemeral), made by another
+			// tool. At the next failover the backup must still lead.
+			p := x.p("master", "candidate-ffffffffffffffff-0000000000")
+			x.create(t, p, []byte("not a master"))
+			defer remove(t, x.conn, p)
+			old, next := x.leaderAndBackup(t)
+			killed := old.p.Kill()
+			waitLog(t, next.p, killed, pt.All(pt.Msg("ignoring a znode that is not a candidate: it is not ephemeral"), pt.Field("path", p), level))
+			waitLog(t, next.p, killed, pt.Msg(pt.MsgElected))
+			x.restart(t, old)
+		}},
 		{name: "epoch/read-only", bad: func(t *testing.T, x *cluster, since time.Time) {
 			// The leader keeps leading (its fence only reads the epoch);
 			// a master elected after it cannot take over: it says so, and
@@ -99,26 +130,14 @@ func TestBadInputEpoch(t *testing.T) {
 			if o := x.e.RunClient(serveTimeout, "submit", "--kind", "echo", "--data", "still", "--wait"); o.Code != 0 {
 				t.Errorf("a task while the epoch is read-only: exit %d, %s", o.Code, o.Stderr)
 			}
-			_, leader := x.epochNow(t)
-			old, next := x.m1, x.m2
-			if leader == "m2" {
-				old, next = x.m2, x.m1
-			}
+			old, next := x.leaderAndBackup(t)
 			killed := old.p.Kill()
 			waitLog(t, next.p, killed, pt.All(pt.Msg("elected but could not take over; standing again"),
 				pt.Field("epoch", x.p("epoch")), pt.Contains("not authenticated"), level))
-			noSpin(t, next, x.w1)
+			noSpin(t, *next, x.w1)
 			restore()
 			waitLog(t, next.p, killed, pt.Msg(pt.MsgElected))
-			// The killed master comes back, as a backup, for the next
-			// cases and the harness.
-			old.p = x.e.Backup(old.p.ID, "--http-addr", "127.0.0.1:0")
-			old.addr = old.p.HTTPAddr(pt.StartTimeout)
-			if old == x.m1 {
-				x.m1 = old
-			} else {
-				x.m2 = old
-			}
+			x.restart(t, old)
 		}},
 	})
 	x.e.History().Check(t)
