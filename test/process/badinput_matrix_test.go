@@ -436,8 +436,8 @@ var sharedCases = []badCase{
 		}
 		defer remove(t, x.conn, p)
 		o := x.e.RunClient(serveTimeout, "status", "-o", "json")
-		if o.Code != 0 {
-			t.Errorf("client status with a garbage candidate: exit %d, %s", o.Code, o.Stderr)
+		if o.Code != 0 || !strings.Contains(o.Stdout, "(unreadable candidate-ffffffffffffffff-") {
+			t.Errorf("client status with a garbage candidate: exit %d, stdout %q, stderr %q; want it shown as unreadable", o.Code, o.Stdout, o.Stderr)
 		}
 	}},
 	{name: "candidate/oversized", bad: func(t *testing.T, x *cluster, since time.Time) {
@@ -447,8 +447,8 @@ var sharedCases = []badCase{
 		}
 		defer remove(t, x.conn, p)
 		o := x.e.RunClient(serveTimeout, "status", "-o", "json")
-		if o.Code != 0 {
-			t.Errorf("client status with an oversized candidate: exit %d, %s", o.Code, o.Stderr)
+		if o.Code != 0 || !strings.Contains(o.Stdout, "(unreadable candidate-ffffffffffffffff-") {
+			t.Errorf("client status with an oversized candidate: exit %d, stdout %q, stderr %q; want it shown as unreadable", o.Code, o.Stdout, o.Stderr)
 		}
 	}},
 
