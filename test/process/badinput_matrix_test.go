@@ -664,6 +664,29 @@ func init() {
 			waitLog(t, x.m1.p, since, pt.All(pt.Msg("cannot write a task: ZooKeeper refuses it; leaving the task as it is until its shard changes"),
 				pt.Field("task", id), pt.Contains("not authenticated"), level))
 		}},
+		{name: "acl/task-shard", quiet: true, bad: func(t *testing.T, x *cluster, since time.Time) {
+			// A task shard another identity owns, holding a malformed task
+			// of its own: the leader cannot dead-letter it (deleting a
+			// child needs the shard's permission). It says so once, and
+			// leaves it rather than retry in a loop.
+			s := "3f"
+			remove(t, x.conn, x.p("tasks", s))
+			if _, err := x.intruder.Create(x.p("tasks", s), nil, 0, intruderACL); err != nil {
+				t.Fatal(err)
+			}
+			id := idIn(t, s)
+			if _, err := x.intruder.Create(pt.TaskPath(x.e.Root, "tasks", id), []byte("not json"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				remove(t, x.intruder, x.p("tasks", s))
+				if o := x.e.RunClient(serveTimeout, "init"); o.Code != 0 {
+					t.Errorf("client init: exit %d, %s", o.Code, o.Stderr)
+				}
+			}()
+			waitLog(t, x.m1.p, since, pt.All(pt.Msg("cannot write a task: ZooKeeper refuses it; leaving the task as it is until its shard changes"),
+				pt.Field("task", id), pt.Contains("not authenticated"), level))
+		}},
 		{name: "acl/payload-unreadable", bad: func(t *testing.T, x *cluster, since time.Time) {
 			// A payload only another identity may read: the task cannot
 			// run; it fails, saying why.
