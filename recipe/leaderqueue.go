@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/zkclient"
+	"go.uber.org/zap"
 )
 
 // ErrCandidacyLost reports that a candidate's znode disappeared while its
@@ -109,8 +111,13 @@ type Standing struct {
 // time the candidate settles behind a (new) predecessor, and once when it is
 // elected. It returns ErrSessionLost when the session ends first,
 // ErrCandidacyLost when the znode was deleted, or ctx's error.
+//
+// A znode named like a candidate that is not ephemeral is not one (another
+// tool made it): it is skipped, with a warning, rather than waited for
+// forever.
 func (cd *Candidate) Lead(ctx context.Context, observe func(Standing)) error {
 	c := cd.e.c
+	notCandidates := map[string]bool{}
 	for {
 		if !cd.sess.Alive() {
 			return ErrSessionLost
@@ -122,6 +129,7 @@ func (cd *Candidate) Lead(ctx context.Context, observe func(Standing)) error {
 			}
 			continue
 		}
+		names = slices.DeleteFunc(names, func(n string) bool { return notCandidates[n] })
 		me := strings.TrimPrefix(cd.key, cd.e.dir+"/")
 		idx := -1
 		for i, n := range names {
@@ -152,6 +160,11 @@ func (cd *Candidate) Lead(ctx context.Context, observe func(Standing)) error {
 		}
 		if stat == nil {
 			continue // it left between the listing and the watch
+		}
+		if stat.EphemeralOwner == 0 {
+			c.Logger().Warn("ignoring a znode that is not a candidate: it is not ephemeral", zap.String("path", cd.e.dir+"/"+pred))
+			notCandidates[pred] = true
+			continue
 		}
 		if observe != nil {
 			data, _, _ := c.Get(ctx, cd.e.dir+"/"+names[0])

@@ -7,6 +7,7 @@ import (
 
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/task"
+	"github.com/paddock-zk/paddock/zkclient"
 	"go.uber.org/zap"
 )
 
@@ -43,19 +44,41 @@ func (s *server) forget(id task.ID, ex *execution, again bool) {
 func (s *server) runAssigned(ctx context.Context, id task.ID, ex *execution) (again bool) {
 	log := s.log.With(zap.Stringer("task", id))
 	as, err := coord.ReadAssigned(ctx, s.c, s.l, s.id, id)
-	if err != nil {
-		if errors.Is(err, coord.ErrUnassigned) || ctx.Err() != nil {
-			return false
-		}
+	switch {
+	case err == nil:
+	case errors.Is(err, coord.ErrUnassigned) || ctx.Err() != nil:
+		return false
+	case zkclient.IsConnectionError(err):
 		log.Warn("cannot read the assignment or its payload; will look again", zap.Error(err))
 		return true
+	default:
+		s.refuse(id, ex)
+		log.Error("cannot read the assignment; leaving the task assigned here, not running it", zap.Error(err))
+		return false
 	}
 	r := s.runTask(ctx, id, as, log)
+	if as.Malformed != nil || as.NoPayload || as.Unreadable != nil {
+		log.Warn("task cannot run; failing it", zap.String("error", r.Error))
+	}
 	kind := s.kindLabel(r.Kind)
 	if s.stopped(ctx, ex, r.Status, kind, log) {
 		return false
 	}
-	return s.complete(as.Version, r, kind, log)
+	if again, refused := s.complete(as.Version, r, kind, log); !refused {
+		return again
+	}
+	s.refuse(id, ex)
+	return false
+}
+
+// refuse keeps task id from being run again while it stays assigned here
+// (see server.refused), unless its execution was withdrawn meanwhile.
+func (s *server) refuse(id task.ID, ex *execution) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !ex.revoked {
+		s.refused[id] = true
+	}
 }
 
 // runTask runs the task as read and returns its result, not yet written.
@@ -70,6 +93,11 @@ func (s *server) runTask(ctx context.Context, id task.ID, as coord.Assigned, log
 	if as.NoPayload {
 		// Removed by hand: no worker can run the task, however often.
 		r.Status, r.Error, r.Final = task.Failed, "payload znode is missing", true
+		return r
+	}
+	if as.Unreadable != nil {
+		// Another identity's znode: no retry here would read it either.
+		r.Status, r.Error, r.Final = task.Failed, "cannot read the payload: "+as.Unreadable.Error(), true
 		return r
 	}
 	log.Info("task started", zap.String("kind", a.Kind), zap.Int("attempt", a.Attempt), zap.Int64("epoch", a.Epoch))
@@ -110,9 +138,10 @@ func (s *server) stopped(ctx context.Context, ex *execution, st task.Status, kin
 }
 
 // complete writes r with the "complete" multi and counts what became of
-// it. It reports whether the task must run again: the write failed and the
-// task may still be assigned here.
-func (s *server) complete(version int32, r task.Result, kind string, log *zap.Logger) (again bool) {
+// it. It reports whether the task must run again (the write failed and the
+// task may still be assigned here) or was refused for good (ZooKeeper will
+// never accept this completion: see server.refused).
+func (s *server) complete(version int32, r task.Result, kind string, log *zap.Logger) (again, refused bool) {
 	r.FinishedAt = time.Now().UTC()
 	took := r.FinishedAt.Sub(r.StartedAt)
 	// Completion outlives the execution's own context (a task finishing as
@@ -131,15 +160,19 @@ func (s *server) complete(version int32, r task.Result, kind string, log *zap.Lo
 	case errors.Is(err, coord.ErrRevoked):
 		s.m.tasks.WithLabelValues(kind, StatusDropped).Inc()
 		log.Info("completion dropped: the task was reassigned, cancelled or finished elsewhere", zap.Error(err))
+	case errors.Is(err, coord.ErrCompletionRefused):
+		log.Error("cannot complete the task: ZooKeeper refuses the write; leaving it assigned here, not running it again",
+			zap.String("status", string(r.Status)), zap.Int("attempt", r.Attempts), zap.Error(err))
+		return false, true
 	case s.runCtx.Err() != nil:
 		s.m.tasks.WithLabelValues(kind, StatusAbandoned).Inc()
 		log.Warn("completion given up on shutdown; if it did not land, the master reassigns the task", zap.Error(err))
 	default:
 		// Not revoked, not applied: run it again while it is assigned here.
 		log.Warn("completion failed; will run the task again if it is still assigned here", zap.Error(err))
-		return true
+		return true, false
 	}
-	return false
+	return false, false
 }
 
 // kindLabel bounds the kind label to the kinds this worker runs.

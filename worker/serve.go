@@ -46,6 +46,11 @@ type server struct {
 
 	mu      sync.Mutex
 	running map[task.ID]*execution
+	// refused are the tasks assigned here that ZooKeeper will not let the
+	// worker read or complete (another identity's znodes, children another
+	// tool put under them): not run again while they stay assigned, which
+	// would only repeat the refusal.
+	refused map[task.ID]bool
 	// kick makes the watch loop list assign/<w> again: at the directory's
 	// watch, and when an execution ended without a result (it must be
 	// started again if still assigned).
@@ -70,6 +75,7 @@ func newServer(w *Worker, c *zkclient.Client, handlers map[string]HandlerFunc, e
 		info:   coord.WorkerInfo{Member: recipe.Self(cfg.ID), Concurrency: cfg.Concurrency, Kinds: kinds, Version: cfg.Version},
 		runCtx: runCtx, stopRuns: stopRuns,
 		running: make(map[task.ID]*execution),
+		refused: make(map[task.ID]bool),
 		kick:    make(chan struct{}, 1),
 	}
 }
@@ -141,7 +147,48 @@ func (s *server) serve(ctx context.Context) error {
 			s.log.Warn("session lost; registering again", zap.Int("running", s.count()))
 			continue
 		}
+		if errors.Is(err, errUnregistered) {
+			s.log.Warn("registration was deleted; registering again", zap.String("path", s.l.Worker(s.id)))
+			continue
+		}
 		return err
+	}
+}
+
+// errUnregistered: the worker's registration was deleted (by hand, or with
+// workers/) while its session lives.
+var errUnregistered = errors.New("registration deleted")
+
+// awaitUnregistered returns true once the worker's registration is gone
+// (or no longer sess's) while sess lives, false when ctx ends first. It
+// waits on a watch: a rewrite of the registration (Advertise) fires it too,
+// and costs one look.
+func (s *server) awaitUnregistered(ctx context.Context, sess *zkclient.Session) bool {
+	for {
+		ok, watch, err := s.pool.Registered(ctx, sess, s.id)
+		switch {
+		case err == nil && !ok:
+			return sess.Alive()
+		case err == nil:
+			if !watch.Wait(ctx) {
+				return false
+			}
+		case zkclient.IsConnectionError(err):
+			if s.c.WaitConnected(ctx) != nil {
+				return false
+			}
+		default:
+			// Not the connection's (NoAuth on workers/?): registering again
+			// would not mend it; the session's end still re-registers.
+			if ctx.Err() == nil {
+				s.log.Warn("cannot watch the registration", zap.Error(err))
+			}
+			<-ctx.Done()
+			return false
+		}
+		if !sess.Alive() {
+			return false
+		}
 	}
 }
 
@@ -176,6 +223,12 @@ func (s *server) watch(ctx context.Context, sess *zkclient.Session) error {
 	var waits sync.WaitGroup
 	defer waits.Wait()
 	defer cancel()
+	unregistered := make(chan struct{})
+	waits.Go(func() {
+		if s.awaitUnregistered(ctx, sess) {
+			close(unregistered)
+		}
+	})
 	for {
 		dir, err := coord.WatchAssignments(ctx, s.c, s.l, s.id)
 		if err != nil {
@@ -202,6 +255,8 @@ func (s *server) watch(ctx context.Context, sess *zkclient.Session) error {
 		s.loop.Waiting()
 		select {
 		case <-s.kick:
+		case <-unregistered:
+			return errUnregistered
 		case <-sess.Done():
 			return recipe.ErrSessionLost
 		case <-ctx.Done():
@@ -235,8 +290,13 @@ func (s *server) reconcile(ids []task.ID) {
 			s.log.Info("assignment withdrawn; stopping task", zap.Stringer("task", id))
 		}
 	}
+	for id := range s.refused {
+		if !present[id] {
+			delete(s.refused, id)
+		}
+	}
 	for id := range present {
-		if _, ok := s.running[id]; ok {
+		if _, ok := s.running[id]; ok || s.refused[id] {
 			continue
 		}
 		ctx, cancel := context.WithCancelCause(s.runCtx)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"sync/atomic"
 
 	"github.com/paddock-zk/paddock"
@@ -102,7 +103,16 @@ func printRequeued(cmd *cobra.Command, g *globals, got paddock.Requeued, reason 
 		}
 	}
 	if len(got.Failed) > 0 {
-		return cli.Exit(cli.ExitFailure, fmt.Errorf("%d dead letters could not be requeued", len(got.Failed)))
+		err := fmt.Errorf("%d dead letters could not be requeued", len(got.Failed))
+		for _, why := range got.Failed {
+			// Failed keeps messages only: NoAuth is told by its text, so
+			// that the exit carries the --zk-auth hint.
+			if strings.Contains(why, paddock.ErrNoAuth.Error()) {
+				err = fmt.Errorf("%w: %w", err, paddock.ErrNoAuth)
+				break
+			}
+		}
+		return cli.Exit(cli.ExitFailure, err)
 	}
 	return nil
 }

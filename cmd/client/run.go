@@ -29,6 +29,9 @@ type runSummary struct {
 	LatencyP99  float64        `json:"latency_p99_ms"`
 	LatencyMax  float64        `json:"latency_max_ms"`
 	Errors      []string       `json:"errors,omitempty"` // first few
+	// noAuth is the first error that was ZooKeeper's NoAuth: the tree
+	// belongs to another identity, which the exit reports with its hint.
+	noAuth error
 }
 
 func newRunCommand(g *globals) *cobra.Command {
@@ -72,6 +75,9 @@ when some failed or were lost.`,
 				if !g.out.JSON() {
 					printSummary(cmd.OutOrStdout(), s)
 				}
+				if s.noAuth != nil {
+					return cli.Exit(cli.ExitNotSuccess, s.noAuth)
+				}
 				if s.Succeeded != s.Tasks {
 					return cli.Exit(cli.ExitNotSuccess, nil)
 				}
@@ -107,6 +113,9 @@ func runLoops(ctx context.Context, c *paddock.Client, t paddock.Task, n, inFligh
 		switch {
 		case err != nil:
 			s.Lost++
+			if s.noAuth == nil && errors.Is(err, paddock.ErrNoAuth) {
+				s.noAuth = err
+			}
 			if len(s.Errors) < 5 {
 				s.Errors = append(s.Errors, err.Error())
 			}

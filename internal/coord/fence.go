@@ -46,10 +46,13 @@ func TakeOver(ctx context.Context, c *zkclient.Client, l Layout, cand *recipe.Ca
 		prev, err := DecodeEpoch(data)
 		if err != nil {
 			// Another tool wrote it; the version still orders leaders.
-			c.Logger().Warn("epoch znode holds garbage; overwriting it", zap.Error(err))
-			prev = Epoch{Epoch: int64(stat.Version)}
+			c.Logger().Warn("epoch znode holds garbage; overwriting it", zap.String("path", l.Epoch()), zap.Error(err))
+			prev = Epoch{}
 		}
-		next := Epoch{Epoch: prev.Epoch + 1, Leader: leader, Since: time.Now().UTC()}
+		// Every take-over writes the znode, so its version grows with
+		// each: an epoch of at least the version keeps growing even when
+		// another tool wrote a smaller number (another record, 0, -5).
+		next := Epoch{Epoch: max(prev.Epoch, int64(stat.Version)) + 1, Leader: leader, Since: time.Now().UTC()}
 		b, _ := json.Marshal(next)
 		_, err = c.Multi(ctx, zkclient.CheckOp(cand.Key(), -1), zkclient.SetOp(l.Epoch(), b, stat.Version))
 		var me *zkclient.MultiError

@@ -26,6 +26,12 @@ var (
 	// result collected). Almost always the completion was applied; a
 	// cancel collected just as fast looks the same.
 	ErrOutcomeUnknown = errors.New("completion reply lost; the task and its result are already gone")
+	// ErrCompletionRefused: ZooKeeper refuses a worker's completion for a
+	// reason that is not a revocation and that trying again does not mend:
+	// a znode it must write belongs to another identity (NoAuth), the task
+	// or its assignment has children (another tool's), or the results
+	// shard is missing. Nothing was written.
+	ErrCompletionRefused = errors.New("completion refused: the tree forbids it")
 )
 
 // Queue is the task queue's operations on the tree: what clients, workers
@@ -323,6 +329,10 @@ func (q *Queue) Cancel(ctx context.Context, id task.ID, who string) (task.Result
 			if err := q.c.Retry(ctx, err); err != nil {
 				return task.Result{}, err
 			}
+		case errors.As(err, &me) && errors.Is(err, zk.ErrNoAuth):
+			// Not a move: looking again would only spin until the task
+			// finishes. The tree belongs to another identity.
+			return task.Result{}, fmt.Errorf("cancel %s: %w", id, err)
 		case errors.As(err, &me) && withAssign && me.Index == 1:
 			// The task names a worker whose assignment is missing: only a
 			// tool could leave that; after a second look, cancel without it.
@@ -368,6 +378,8 @@ func (q *Queue) Complete(ctx context.Context, worker string, assignVersion int32
 				return err
 			}
 			retried = true
+		case errors.As(err, &me) && !revocation(me):
+			return fmt.Errorf("%w: %v", ErrCompletionRefused, me)
 		case errors.As(err, &me):
 			if retried {
 				got, rerr := q.Result(ctx, r.ID)
@@ -383,4 +395,20 @@ func (q *Queue) Complete(ctx context.Context, worker string, assignVersion int32
 			return err
 		}
 	}
+}
+
+// revocation reports whether the failed op of a "complete" multi (delete
+// the assignment, delete the task, create the result) means that the
+// completion is no longer the worker's to make: its assignment is gone or
+// was rewritten, the task is gone, or a result exists.
+func revocation(me *zkclient.MultiError) bool {
+	switch me.Index {
+	case 0:
+		return errors.Is(me, zk.ErrNoNode) || errors.Is(me, zk.ErrBadVersion)
+	case 1:
+		return errors.Is(me, zk.ErrNoNode)
+	case 2:
+		return errors.Is(me, zk.ErrNodeExists)
+	}
+	return false
 }

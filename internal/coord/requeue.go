@@ -105,6 +105,9 @@ func (p requeuePlan) explain(err error) error {
 		return err
 	}
 	switch {
+	case errors.Is(err, zk.ErrNoAuth):
+		// Not a change: reading again would not mend it.
+		return fmt.Errorf("requeue %s: %w", p.id, err)
 	case me.Index == 1:
 		return fmt.Errorf("%w: the payload of %s is gone (a client older than this version collected its dead result); the dead letter is kept", ErrPayloadGone, p.id)
 	case me.Index == 0, me.Index == 2 && p.withResult:

@@ -8,6 +8,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/task"
 	"github.com/paddock-zk/paddock/zkclient"
+	"go.uber.org/zap"
 )
 
 // Watch is a one-shot watch that a listing left on the tree. It fires at
@@ -32,23 +33,35 @@ func (w Watch) Wait(ctx context.Context) bool {
 
 // ShardListing is one task shard, tasks/<shard>, as the leader lists it.
 type ShardListing struct {
-	Shard  string
-	Tasks  []task.ID // the tasks of this shard
-	Strays []Stray   // children that are not (see Stray)
-	Watch  Watch     // fires at the shard's next child change
+	Shard   string
+	Tasks   []task.ID // the tasks of this shard
+	Strays  []Stray   // children that are not (see Stray)
+	Missing bool      // the shard znode does not exist
+	// Watch fires at the shard's next child change, or at its creation
+	// when it is missing.
+	Watch Watch
 }
 
 // WatchTaskShards lists the task shards named, in one pipelined round, and
 // leaves a child watch on each: the leader learns of new tasks (the
 // "learn of work" section of docs/PROTOCOL.md). A shard that does not exist
-// (removed by hand; `client init` recreates it) lists empty, without a watch.
+// (removed by hand; `client init` recreates it) lists empty, Missing, with
+// a watch for its creation.
 func WatchTaskShards(ctx context.Context, c *zkclient.Client, l Layout, shards []string) ([]ShardListing, error) {
 	out := make([]ShardListing, len(shards))
 	err := zkclient.Pipeline(len(shards), func(i int) error {
 		s := shards[i]
 		names, ch, err := c.ChildrenW(ctx, l.TaskShard(s))
-		if errors.Is(err, zk.ErrNoNode) {
-			err = nil
+		for errors.Is(err, zk.ErrNoNode) {
+			var st *zk.Stat
+			st, ch, err = c.ExistsW(ctx, l.TaskShard(s))
+			if err == nil && st == nil {
+				out[i] = ShardListing{Shard: s, Missing: true, Watch: Watch{ch}}
+				return nil
+			}
+			if err == nil { // created between the two reads: list it
+				names, ch, err = c.ChildrenW(ctx, l.TaskShard(s))
+			}
 		}
 		out[i] = ShardListing{Shard: s, Watch: Watch{ch}}
 		for _, name := range names {
@@ -131,8 +144,17 @@ func WatchAssignDirs(ctx context.Context, c *zkclient.Client, l Layout, workers 
 
 // CreateAssignDir creates worker w's assign/<w> (persistent, empty), where
 // the leader puts its assignments. Existing already is success.
+// assign/ itself is created first when it is missing (removed by hand).
 func CreateAssignDir(ctx context.Context, c *zkclient.Client, l Layout, w string) error {
-	if _, err := c.Create(ctx, l.AssignDir(w), nil, zk.FlagPersistent); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+	_, err := c.Create(ctx, l.AssignDir(w), nil, zk.FlagPersistent)
+	if errors.Is(err, zk.ErrNoNode) {
+		if err := createIfMissing(ctx, c, l.Assign(), nil); err != nil {
+			return err
+		}
+		c.Logger().Warn("assign/ was missing; created it again", zap.String("path", l.Assign()))
+		_, err = c.Create(ctx, l.AssignDir(w), nil, zk.FlagPersistent)
+	}
+	if err != nil && !errors.Is(err, zk.ErrNodeExists) {
 		return fmt.Errorf("create %s: %w", l.AssignDir(w), err)
 	}
 	return nil

@@ -22,6 +22,10 @@ type Assigned struct {
 	// NoPayload: data/<shard>/<id> is missing (removed by hand): the task
 	// cannot run and is completed as failed.
 	NoPayload bool
+	// Unreadable says why the payload cannot be read (NoAuth: another
+	// identity's znode that Paddock may not read): the task cannot run and
+	// is completed as failed.
+	Unreadable error
 }
 
 // ReadAssigned reads task id's assignment to worker w and its payload, both
@@ -49,6 +53,8 @@ func ReadAssigned(ctx context.Context, c *zkclient.Client, l Layout, w string, i
 		return Assigned{}, fmt.Errorf("read assignment: %w", assignErr)
 	case errors.Is(dataErr, zk.ErrNoNode):
 		a.NoPayload = true
+	case errors.Is(dataErr, zk.ErrNoAuth):
+		a.Unreadable = fmt.Errorf("read %s: %w", l.Payload(id), dataErr)
 	case dataErr != nil:
 		return Assigned{}, fmt.Errorf("read payload: %w", dataErr)
 	}
@@ -60,15 +66,41 @@ func ReadAssigned(ctx context.Context, c *zkclient.Client, l Layout, w string, i
 // Pool is the workers' registrations, workers/<w> (ephemeral, WorkerInfo),
 // kept through discovery: each worker registers there, and the leader
 // follows them.
-type Pool struct{ svc *recipe.Service }
+type Pool struct {
+	svc *recipe.Service
+	c   *zkclient.Client
+	l   Layout
+}
 
 // NewPool returns the pool of layout l.
-func NewPool(c *zkclient.Client, l Layout) Pool { return Pool{recipe.NewService(c, l.Workers())} }
+func NewPool(c *zkclient.Client, l Layout) Pool {
+	return Pool{svc: recipe.NewService(c, l.Workers()), c: c, l: l}
+}
 
 // Register creates worker w's registration, bound to sess. It waits for a
-// registration of an earlier session of w's to go first.
+// registration of an earlier session of w's to go first. workers/ itself is
+// created first when it is missing (removed by hand).
 func (p Pool) Register(ctx context.Context, sess *zkclient.Session, w string, info WorkerInfo) error {
-	return p.svc.Register(ctx, sess, w, info)
+	err := p.svc.Register(ctx, sess, w, info)
+	if errors.Is(err, zk.ErrNoNode) {
+		if err := createIfMissing(ctx, p.c, p.l.Workers(), nil); err != nil {
+			return err
+		}
+		err = p.svc.Register(ctx, sess, w, info)
+	}
+	return err
+}
+
+// Registered reports whether worker w's registration exists and belongs
+// to sess, with a watch that fires at its next change (rewritten,
+// deleted). A worker watches its own: one removed by hand (or with
+// workers/) must be made again, or the master takes the worker for lost.
+func (p Pool) Registered(ctx context.Context, sess *zkclient.Session, w string) (bool, Watch, error) {
+	st, ch, err := p.c.ExistsW(ctx, p.l.Worker(w))
+	if err != nil {
+		return false, Watch{}, err
+	}
+	return st != nil && st.EphemeralOwner == sess.ID(), Watch{ch}, nil
 }
 
 // Advertise rewrites worker w's registration with info (a new concurrency,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/task"
 	"go.uber.org/zap"
@@ -202,9 +203,10 @@ func (ct *controller) deadLetter(rec coord.TaskRecord, reason, detail string, no
 			ct.log.Warn("task dead-lettered", zap.Stringer("task", id), zap.String("reason", reason))
 		case errors.Is(refused, coord.ErrTaskGone):
 			ct.forget(id) // cancelled meanwhile
+		case refusedForGood(refused):
+			ct.setAside(id, refused)
 		default:
-			// Changed meanwhile (read it again) or contradicted by the
-			// tree (a result exists): keep it, never lose it.
+			// Changed meanwhile: read it again.
 			ct.pending.Push(id)
 			ct.log.Warn("could not dead-letter a task; will retry", zap.Stringer("task", id), zap.Error(refused))
 		}
@@ -242,11 +244,37 @@ func (ct *controller) placementFailed(id task.ID, w *worker, refused error) {
 		w.hasDir = false
 		ct.pending.Push(id)
 		ct.mark(func(x *dirtySet) { x.dirs[w.name] = true })
+	case refusedForGood(refused):
+		ct.setAside(id, refused)
 	default:
 		ct.pending.Push(id)
 		ct.mark(func(x *dirtySet) { x.dirs[w.name] = true })
 	}
 	ct.log.Debug("assignment refused", zap.Stringer("task", id), zap.String("worker", w.name), zap.Error(refused))
+}
+
+// refusedForGood reports a refusal that reading the task again does not
+// mend, so that retrying at once would spin: the tree contradicts the write
+// (a result exists already, a znode to delete has children) or forbids it
+// (NoAuth: the znode or its shard belongs to another identity). An
+// assignment that exists already is not one: listing the worker's
+// directory again shows the task assigned.
+func refusedForGood(refused error) bool {
+	return errors.Is(refused, coord.ErrConflict) && !errors.Is(refused, zk.ErrNodeExists) ||
+		errors.Is(refused, zk.ErrNoAuth)
+}
+
+// setAside drops a task whose write the tree refuses for good (see
+// refusedForGood): it stays under tasks/ as it is, and the master says so
+// once; it is read and tried again when its shard is next listed (a change
+// in the shard, when there is room), not in a loop.
+func (ct *controller) setAside(id task.ID, refused error) {
+	ct.forget(id)
+	if p := ct.l.Task(id); !ct.ignored[p] {
+		ct.ignored[p] = true
+		ct.log.Error("cannot write a task: ZooKeeper refuses it; leaving the task as it is until its shard changes",
+			zap.Stringer("task", id), zap.String("path", p), zap.Error(refused))
+	}
 }
 
 // forget drops every trace of a task that is gone.

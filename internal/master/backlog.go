@@ -48,6 +48,11 @@ func (ct *controller) refill(ctx context.Context) (int, error) {
 	added := 0
 	for _, sl := range listings {
 		ct.await(ctx, sl.Watch, func(x *dirtySet) { markShard(x, sl.Shard, time.Now()) })
+		if p := ct.l.TaskShard(sl.Shard); sl.Missing {
+			ct.warnOnce(p, "a task shard is missing: submissions to it fail until `client init` creates it again")
+		} else {
+			delete(ct.ignored, p) // warn again should it go again
+		}
 		added += ct.learn(sl)
 	}
 	if added > 0 {

@@ -134,8 +134,13 @@ func Run(ctx context.Context, c *zkclient.Client, l coord.Layout, cfg Config) er
 				resign(cand, log)
 				return nil
 			}
-			log.Warn("elected but could not take over; standing again", zap.Error(err))
+			log.Warn("elected but could not take over; standing again", zap.String("epoch", l.Epoch()), zap.Error(err))
 			resign(cand, log)
+			// Not in a tight loop when it keeps failing (the epoch znode
+			// belongs to another identity: NoAuth).
+			if !errors.Is(err, coord.ErrDeposed) && backoff.wait(ctx) != nil {
+				return nil
+			}
 			continue
 		}
 		m.stand(standLeader, fence.Epoch)

@@ -103,6 +103,7 @@ func (ct *controller) updatePool(entries []recipe.Entry, dirs map[string]bool) {
 	for n, w := range ct.workers {
 		if w.registered && !live[n] {
 			w.registered = false
+			delete(ct.ignored, "info:"+n) // a registration of the name's next worker is new: report it
 			ct.log.Warn("worker lost", zap.String("worker", n), zap.Int("tasks", len(w.tasks)))
 		}
 	}
