@@ -41,6 +41,9 @@ type Queue struct {
 	l          Layout
 	maxPayload int
 	batch      *zkclient.Batcher // group commit for completions; nil: one multi each
+	// retryDefaults is the retry policy of a failed task that has none of
+	// its own (see WithRetryDefaults, complete.go); nil: none.
+	retryDefaults func(kind string) *task.RetryPolicy
 }
 
 // WithBatcher makes the queue's completions go through b (group commit).
@@ -343,72 +346,4 @@ func (q *Queue) Cancel(ctx context.Context, id task.ID, who string) (task.Result
 			return task.Result{}, fmt.Errorf("cancel %s: %w", id, err)
 		}
 	}
-}
-
-// Complete is a worker's "complete" multi: delete its assignment (at the
-// version it read, so a reassigned task cannot be completed by the old
-// assignee), delete the task, create the result. The first completion wins;
-// a later one gets ErrRevoked and nothing is written.
-func (q *Queue) Complete(ctx context.Context, worker string, assignVersion int32, r task.Result) error {
-	b, err := task.EncodeResult(r)
-	if err != nil {
-		return err
-	}
-	ops := []zkclient.Op{
-		zkclient.DeleteOp(q.l.Assignment(worker, r.ID), assignVersion),
-		zkclient.DeleteOp(q.l.Task(r.ID), -1),
-		zkclient.CreateOp(q.l.Result(r.ID), b, zk.FlagPersistent),
-	}
-	multi := func() error {
-		if q.batch != nil {
-			return q.batch.Multi(ctx, ops...)
-		}
-		_, err := q.c.Multi(ctx, ops...)
-		return err
-	}
-	retried := false
-	for {
-		err := multi()
-		var me *zkclient.MultiError
-		switch {
-		case err == nil:
-			return nil
-		case zkclient.IsConnectionError(err):
-			if err := q.c.Retry(ctx, err); err != nil {
-				return err
-			}
-			retried = true
-		case errors.As(err, &me) && !revocation(me):
-			return fmt.Errorf("%w: %v", ErrCompletionRefused, me)
-		case errors.As(err, &me):
-			if retried {
-				got, rerr := q.Result(ctx, r.ID)
-				switch {
-				case rerr == nil && got.Worker == worker && got.Attempts == r.Attempts && got.StartedAt.Equal(r.StartedAt):
-					return nil // the earlier attempt landed; its reply was lost
-				case errors.Is(rerr, ErrUnknownTask):
-					return ErrOutcomeUnknown
-				}
-			}
-			return fmt.Errorf("%w: %v", ErrRevoked, me)
-		default:
-			return err
-		}
-	}
-}
-
-// revocation reports whether the failed op of a "complete" multi (delete
-// the assignment, delete the task, create the result) means that the
-// completion is no longer the worker's to make: its assignment is gone or
-// was rewritten, the task is gone, or a result exists.
-func revocation(me *zkclient.MultiError) bool {
-	switch me.Index {
-	case 0:
-		return errors.Is(me, zk.ErrNoNode) || errors.Is(me, zk.ErrBadVersion)
-	case 1:
-		return errors.Is(me, zk.ErrNoNode)
-	case 2:
-		return errors.Is(me, zk.ErrNodeExists)
-	}
-	return false
 }
