@@ -263,3 +263,39 @@ func TestCompleteRetryRevoked(t *testing.T) {
 		t.Errorf("spec %+v changed by a revoked retry", s)
 	}
 }
+
+// A "retry" whose reply was lost and whose resend is refused: the worker
+// tells its own landed retry (its error in the task's errors, or in the
+// result's once the task finished) from a revocation, and says so when
+// the task and its result are both gone.
+func TestRetryLandedAfterALostReply(t *testing.T) {
+	f := newRetryFixture(t)
+	id := f.submitRetrying("email", &task.RetryPolicy{MaxRetries: 1, InitialMS: 1})
+	as := f.take(id, "w1")
+	if _, err := f.end(id, "w1", as, task.Failed, "first", false); err != nil {
+		t.Fatal(err)
+	}
+	mine := f.spec(id).Errors[0]
+	other := mine
+	other.Attempt = 7
+	for _, tc := range []struct {
+		e    task.AttemptError
+		want bool
+	}{{mine, true}, {other, false}} {
+		if ok, err := f.q.RetryLanded(f.ctx, id, tc.e); ok != tc.want || err != nil {
+			t.Errorf("pending task, error %+v: landed %v, %v; want %v", tc.e, ok, err, tc.want)
+		}
+	}
+	// Finished since: the result's errors tell.
+	if _, err := f.end(id, "w2", f.take(id, "w2"), task.Succeeded, "", false); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := f.q.RetryLanded(f.ctx, id, mine); !ok || err != nil {
+		t.Errorf("finished task: landed %v, %v; want true", ok, err)
+	}
+	// Collected: nobody can tell.
+	f.must(f.q.Collect(f.ctx, id, task.Succeeded))
+	if ok, err := f.q.RetryLanded(f.ctx, id, mine); ok || !errors.Is(err, coord.ErrOutcomeUnknown) {
+		t.Errorf("collected task: landed %v, %v; want ErrOutcomeUnknown", ok, err)
+	}
+}
