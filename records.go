@@ -263,9 +263,16 @@ type ClusterStatus struct {
 	Applicants []recipe.Member     `json:"applicants"` // waiting for a role, the next first
 	// At is when the reading began (the reader's clock).
 	At time.Time `json:"at"`
+	// WaitingForKind counts, by kind, the due tasks that no live worker
+	// can run: they stay pending until a worker of that kind registers
+	// (or their routing timeout ends them). The leader publishes it.
+	WaitingForKind map[string]int `json:"waiting_for_kind,omitempty"`
 	// OldestPendingSeconds: only a leading master knows it (the status
 	// page shows it); nil here.
 	OldestPendingSeconds *float64 `json:"oldest_pending_seconds,omitempty"`
+	// Scheduled: the tasks (counted in Pending) that the leader holds
+	// until they are due; only a leading master knows it; nil here.
+	Scheduled *int `json:"scheduled,omitempty"`
 	// Throughput: only a reader that keeps earlier readings knows it (the
 	// status page, `client status --watch`); nil here.
 	Throughput *Throughput `json:"throughput,omitempty"`
@@ -314,6 +321,7 @@ func statusFrom(s coord.Status) ClusterStatus {
 		Finished: s.Finished, Dead: s.Dead, Submitted: s.Submitted, Ended: s.Ended,
 		RecentDead: mapSlice(s.RecentDead, func(d coord.DeadSummary) DeadSummary { return DeadSummary(d) }),
 		Roles:      s.Roles, Applicants: s.Applicants, At: s.At, OldestPendingSeconds: s.OldestPendingSeconds,
+		WaitingForKind: s.WaitingForKind, Scheduled: s.Scheduled,
 		Throughput: mapPtr(s.Throughput, func(t coord.Throughput) Throughput { return Throughput(t) }),
 	}
 }

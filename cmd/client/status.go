@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -160,6 +162,12 @@ func printStatus(out io.Writer, st paddock.ClusterStatus) {
 	}
 	fmt.Fprintf(w, "backups:\t%s\n", memberIDs(st.Backups))
 	fmt.Fprintf(w, "tasks:\tpending %d, running %d, finished %d, dead-letter %d\n", st.Pending, st.Running, st.Finished, st.Dead)
+	if st.Scheduled != nil {
+		fmt.Fprintf(w, "scheduled:\t%d (due later; counted as pending)\n", *st.Scheduled)
+	}
+	for _, k := range slices.Sorted(maps.Keys(st.WaitingForKind)) {
+		fmt.Fprintf(w, "waiting for kind:\t%s: %d task(s); no live worker runs it\n", k, st.WaitingForKind[k])
+	}
 	if st.OldestPendingSeconds != nil {
 		fmt.Fprintf(w, "oldest pending:\t%v\n", time.Duration(*st.OldestPendingSeconds*float64(time.Second)).Round(time.Second))
 	}

@@ -90,6 +90,9 @@ func mountStatusPage(env *cli.Env, m *master.Metrics) {
 				secs := age.Seconds()
 				st.OldestPendingSeconds = &secs
 			}
+			if scheduled, byKind, ok := m.Waiting(); ok {
+				st.Scheduled, st.WaitingForKind = &scheduled, byKind
+			}
 		},
 	})
 	env.HTTP.Handle("/", page)

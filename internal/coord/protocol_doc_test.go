@@ -107,6 +107,10 @@ func decodeAndEncode(record string, b []byte) (any, []byte, error) {
 		v, err = coord.DecodeEpoch(b)
 	case "RoleHolder":
 		v, err = recipe.DecodeRoleHolder(b)
+	case "Waiting":
+		var w coord.Waiting
+		err = json.Unmarshal(b, &w)
+		v = w
 	default:
 		return nil, nil, errors.New("no decoder for this record name")
 	}

@@ -58,12 +58,20 @@ type Status struct {
 	// are measured from it, so a viewer's wrong clock does not skew them.
 	At time.Time `json:"at"`
 
+	// WaitingForKind counts the due tasks of each kind that no live worker
+	// runs: they stay pending until one does (or their routing timeout).
+	// The leader publishes it (<root>/waiting); absent when none waits.
+	WaitingForKind map[string]int `json:"waiting_for_kind,omitempty"`
+
 	// The fields below are not in ZooKeeper: only some callers know them,
 	// and they are absent (null) otherwise.
 
 	// OldestPendingSeconds is how long the oldest pending task has waited.
 	// Only the leading master knows it without listing every task.
 	OldestPendingSeconds *float64 `json:"oldest_pending_seconds,omitempty"`
+	// Scheduled is how many tasks the leader holds until they are due
+	// (not_before, a retry's backoff); they are counted in Pending too.
+	Scheduled *int `json:"scheduled,omitempty"`
 	// Throughput is the rate of Ended and Submitted over the last minute,
 	// from a reader that has kept earlier readings (the status page,
 	// `client status --watch`).
@@ -112,7 +120,7 @@ func ReadStatus(ctx context.Context, c *zkclient.Client, l Layout) (Status, erro
 	st := Status{Root: l.Root(), At: time.Now().UTC(), Backups: []recipe.Member{}, Workers: []WorkerStatus{},
 		RecentDead: []DeadSummary{}, Roles: []recipe.RoleStatus{}, Applicants: []recipe.Member{}}
 	for _, read := range []func(context.Context, *zkclient.Client, Layout, *Status) error{
-		readElection, readWorkers, readCounts, readRoles,
+		readElection, readWorkers, readCounts, readRoles, readWaiting,
 	} {
 		if err := read(ctx, c, l, &st); err != nil {
 			return st, err

@@ -27,6 +27,7 @@ type round struct {
 	writes   []write   // dead letters and assignments, in one batch
 	aside    []task.ID // could not be placed now: back to pending after the round
 	assigned int       // assignments applied
+	parked   int       // tasks parked: scheduled for later, or waiting for their kind
 }
 
 // schedule assigns one batch: the oldest pending tasks to the least-loaded
@@ -36,6 +37,7 @@ type round struct {
 // failed.
 func (ct *controller) schedule(ctx context.Context) (int, error) {
 	r := ct.openRound()
+	ct.unpark(r)
 	if r.free == 0 || ct.pending.Len() == 0 {
 		return 0, nil
 	}
@@ -48,13 +50,25 @@ func (ct *controller) schedule(ctx context.Context) (int, error) {
 	for _, id := range r.aside {
 		ct.pending.Push(id)
 	}
-	if len(r.aside) > 0 && r.free > 0 {
+	if (len(r.aside) > 0 || r.parked > 0) && r.free > 0 {
 		ct.needMore = true // tasks not yet known may fit the slots left
 	}
 	if r.assigned > 0 {
 		ct.log.Info("assigned tasks", zap.Int("tasks", r.assigned), zap.Int("pending", ct.pending.Len()))
 	}
-	return done, nil
+	// Parking is progress: the tasks behind the parked ones are next.
+	return done + r.parked, nil
+}
+
+// unpark returns to pending the parked tasks that are due and those whose
+// kind a live worker now runs.
+func (ct *controller) unpark(r *round) {
+	for _, id := range ct.parked.releaseDue(r.now) {
+		ct.pending.Push(id)
+	}
+	for _, id := range ct.parked.releaseKinds(r.advertised) {
+		ct.pending.Push(id)
+	}
 }
 
 // openRound counts the free slots and the kinds the live workers run.
@@ -115,7 +129,14 @@ func (ct *controller) look(ctx context.Context, r *round) error {
 			delete(ct.specs, id)
 			continue
 		}
-		if reason, detail, dead := verdict(rec, ""); dead {
+		reason, detail, dead := verdict(rec, "")
+		if !dead && ct.park(r, rec) {
+			continue
+		}
+		if !dead {
+			reason, detail, dead = routingTimedOut(rec, r)
+		}
+		if dead {
 			w, err := ct.deadLetter(rec, reason, detail, r.now)
 			if err != nil {
 				return err
@@ -125,7 +146,7 @@ func (ct *controller) look(ctx context.Context, r *round) error {
 		}
 		wants = append(wants, Want{ID: id, Kind: rec.Spec.Kind})
 	}
-	placed, unplaced := Place(wants, r.slots, r.advertised, ct.turn)
+	placed, unplaced := Place(wants, r.slots, ct.turn)
 	for _, p := range placed {
 		w, err := ct.assign(r, recs[p.ID], p.Worker)
 		if err != nil {
@@ -139,6 +160,30 @@ func (ct *controller) look(ctx context.Context, r *round) error {
 		r.aside = append(r.aside, u.ID)
 	}
 	return nil
+}
+
+// park sets a task aside until it can be placed, when that is not now: it
+// is scheduled for later, or no live worker runs its kind (then it waits
+// until one does, or until its routing timeout, whichever comes first).
+// It reports whether it parked the task.
+func (ct *controller) park(r *round, rec coord.TaskRecord) bool {
+	kind, at := "", rec.Spec.NotBefore
+	if !at.After(r.now) {
+		if r.advertised[rec.Spec.Kind] {
+			return false
+		}
+		deadline, ok := routingDeadline(rec.Spec, rec.ID)
+		if ok && !deadline.After(r.now) {
+			return false // dead-lettered by the caller
+		}
+		kind, at = rec.Spec.Kind, deadline
+		ct.warnOnce("kind:"+kind, "tasks wait: no live worker runs their kind")
+	}
+	delete(r.taken, rec.ID)
+	delete(ct.specs, rec.ID)
+	ct.parked.park(rec.ID, kind, at)
+	r.parked++
+	return true
 }
 
 // records returns the records of ids that still exist: those read in an
@@ -283,6 +328,8 @@ func (ct *controller) forget(id task.ID) {
 		delete(w.tasks, id)
 	}
 	delete(ct.assigned, id)
+	delete(ct.seenRunning, id)
 	ct.pending.Remove(id)
+	ct.parked.remove(id)
 	delete(ct.specs, id)
 }

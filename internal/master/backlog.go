@@ -66,7 +66,11 @@ func (ct *controller) refill(ctx context.Context) (int, error) {
 func (ct *controller) learn(sl coord.ShardListing) int {
 	added := 0
 	for _, id := range sl.Tasks {
-		if _, ok := ct.assigned[id]; ok || ct.pending.Has(id) {
+		if _, ok := ct.assigned[id]; ok {
+			ct.seenRunning[id] = struct{}{}
+			continue
+		}
+		if ct.pending.Has(id) || ct.parked.has(id) {
 			continue
 		}
 		ct.pending.Push(id)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -48,7 +49,14 @@ type controller struct {
 	workers  map[string]*worker
 	assigned map[task.ID]string // task -> worker whose assign/ dir holds it
 	pending  *pending
-	specs    map[task.ID]coord.TaskRecord // read for pending tasks, reused across rounds
+	parked   *parked // read, and not to be looked at again until due or until a worker runs its kind
+	// seenRunning are assigned tasks that a shard listing showed: should
+	// the assignment vanish, the task may be pending again (a worker's
+	// "retry" recreates it) and that listing skipped it, so its shard is
+	// listed again (see applyDir).
+	seenRunning map[task.ID]struct{}
+	published   map[string]int               // the waiting kinds last written (publishWaiting); nil: none this term
+	specs       map[task.ID]coord.TaskRecord // read for pending tasks, reused across rounds
 	// strays are the znodes under tasks/ that are not tasks, until they are
 	// dead-lettered or removed (backlog.go). True: its dead letter was
 	// refused; remove it instead.
@@ -85,14 +93,16 @@ func newController(c *zkclient.Client, l coord.Layout, cfg Config, retention *li
 	ct := &controller{
 		c: c, l: l, ld: coord.NewLeader(c, l, fence, cfg.ID), cfg: cfg, retention: retention,
 		log: cfg.Logger.With(zap.Int64("epoch", fence.Epoch)), sess: sess, m: cfg.Metrics, loop: cfg.Loop,
-		wake:     make(chan struct{}, 1),
-		workers:  make(map[string]*worker),
-		assigned: make(map[task.ID]string),
-		pending:  newPending(),
-		specs:    make(map[task.ID]coord.TaskRecord),
-		strays:   make(map[coord.Stray]bool),
-		ignored:  make(map[string]bool),
-		dirty:    dirtySet{dirs: map[string]bool{}, shards: map[string]time.Time{}},
+		wake:        make(chan struct{}, 1),
+		workers:     make(map[string]*worker),
+		assigned:    make(map[task.ID]string),
+		pending:     newPending(),
+		parked:      newParked(),
+		seenRunning: make(map[task.ID]struct{}),
+		specs:       make(map[task.ID]coord.TaskRecord),
+		strays:      make(map[coord.Stray]bool),
+		ignored:     make(map[string]bool),
+		dirty:       dirtySet{dirs: map[string]bool{}, shards: map[string]time.Time{}},
 	}
 	for _, s := range task.Shards() {
 		ct.dirty.shards[s] = time.Time{} // listed at once (see refill), then when there is room for work
@@ -103,6 +113,9 @@ func newController(c *zkclient.Client, l coord.Layout, cfg Config, retention *li
 // run turns the loop until the term ends: deposed, the session lost, ctx
 // done, or an error no retry mends.
 func (ct *controller) run(ctx context.Context, cand *recipe.Candidate, gone <-chan struct{}, sweepErr <-chan error) error {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
 	for {
 		progressed, err := ct.step(ctx)
 		ct.publish()
@@ -129,6 +142,7 @@ func (ct *controller) run(ctx context.Context, cand *recipe.Candidate, gone <-ch
 		ct.loop.Waiting()
 		select {
 		case <-ct.wake:
+		case <-ct.armDue(timer):
 		case <-gone:
 			if !ct.sess.Alive() {
 				return recipe.ErrSessionLost
@@ -170,7 +184,39 @@ func (ct *controller) step(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	done, err := ct.schedule(ctx)
-	return added+cleared+done > 0, err
+	if err != nil {
+		return false, err
+	}
+	return added+cleared+done > 0, ct.publishWaiting(ctx)
+}
+
+// publishWaiting writes the kinds that tasks wait for (coord.Waiting) when
+// they changed since the last write of this term: `client status` shows
+// them. A term that never parks a task for its kind writes nothing.
+func (ct *controller) publishWaiting(ctx context.Context) error {
+	_, waiting := ct.parked.counts()
+	if maps.Equal(waiting, ct.published) || (len(waiting) == 0 && ct.published == nil) {
+		return nil
+	}
+	if err := ct.ld.PublishWaiting(ctx, coord.Waiting{Kinds: waiting, At: time.Now().UTC()}); err != nil {
+		return err
+	}
+	ct.published = waiting
+	return nil
+}
+
+// armDue sets timer for the earliest parked task and returns its channel;
+// nil (which blocks for ever in a select) when no parked task is timed.
+// One timer for all of them: a backlog of scheduled tasks costs the loop
+// no wake-up until the first is due.
+func (ct *controller) armDue(timer *time.Timer) <-chan time.Time {
+	at, ok := ct.parked.next()
+	if !ok {
+		timer.Stop()
+		return nil
+	}
+	timer.Reset(time.Until(at))
+	return timer.C
 }
 
 // waitConnected waits for the connection to come back, as a wait for
@@ -189,6 +235,7 @@ func (ct *controller) publish() {
 		return
 	}
 	v := leaderView{pending: ct.pending.Len(), running: len(ct.assigned)}
+	v.scheduled, v.waiting = ct.parked.counts()
 	for _, w := range ct.workers {
 		if w.registered {
 			v.workers++

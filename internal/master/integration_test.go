@@ -427,16 +427,6 @@ func TestTaskThatKeepsLosingWorkersIsDeadLettered(t *testing.T) {
 	}
 }
 
-func TestUnknownKindFailsClearly(t *testing.T) {
-	e := newEnv(t)
-	e.master("m1", shared.Addr(), time.Hour)
-	e.worker("w", shared.Addr(), 1)
-	r := e.wait(e.submit("nosuch", "", 0), 20*time.Second)
-	if r.Status != task.Failed || !strings.Contains(r.Error, `unknown task kind "nosuch"`) {
-		t.Fatalf("%+v", r)
-	}
-}
-
 func TestCancelKillsARunningTask(t *testing.T) {
 	e := newEnv(t)
 	e.master("m1", shared.Addr(), time.Hour)

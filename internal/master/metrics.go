@@ -36,7 +36,7 @@ type Metrics struct {
 	expired    prometheus.Counter
 	deposed    prometheus.Counter
 
-	isLeader, epoch, pending, running, oldest, workers, unlisted *prometheus.Desc
+	isLeader, epoch, pending, running, oldest, workers, unlisted, scheduled, waiting *prometheus.Desc
 
 	standing  atomic.Int32
 	onReady   func()
@@ -53,6 +53,10 @@ type leaderView struct {
 	workers  int       // registered workers
 	oldest   time.Time // lower bound of the oldest pending submission; zero: none
 	unlisted int       // task shards that changed since last listed
+	// scheduled: read, due later; waiting: read, due, of a kind no live
+	// worker runs (by kind). Neither is in pending.
+	scheduled int
+	waiting   map[string]int
 }
 
 // NewMetrics returns a master's metrics, all zero.
@@ -68,7 +72,7 @@ func NewMetrics() *Metrics {
 		}),
 		dead: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "paddock_tasks_dead_lettered_total",
-			Help: "Tasks this master dead-lettered while leading, by reason (malformed, max-attempts).",
+			Help: "Tasks this master dead-lettered while leading, by reason (malformed, max-attempts, routing-timeout).",
 		}, []string{"reason"}),
 		expired: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "paddock_results_expired_total",
@@ -78,18 +82,20 @@ func NewMetrics() *Metrics {
 			Name: "paddock_master_deposed_total",
 			Help: "Times this master lost leadership without resigning: a fenced write failed or its session expired.",
 		}),
-		isLeader: prometheus.NewDesc("paddock_master_is_leader", "1 while this master leads (elected and took over), else 0.", nil, nil),
-		epoch:    prometheus.NewDesc("paddock_master_epoch", "The epoch this master leads under; 0 while it does not lead.", nil, nil),
-		pending:  prometheus.NewDesc("paddock_tasks_pending", "Tasks waiting for a worker, as the leader knows them (a lower bound while paddock_task_shards_unlisted > 0). Leader only.", nil, nil),
-		running:  prometheus.NewDesc("paddock_tasks_running", "Tasks assigned to workers and not finished. Leader only.", nil, nil),
-		oldest:   prometheus.NewDesc("paddock_oldest_pending_task_age_seconds", "Age of the oldest task waiting for a worker; 0 when none waits. Leader only.", nil, nil),
-		workers:  prometheus.NewDesc("paddock_workers", "Registered workers. Leader only.", nil, nil),
-		unlisted: prometheus.NewDesc("paddock_task_shards_unlisted", "Task shards that changed (new or finished tasks) since the leader last listed them; it lists them when workers have room. While > 0, paddock_tasks_pending may miss submissions. Leader only.", nil, nil),
-		now:      time.Now,
+		isLeader:  prometheus.NewDesc("paddock_master_is_leader", "1 while this master leads (elected and took over), else 0.", nil, nil),
+		epoch:     prometheus.NewDesc("paddock_master_epoch", "The epoch this master leads under; 0 while it does not lead.", nil, nil),
+		pending:   prometheus.NewDesc("paddock_tasks_pending", "Tasks waiting for a worker, as the leader knows them (a lower bound while paddock_task_shards_unlisted > 0). Leader only.", nil, nil),
+		running:   prometheus.NewDesc("paddock_tasks_running", "Tasks assigned to workers and not finished. Leader only.", nil, nil),
+		oldest:    prometheus.NewDesc("paddock_oldest_pending_task_age_seconds", "Age of the oldest task waiting for a worker; 0 when none waits. Leader only.", nil, nil),
+		workers:   prometheus.NewDesc("paddock_workers", "Registered workers. Leader only.", nil, nil),
+		scheduled: prometheus.NewDesc("paddock_tasks_scheduled", "Tasks the leader has read that are due later (not_before, or a retry's backoff); not counted in paddock_tasks_pending. Leader only.", nil, nil),
+		waiting:   prometheus.NewDesc("paddock_tasks_waiting_for_kind", "Due tasks of a kind no live worker runs, by kind: they wait for such a worker (or their routing timeout); not counted in paddock_tasks_pending. Leader only.", []string{"kind"}, nil),
+		unlisted:  prometheus.NewDesc("paddock_task_shards_unlisted", "Task shards that changed (new or finished tasks) since the leader last listed them; it lists them when workers have room. While > 0, paddock_tasks_pending may miss submissions. Leader only.", nil, nil),
+		now:       time.Now,
 	}
 	// Series that exist from the start make rate() and increase() see the
 	// first event.
-	for _, r := range []string{task.ReasonMalformed, task.ReasonMaxAttempts} {
+	for _, r := range []string{task.ReasonMalformed, task.ReasonMaxAttempts, task.ReasonRoutingTimeout} {
 		m.dead.WithLabelValues(r)
 	}
 	return m
@@ -102,7 +108,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.dead.Describe(ch)
 	m.expired.Describe(ch)
 	m.deposed.Describe(ch)
-	for _, d := range []*prometheus.Desc{m.isLeader, m.epoch, m.pending, m.running, m.oldest, m.workers, m.unlisted} {
+	for _, d := range []*prometheus.Desc{m.isLeader, m.epoch, m.pending, m.running, m.oldest, m.workers, m.unlisted, m.scheduled, m.waiting} {
 		ch <- d
 	}
 }
@@ -146,6 +152,22 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.oldest, prometheus.GaugeValue, age)
 	ch <- prometheus.MustNewConstMetric(m.workers, prometheus.GaugeValue, float64(v.workers))
 	ch <- prometheus.MustNewConstMetric(m.unlisted, prometheus.GaugeValue, float64(v.unlisted))
+	ch <- prometheus.MustNewConstMetric(m.scheduled, prometheus.GaugeValue, float64(v.scheduled))
+	for k, n := range v.waiting {
+		ch <- prometheus.MustNewConstMetric(m.waiting, prometheus.GaugeValue, float64(n), k)
+	}
+}
+
+// Waiting is what the leader holds back, as of its last turn (the status
+// page and `client status` show it): tasks due later, and due tasks by a
+// kind no live worker runs. ok is false when this master does not lead or
+// has not looked at the task shards yet.
+func (m *Metrics) Waiting() (scheduled int, byKind map[string]int, ok bool) {
+	v := m.view.Load()
+	if v == nil || m.standing.Load() != standLeader {
+		return 0, nil, false
+	}
+	return v.scheduled, v.waiting, true
 }
 
 // OnReady makes f run once, the first time the master stands in the

@@ -72,7 +72,7 @@ func TestMasterMetricsCountTheWork(t *testing.T) {
 	for i := range 3 {
 		e.submit("echo", fmt.Sprint(i+2), 0)
 	}
-	e.submit("nosuch", "", 0) // a kind no worker advertises: labelled "other"
+	e.submit("nosuch", "", 0) // a kind no worker advertises: once read, it waits, and is not pending
 
 	m := e.observedMaster("m1", shared.Addr(), time.Hour)
 	e.waitLog(10*time.Second, "m1", "elected: leading")
@@ -103,7 +103,10 @@ func TestMasterMetricsCountTheWork(t *testing.T) {
 	m.await(t, 20*time.Second, 0, "paddock_tasks_running")
 	m.await(t, 10*time.Second, 1, "paddock_workers")
 	m.await(t, 10*time.Second, 5, "paddock_tasks_assigned_total", "kind", "echo")
-	m.await(t, 10*time.Second, 1, "paddock_tasks_assigned_total", "kind", master.OtherKind)
+	if n := m.get(t, "paddock_tasks_assigned_total", "kind", master.OtherKind); n != 0 {
+		t.Errorf("%v tasks of a kind no worker runs were assigned", n)
+	}
+	m.await(t, 10*time.Second, 1, "paddock_tasks_waiting_for_kind", "kind", "nosuch")
 	if age := m.get(t, "paddock_oldest_pending_task_age_seconds"); age != 0 {
 		t.Errorf("oldest pending age %v with nothing pending", age)
 	}

@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"time"
 
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/task"
@@ -137,10 +138,11 @@ func (ct *controller) applyDir(d coord.DirListing) {
 	}
 	for id := range w.tasks {
 		if _, ok := now[id]; !ok {
-			delete(w.tasks, id) // finished or cancelled
+			delete(w.tasks, id) // finished, cancelled, or retried
 			if ct.assigned[id] == w.name {
 				delete(ct.assigned, id)
 			}
+			ct.relist(id)
 		}
 	}
 	for id := range now {
@@ -148,9 +150,24 @@ func (ct *controller) applyDir(d coord.DirListing) {
 			w.tasks[id] = struct{}{}
 			ct.assigned[id] = w.name
 			ct.pending.Remove(id)
+			ct.parked.remove(id)
 			delete(ct.specs, id)
 		}
 	}
+}
+
+// relist marks the shard of a task whose assignment vanished to be listed
+// again, when a listing may have skipped it: a worker's "retry" recreates
+// the task pending as it deletes the assignment, and the shard's watch may
+// have been handled (the task seen, still assigned) before the directory's.
+// Only tasks a listing showed while they ran need it, so a completion
+// normally costs no listing.
+func (ct *controller) relist(id task.ID) {
+	if _, ok := ct.seenRunning[id]; !ok {
+		return
+	}
+	delete(ct.seenRunning, id)
+	ct.mark(func(x *dirtySet) { markShard(x, id.Shard(), time.Now()) })
 }
 
 // warnOnce logs msg about path the first time only.

@@ -103,6 +103,7 @@ func (ct *controller) tookBack(w *worker, id task.ID, done func()) func(error) {
 		case refused == nil:
 			delete(w.tasks, id)
 			delete(ct.assigned, id)
+			delete(ct.seenRunning, id)
 			done()
 		case errors.Is(refused, coord.ErrConflict):
 			// The tree contradicts itself (e.g. a result already exists);

@@ -31,12 +31,13 @@ type Placement struct {
 // among workers with a free slot that run the task's kind, the least loaded
 // relative to its concurrency. Ties go to the first in name order after
 // rotating by turn, so short tasks (always at load 0 when placed) still
-// spread over every worker. advertised holds the kinds that some live
-// worker runs, busy or not: a task of such a kind waits for one of them; a
-// kind that no worker advertises goes to any worker, which fails it with a
-// clear error, rather than waiting forever. Tasks that cannot be placed now
-// are returned in order. Place updates the slots it is given.
-func Place(wants []Want, workers []*Slots, advertised map[string]bool, turn int) (placed []Placement, unplaced []Want) {
+// spread over every worker. A task only ever goes to a worker that runs
+// its kind: one whose kind no live worker runs waits (the caller parks it,
+// see controller.park) rather than failing on a worker that cannot run it,
+// so that a rolling restart of a kind's only pool loses nothing. Tasks
+// that cannot be placed now are returned in order. Place updates the slots
+// it is given.
+func Place(wants []Want, workers []*Slots, turn int) (placed []Placement, unplaced []Want) {
 	sort.Slice(workers, func(i, j int) bool { return workers[i].Worker < workers[j].Worker })
 	if n := len(workers); n > 0 {
 		r := turn % n
@@ -45,7 +46,7 @@ func Place(wants []Want, workers []*Slots, advertised map[string]bool, turn int)
 	for _, t := range wants {
 		var best *Slots
 		for _, w := range workers {
-			if w.Free <= 0 || (advertised[t.Kind] && !w.Kinds[t.Kind]) {
+			if w.Free <= 0 || !w.Kinds[t.Kind] {
 				continue
 			}
 			// Compare Load/Cap without floating point.

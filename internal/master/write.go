@@ -3,6 +3,7 @@ package master
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/task"
@@ -67,4 +68,38 @@ func verdict(rec coord.TaskRecord, why string) (reason, detail string, dead bool
 		return task.ReasonMaxAttempts, fmt.Sprintf("assigned %d times without finishing%s", rec.Spec.Attempts, why), true
 	}
 	return "", "", false
+}
+
+// routingDeadline is when a task whose kind no live worker runs stops
+// waiting: its routing timeout after it became due (its not_before, or its
+// submission, read from its id so that every leader computes the same
+// instant). False: it waits for ever.
+func routingDeadline(s task.Spec, id task.ID) (time.Time, bool) {
+	d := s.RoutingTimeout()
+	if d <= 0 {
+		return time.Time{}, false
+	}
+	return later(s.NotBefore, id.SubmittedAt()).Add(d), true
+}
+
+// routingTimedOut is the verdict on a due task of a kind no live worker
+// runs (park did not take it): past its routing deadline, it is
+// dead-lettered, so the client learns which kind is missing.
+func routingTimedOut(rec coord.TaskRecord, r *round) (reason, detail string, dead bool) {
+	if r.advertised[rec.Spec.Kind] {
+		return "", "", false
+	}
+	deadline, ok := routingDeadline(rec.Spec, rec.ID)
+	if !ok || deadline.After(r.now) {
+		return "", "", false
+	}
+	return task.ReasonRoutingTimeout, fmt.Sprintf("no live worker runs kind %q; waited %v (the task's routing timeout)",
+		rec.Spec.Kind, rec.Spec.RoutingTimeout()), true
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

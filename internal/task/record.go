@@ -189,6 +189,10 @@ type Result struct {
 const (
 	ReasonMalformed   = "malformed"
 	ReasonMaxAttempts = "max-attempts"
+	// ReasonRoutingTimeout: no live worker advertised the task's kind
+	// within its routing timeout. Unlike a failure, it can be requeued
+	// once workers of the kind are back.
+	ReasonRoutingTimeout = "routing-timeout"
 )
 
 // DeadLetter is the data of dead/<shard>/<id>: why the task was given up.
