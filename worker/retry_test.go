@@ -67,7 +67,8 @@ func TestFailedTaskIsRetried(t *testing.T) {
 }
 
 // A panic is a failure like any other: retried while retries are left,
-// and the result lists every panic once they are used up.
+// and the result lists every panic once they are used up. Retries do not
+// use up max_attempts (here 1): the task fails, it is not dead-lettered.
 func TestPanicIsRetried(t *testing.T) {
 	e := newEnv(t)
 	w := e.newWorker(e.config("w"))
@@ -75,7 +76,7 @@ func TestPanicIsRetried(t *testing.T) {
 		return tk.Payload[:5], nil // panics on a short payload, every time
 	})
 	e.start(w)
-	r := e.wait(e.submit("parse", "bad", retry(task.RetryPolicy{MaxRetries: 1, InitialMS: 10})))
+	r := e.wait(e.submit("parse", "bad", retry(task.RetryPolicy{MaxRetries: 1, InitialMS: 10}), func(s *task.Spec) { s.MaxAttempts = 1 }))
 	if r.Status != task.Failed || r.Attempts != 2 || len(r.Errors) != 2 {
 		t.Fatalf("result %+v, want failed after one retry with both panics", r)
 	}
@@ -120,20 +121,12 @@ func TestSkipRetryAndKindDefault(t *testing.T) {
 	}
 }
 
-// notBeforeOnMain says whether the master honours a Spec's not_before
-// (the lead's change to internal/master). Until it does, a retried task is
-// reassigned at once and the backoff cannot be observed.
-const notBeforeOnMain = false
-
 // The worker that failed a task dies (its connection cut, its session
 // left to expire: kill -9 as ZooKeeper sees it) while the task waits for
 // its retry: nothing of the task depended on it. The task runs on another
 // worker, no earlier than its not_before, and the result keeps the dead
 // worker's error.
 func TestRetryOutlivesItsWorker(t *testing.T) {
-	if !notBeforeOnMain {
-		t.Skip("needs the master to hold a task until its not_before (internal/master, on main soon)")
-	}
 	e := newEnv(t)
 	p := zktest.NewProxy(t, shared.Addr())
 	cfg1 := e.config("w1")
