@@ -51,12 +51,13 @@ func countTree(t *testing.T, conn *zk.Conn, root string) [2]int {
 	return n
 }
 
-// A task of a kind no worker runs fails (exit 3) with an error naming it.
+// A task of a kind no worker runs waits for one; with a routing timeout it
+// is then dead-lettered (exit 3) with an error naming the kind.
 func TestBadInputUnknownKind(t *testing.T) {
 	e := newEnv(t)
 	m := e.Leader("m1")
 	e.ReadyWorker(m, "w1", 2)
-	o := e.RunClient(30*time.Second, "submit", "--kind", "nosuch", "--data", "x", "--wait")
+	o := e.RunClient(30*time.Second, "submit", "--kind", "nosuch", "--data", "x", "--routing-timeout", "1s", "--wait")
 	if o.Code != 3 {
 		t.Errorf("exit %d, want 3", o.Code)
 	}
