@@ -139,10 +139,10 @@ func (s *server) stopped(ctx context.Context, ex *execution, st task.Status, kin
 
 // complete writes r with the "complete" multi, or sends the failed task
 // back to pending with the "retry" multi, and counts what became of it;
-// retries is the assignment's. It reports whether the task must run again
-// (the write failed and the task may still be assigned here) or was
-// refused for good (ZooKeeper will never accept this completion: see
-// server.refused).
+// retries is the assignment's. It reports whether assign/<w> must be
+// listed again (the write failed and the task may still be assigned here,
+// or it was retried and may come back here) or the completion was refused
+// for good (ZooKeeper will never accept it: see server.refused).
 func (s *server) complete(version int32, retries int, r task.Result, kind string, log *zap.Logger) (again, refused bool) {
 	r.FinishedAt = time.Now().UTC()
 	took := r.FinishedAt.Sub(r.StartedAt)
@@ -156,6 +156,10 @@ func (s *server) complete(version int32, retries int, r task.Result, kind string
 		s.m.duration.WithLabelValues(kind).Observe(took.Seconds())
 		log.Info("task failed; will retry", zap.String("error", r.Error), zap.Int("retry", retried.Retry),
 			zap.Duration("delay", retried.Delay), zap.Time("not_before", retried.NotBefore), zap.Int("attempt", r.Attempts))
+		// The master may give the task back to this worker before this
+		// execution is forgotten, and the listing that shows the new
+		// assignment would skip it as running: look again once forgotten.
+		return true, false
 	case err == nil:
 		s.m.tasks.WithLabelValues(kind, string(r.Status)).Inc()
 		s.m.duration.WithLabelValues(kind).Observe(took.Seconds())

@@ -167,3 +167,27 @@ func TestRetryOutlivesItsWorker(t *testing.T) {
 		t.Errorf("the retry ran at %v, before its not_before %v", at, spec.NotBefore)
 	}
 }
+
+// Retried at once (a 1 ms backoff) and given back to the same worker,
+// possibly before it has forgotten the failed execution: every task still
+// runs to its end.
+func TestQuickRetriesOnOneWorker(t *testing.T) {
+	e := newEnv(t)
+	w := e.newWorker(e.config("w"))
+	w.Handle("flaky", func(_ context.Context, tk *worker.Task) ([]byte, error) {
+		if tk.Retries < 3 {
+			return nil, errors.New("not yet")
+		}
+		return nil, nil
+	})
+	e.start(w)
+	var ids []task.ID
+	for range 10 {
+		ids = append(ids, e.submit("flaky", "", retry(task.RetryPolicy{MaxRetries: 3, InitialMS: 1, MaxMS: 1})))
+	}
+	for _, id := range ids {
+		if r := e.wait(id); r.Status != task.Succeeded || len(r.Errors) != 3 {
+			t.Errorf("task %s: %+v, want succeeded after 3 retries", id, r)
+		}
+	}
+}
