@@ -174,8 +174,10 @@ type Result struct {
 	SubmittedAt time.Time `json:"submitted_at"`
 	StartedAt   time.Time `json:"started_at,omitzero"`
 	FinishedAt  time.Time `json:"finished_at"`
-	// Errors are the errors of the attempts that failed before this one and
-	// were retried (see Spec.Errors), oldest first.
+	// Errors, for a task that was retried, are every failed attempt's
+	// error (see Spec.Errors), oldest first, this one's last when it
+	// failed: the last error alone may hide what went wrong first. A task
+	// that ran once has none; Error says it.
 	Errors        []AttemptError `json:"errors,omitempty"`
 	ErrorsDropped int            `json:"errors_dropped,omitempty"`
 
