@@ -205,9 +205,6 @@ func TestTaskFieldsReachTheRecord(t *testing.T) {
 }
 
 func TestIdempotencyKey(t *testing.T) {
-	if !paddock.KeysSupported {
-		t.Skip("the protocol does not write key znodes yet (sdk-protocol is not merged)")
-	}
 	c := initialized(t)
 	ctx := ctxT(t)
 	first, err := c.Submit(ctx, paddock.Task{Kind: "echo", Key: "k1"})
