@@ -223,6 +223,10 @@ func TestIdempotencyKey(t *testing.T) {
 	if err != nil || st.Pending != 2 {
 		t.Fatalf("pending %d (%v), want 2: one task per key", st.Pending, err)
 	}
+	long := strings.Repeat("k", paddock.MaxKeyLen+1)
+	if _, err := c.Submit(ctx, paddock.Task{Kind: "echo", Key: long}); !errors.Is(err, paddock.ErrBadTask) {
+		t.Fatalf("a key of %d bytes: %v, want ErrBadTask", len(long), err)
+	}
 }
 
 // A task whose workers die under it is dead-lettered; the listing,
