@@ -1,7 +1,8 @@
 // Package coord is Paddock's protocol on ZooKeeper, mapping one-to-one to
 // docs/PROTOCOL.md: the znode layout (layout.go), the records (records.go),
 // settings and status, fencing (fence.go), the client's operations on the
-// queue (queue.go; tasks.go, inspect.go, requeue.go, purge.go), the
+// queue (queue.go, its idempotency keys in keys.go; tasks.go, inspect.go,
+// requeue.go, purge.go), the
 // leader's writes (assign.go, stray.go), the listings the leader and the
 // workers watch (watch.go), a worker's reads and registration (worker.go),
 // and the election binary's directory (election.go). Every read and write
