@@ -161,8 +161,9 @@ the master dead-letters the task. A task with --max-attempts 3 --retries 5
 runs at most 8 times. --at or
 --in schedule it: the master assigns it no earlier. --routing-timeout fails it
 when no live worker runs its kind in time. --key makes the submit idempotent:
-while a task submitted with that key is known, submitting again with it
-prints that task's id and writes nothing.
+within the master's result retention (--retention, 24h by default) after a
+task was submitted with that key, submitting again with it prints that
+task's id and writes nothing, even once the task has finished.
 
 Payloads over --max-payload are refused before anything is written. --count
 submits that many identical tasks at once (package paddock's SubmitMany).`,
@@ -233,7 +234,7 @@ submits that many identical tasks at once (package paddock's SubmitMany).`,
 	cmd.Flags().IntVar(&count, "count", 1, "submit this many identical tasks at once; prints one id per line")
 	cmd.Flags().StringVar(&at, "at", "", "run the task no earlier than this RFC 3339 time (e.g. 2026-11-27T18:00:00Z)")
 	cmd.Flags().DurationVar(&in, "in", 0, "run the task no earlier than this long from now")
-	cmd.Flags().StringVar(&key, "key", "", "idempotency key: while a task submitted with it is known, print that task's id and submit nothing")
+	cmd.Flags().StringVar(&key, "key", "", "idempotency key: within the result retention after a task was submitted with it, print that task's id and submit nothing")
 	cmd.MarkFlagsMutuallyExclusive("at", "in")
 	// A key or a start time belongs to one submission: inherited from an
 	// exported variable, a key would turn every later submit into a no-op
