@@ -25,15 +25,19 @@ const LargeOutEnv = "PADDOCK_BENCH_LARGE_OUT"
 
 // Large is the big-backlog scenario of issue 13.
 type Large struct {
-	Machine     map[string]string `json:"machine"`
-	Tasks       int               `json:"tasks"`
-	Chunk       int               `json:"chunk"`
-	ZKHeap      string            `json:"zookeeper_xmx"`
-	ChunkRates  []float64         `json:"submit_rate_per_chunk"`
-	EmptyRate   float64           `json:"empty_queue_submit_rate"` // median of the first 3 chunks
-	FullRate    float64           `json:"full_queue_submit_rate"`  // median of the last 3 chunks
-	SubmitRatio float64           `json:"full_over_empty"`
-	SubmitSecs  float64           `json:"submit_seconds"`
+	Machine    map[string]string `json:"machine"`
+	Tasks      int               `json:"tasks"`
+	Chunk      int               `json:"chunk"`
+	ZKHeap     string            `json:"zookeeper_xmx"`
+	ChunkRates []float64         `json:"submit_rate_per_chunk"`
+	// Each chunk's rate is noisy (a snapshot, a GC, other users of the
+	// host): the empty-queue rate is the median of the first tenth of the
+	// chunks (at least 3), the full-queue rate that of the last tenth.
+	EmptyRate   float64   `json:"empty_queue_submit_rate"`
+	FullRate    float64   `json:"full_queue_submit_rate"`
+	TenthRates  []float64 `json:"submit_rate_median_per_tenth"`
+	SubmitRatio float64   `json:"full_over_empty"`
+	SubmitSecs  float64   `json:"submit_seconds"`
 	// ZooKeeper with the whole backlog in it.
 	ZKZnodes      float64 `json:"zk_znode_count"`
 	ZKDataMB      float64 `json:"zk_approximate_data_size_mb"`
@@ -221,8 +225,12 @@ func TestLarge(t *testing.T) {
 	}
 	L.SubmitSecs = time.Since(submitStart).Seconds()
 	k := len(L.ChunkRates)
-	L.EmptyRate = medianOf(L.ChunkRates[:min(3, k)])
-	L.FullRate = medianOf(L.ChunkRates[max(0, k-3):])
+	w := min(k, max(3, k/10))
+	L.EmptyRate = medianOf(L.ChunkRates[:w])
+	L.FullRate = medianOf(L.ChunkRates[k-w:])
+	for i := 0; i+w <= k && k >= 10; i += w {
+		L.TenthRates = append(L.TenthRates, medianOf(L.ChunkRates[i:i+w]))
+	}
 	L.SubmitRatio = L.FullRate / L.EmptyRate
 	if m, err := mntr(srv); err == nil {
 		L.ZKZnodes, L.ZKDataMB = m["zk_znode_count"], m["zk_approximate_data_size"]/1e6
@@ -282,7 +290,8 @@ func largeTable(L *Large) string {
 	fmt.Fprintf(&b, "\nPaddock large backlog (%s, %s CPUs, ZooKeeper -Xmx%s)\n", L.Machine["cpu"], L.Machine["cpus"], L.ZKHeap)
 	row := func(k, v string) { fmt.Fprintf(&b, "  %-52s %s\n", k, v) }
 	row("backlog", fmt.Sprintf("%d tasks, submitted in chunks of %d by `client submit --count`, no workers", L.Tasks, L.Chunk))
-	row("submit rate, empty / full (median of first / last 3 chunks)", fmt.Sprintf("%.0f / %.0f tasks/s (%.0f%%), all in %.0f s", L.EmptyRate, L.FullRate, 100*L.SubmitRatio, L.SubmitSecs))
+	row("submit rate, empty / full (first / last tenth)", fmt.Sprintf("%.0f / %.0f tasks/s (%.0f%%), all in %.0f s", L.EmptyRate, L.FullRate, 100*L.SubmitRatio, L.SubmitSecs))
+	row("  median per tenth of the backlog", fmt.Sprintf("%.0f", L.TenthRates))
 	row("ZooKeeper with the backlog", fmt.Sprintf("%.0f znodes, %.0f MB data, live heap %.0f MB of max %.0f MB, RSS %.0f MB (peak %.0f MB)", L.ZKZnodes, L.ZKDataMB, L.ZKLiveHeapMB, L.ZKMaxHeapMB, L.ZKRSSMB, L.ZKPeakRSSMB))
 	row("client ls --limit 20", fmt.Sprintf("%.0f ms", L.ListOldestMs))
 	row("failover SIGTERM / kill -9 -> first assignment", fmt.Sprintf("%.0f / %.0f ms", L.FailoverTerm, L.FailoverKill))
