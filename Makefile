@@ -8,7 +8,7 @@ LDFLAGS := -X github.com/paddock-zk/paddock/internal/cli.Version=$(VERSION)
 RACE_PKGS := . ./zkclient/... ./recipe/... ./worker/... ./internal/... ./cmd/... ./examples/...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: fuzz all build install image compose-up compose-down deploy-test zookeeper tools demo test unit check bench soak soak-record cluster-up cluster-down cluster-status cluster-logs clean help
+.PHONY: fuzz all build install image compose-up compose-down deploy-test zookeeper tools demo test unit check bench bench-ab bench-large soak soak-record cluster-up cluster-down cluster-status cluster-logs clean help
 
 all: build
 
@@ -151,8 +151,33 @@ clean:
 	rm -rf $(BIN) .tmp
 
 # bench: the measurements of BENCHMARKS.md (a private ZooKeeper, fsync on),
-# printed as a table and written to bench-report.json, then the Go
-# micro-benchmarks of the hot paths.
+# printed as a table and written to bench-report.json, with the costs per
+# task (ZooKeeper requests, write transactions, CPU of each process) with
+# 1, 2 and 4 masters; then the Go micro-benchmarks of the hot paths.
+# PADDOCK_BENCH_BASELINE=<git ref> also measures that ref's binaries,
+# alternating with the current build (as bench-ab does).
 bench: zookeeper
 	PADDOCK_BENCH_OUT=$(CURDIR)/bench-report.json $(GO) test -count=1 -v -timeout 60m -run TestReport ./test/bench/ | grep -v '^=== \|^    logger' 
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/task/ ./internal/master/ ./internal/coord/
+
+# bench-ab: only the A/B of the costs per task: the binaries of BASELINE
+# (a git ref) and of the working tree, alternating (AB_ROUNDS rounds each,
+# default 3), on one ZooKeeper; prints the ratios new/old; .tmp/bench-ab.json.
+BASELINE ?=
+AB_ROUNDS ?= 3
+bench-ab: zookeeper
+	@test -n "$(BASELINE)" || { echo "usage: make bench-ab BASELINE=<git ref>"; exit 2; }
+	@mkdir -p .tmp
+	set -o pipefail; PADDOCK_BENCH_BASELINE=$(BASELINE) PADDOCK_BENCH_AB_ROUNDS=$(AB_ROUNDS) PADDOCK_BENCH_OUT=$(CURDIR)/.tmp/bench-ab.json \
+		$(GO) test -count=1 -v -timeout 60m -run 'TestReport/ab$$' ./test/bench/ | grep -v '^=== \|^    logger'
+
+# bench-large: a backlog of LARGE_N (default 1,000,000) pending tasks: the
+# submit rate empty and full, ZooKeeper's heap (ZK_HEAP, default 2g) and
+# RSS, the failovers with the backlog, the drain, the masters' peak RSS;
+# .tmp/bench-large.json. Long (not part of make test).
+LARGE_N ?= 1000000
+ZK_HEAP ?= 2g
+bench-large: zookeeper
+	@mkdir -p .tmp
+	set -o pipefail; PADDOCK_BENCH_LARGE_N=$(LARGE_N) PADDOCK_BENCH_ZK_HEAP=$(ZK_HEAP) PADDOCK_BENCH_LARGE_OUT=$(CURDIR)/.tmp/bench-large.json \
+		$(GO) test -count=1 -v -timeout 180m -run TestLarge ./test/bench/ | grep -v '^=== \|^    logger'

@@ -48,6 +48,11 @@ type Report struct {
 	Backlog        Backlog            `json:"backlog"`
 	WorkerIdleRSS  float64            `json:"worker_idle_rss_mb"`
 	Bound          Bound              `json:"bound"`
+	// Costs per task with 1, 2 and 4 masters (issue 13), and the A/B
+	// against PADDOCK_BENCH_BASELINE's binaries when it is set.
+	ClockTicks float64 `json:"clock_ticks_per_sec"`
+	Costs      []Cost  `json:"costs,omitempty"`
+	AB         *AB     `json:"ab,omitempty"`
 }
 
 // RawRate is a saturated write rate measured with go-zookeeper.
@@ -144,8 +149,13 @@ func TestReport(t *testing.T) {
 
 	t.Run("raw", func(t *testing.T) { measureRaw(t, srv, rep) })
 	t.Run("throughput", func(t *testing.T) { measureThroughput(t, srv, bins, rep) })
+	rep.ClockTicks = clockTicks()
+	t.Run("costs", func(t *testing.T) { measureCosts(t, srv, bins, rep) })
 	t.Run("failover", func(t *testing.T) { measureFailover(t, srv, bins, rep) })
 	t.Run("backlog", func(t *testing.T) { measureBacklog(t, srv, bins, rep) })
+	if ref := os.Getenv(BaselineEnv); ref != "" {
+		t.Run("ab", func(t *testing.T) { measureAB(t, srv, bins, ref, rep) })
+	}
 }
 
 func machine(jvm string) map[string]string {
@@ -537,6 +547,14 @@ func table(r *Report) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nPaddock benchmark (%s, %s CPUs, %s)\n", r.Machine["cpu"], r.Machine["cpus"], r.Machine["zookeeper"])
 	row := func(k, v string) { fmt.Fprintf(&b, "  %-48s %s\n", k, v) }
+	if len(r.Raw) > 0 {
+		rawTable(&b, r, row)
+	}
+	costTable(&b, r)
+	return b.String()
+}
+
+func rawTable(b *strings.Builder, r *Report, row func(k, v string)) {
 	for _, k := range []string{"create", "task-cycle"} {
 		x := r.Raw[k]
 		row("W_raw "+k+" ("+strconv.Itoa(x.Connections)+" conns x "+strconv.Itoa(x.PerConn)+")",
@@ -559,5 +577,4 @@ func table(r *Report) string {
 	row("backlog client ls, 20 oldest / all 100k", fmt.Sprintf("%.0f ms / %.1f s", bl.ListOldestMs, bl.ListAllMs/1000))
 	row("backlog drain", fmt.Sprintf("%.0f s (%.0f tasks/s), master peak RSS %.0f MB", bl.DrainSeconds, bl.DrainRate, bl.MasterPeakRSS))
 	row("worker idle RSS", fmt.Sprintf("%.1f MB", r.WorkerIdleRSS))
-	return b.String()
 }
