@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/paddock-zk/paddock/recipe"
@@ -17,6 +18,7 @@ const (
 	KeyWorkerConcurrency   = "worker.concurrency"
 	KeyMasterRetention     = "master.retention"
 	KeyMasterDeadRetention = "master.dead-retention"
+	KeyMasterLeaders       = "master.leaders"
 )
 
 // Setting is one key Paddock reads from its config.
@@ -33,6 +35,10 @@ var settings = []Setting{
 	}},
 	{KeyMasterRetention, "how long the leader keeps results nobody collected (overrides master --retention)", func(v string) error {
 		_, err := ParseRetention(v)
+		return err
+	}},
+	{KeyMasterLeaders, "how many masters lead at once, each over its own partitions of the tasks (1 to 16; default 1: one leader, the others hot backups)", func(v string) error {
+		_, err := ParseLeaders(v)
 		return err
 	}},
 	{KeyMasterDeadRetention, "how long the leader keeps dead letters nobody requeued or purged (overrides master --dead-retention)", func(v string) error {
@@ -81,6 +87,16 @@ func ParseRetention(v string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is not a positive duration such as 30m or 24h", v)
 	}
 	return d, nil
+}
+
+// ParseLeaders parses the master.leaders setting: 1 to Partitions (more
+// leaders than partitions would have nothing to lead).
+func ParseLeaders(v string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 1 || n > Partitions {
+		return 0, fmt.Errorf("%q is not a number of leaders from 1 to %d", v, Partitions)
+	}
+	return n, nil
 }
 
 // PaddockConfig is the distributed config of layout l.
