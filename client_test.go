@@ -205,9 +205,6 @@ func TestTaskFieldsReachTheRecord(t *testing.T) {
 }
 
 func TestIdempotencyKey(t *testing.T) {
-	if !paddock.KeysSupported {
-		t.Skip("the protocol does not write key znodes yet (sdk-protocol is not merged)")
-	}
 	c := initialized(t)
 	ctx := ctxT(t)
 	first, err := c.Submit(ctx, paddock.Task{Kind: "echo", Key: "k1"})
@@ -225,6 +222,10 @@ func TestIdempotencyKey(t *testing.T) {
 	st, err := c.Status(ctx)
 	if err != nil || st.Pending != 2 {
 		t.Fatalf("pending %d (%v), want 2: one task per key", st.Pending, err)
+	}
+	long := strings.Repeat("k", paddock.MaxKeyLen+1)
+	if _, err := c.Submit(ctx, paddock.Task{Kind: "echo", Key: long}); !errors.Is(err, paddock.ErrBadTask) {
+		t.Fatalf("a key of %d bytes: %v, want ErrBadTask", len(long), err)
 	}
 }
 

@@ -55,8 +55,9 @@
 // the retry finds its own task instead of adding a second one; Submit does
 // this itself across connection loss. A caller that may itself run twice
 // (a retried HTTP handler, a job restarted after a crash) sets Task.Key:
-// while the first task with that key is known, a second Submit with the
-// same key writes nothing and returns the first task's id, with no error.
+// within the master's result retention after the first task with that key
+// was submitted, a second Submit with the same key writes nothing and
+// returns the first task's id, with no error.
 //
 // # Errors
 //

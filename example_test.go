@@ -165,7 +165,7 @@ func ExampleTask_key() {
 		log.Fatal(err)
 	}
 	fmt.Println(first == again)
-	// TODO(merge sdk-protocol): add "Output: true" once coord honours keys.
+	// Output: true
 }
 
 func ExampleParseRetryPolicy() {

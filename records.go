@@ -196,11 +196,14 @@ type Assignment struct {
 	Master      string    `json:"master"`
 	SubmittedAt time.Time `json:"submitted_at"`
 	AssignedAt  time.Time `json:"assigned_at"`
+	// Retries counts the failed executions retried before this assignment
+	// (the Spec's retries), so a handler knows without reading the Spec.
+	Retries int `json:"retries,omitempty"`
 }
 
 func assignmentFrom(a task.Assignment) Assignment {
 	return Assignment{Kind: a.Kind, TimeoutMS: a.TimeoutMS, Attempt: a.Attempt, MaxAttempts: a.MaxAttempts,
-		Epoch: a.Epoch, Master: a.Master, SubmittedAt: a.SubmittedAt, AssignedAt: a.AssignedAt}
+		Epoch: a.Epoch, Master: a.Master, SubmittedAt: a.SubmittedAt, AssignedAt: a.AssignedAt, Retries: a.Retries}
 }
 
 // DeadLetter says why a task was given up on. Spec is its task record

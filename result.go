@@ -45,10 +45,11 @@ type Result struct {
 	SubmittedAt time.Time `json:"submitted_at"`
 	StartedAt   time.Time `json:"started_at,omitzero"`
 	FinishedAt  time.Time `json:"finished_at"`
-	// Errors are the failures that were retried before the end, oldest
-	// first (at most 20: the first and the newest; ErrorsDropped counts
-	// those left out between them), so the last error does not hide the
-	// earlier ones.
+	// Errors, for a task that was retried, are every failed attempt's
+	// error, oldest first, this result's own last when it failed (at most
+	// 20: the first and the newest; ErrorsDropped counts those left out
+	// between them), so the last error does not hide the earlier ones. A
+	// task that ran once has none: Error says it.
 	Errors        []AttemptError `json:"errors,omitempty"`
 	ErrorsDropped int            `json:"errors_dropped,omitempty"`
 }

@@ -2,8 +2,6 @@ package paddock
 
 import (
 	"encoding/json"
-	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -89,57 +87,23 @@ func (p *RetryPolicy) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ParseRetryPolicy reads a policy written as the live setting retry.<kind>
-// and `client submit --retry` write it: comma-separated key=value pairs,
-// max (MaxRetries), initial, max-delay (Go durations), multiplier and
-// jitter, e.g. "max=5,initial=1s,max-delay=5m,multiplier=2,jitter=0.2".
-// Keys left out take their defaults; max is required. String writes the
-// same form.
+// ParseRetryPolicy reads a policy as a person writes it, in the live
+// setting retry.<kind> or `client submit --retry`: comma-separated
+// key=value pairs, max (MaxRetries), initial, max-delay (Go durations,
+// rounded up to milliseconds), multiplier and jitter, e.g.
+// "max=5,initial=1s,max-delay=5m,multiplier=2,jitter=0.2"; keys left out
+// take their defaults, max is required. A bare number ("3": that many
+// retries, the default backoff) and the JSON form are accepted too.
+// String writes the key=value form. The parser is the one the workers
+// and `client config set` use, so a policy that parses here is one a
+// retry.<kind> setting accepts. Its errors wrap ErrBadTask.
 func ParseRetryPolicy(s string) (RetryPolicy, error) {
-	var p RetryPolicy
-	seen := map[string]bool{}
-	for _, field := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(field), "=")
-		if !ok || seen[k] {
-			return RetryPolicy{}, badTask("retry policy %q: want key=value pairs, each key once (max=5,initial=1s,max-delay=5m,multiplier=2,jitter=0.2)", s)
-		}
-		seen[k] = true
-		if err := p.set(k, v); err != nil {
-			return RetryPolicy{}, badTask("retry policy %q: %s %q: %v", s, k, v, err)
-		}
+	w, err := task.ParseRetryPolicy(s)
+	if err != nil {
+		return RetryPolicy{}, badTask("%v", err)
 	}
-	if !seen["max"] {
-		return RetryPolicy{}, badTask("retry policy %q: max (the retries allowed) is required", s)
-	}
+	p := retryFrom(w)
 	return p, p.Validate()
-}
-
-// set parses one key of ParseRetryPolicy's form.
-func (p *RetryPolicy) set(k, v string) error {
-	var err error
-	switch k {
-	case "max":
-		p.MaxRetries, err = strconv.Atoi(v)
-	case "initial":
-		p.Initial, err = time.ParseDuration(v)
-	case "max-delay":
-		p.Max, err = time.ParseDuration(v)
-	case "multiplier":
-		p.Multiplier, err = parseFinite(v)
-	case "jitter":
-		p.Jitter, err = parseFinite(v)
-	default:
-		err = fmt.Errorf("unknown key: want max, initial, max-delay, multiplier or jitter")
-	}
-	return err
-}
-
-func parseFinite(v string) (float64, error) {
-	f, err := strconv.ParseFloat(v, 64)
-	if err == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
-		err = fmt.Errorf("not a finite number")
-	}
-	return f, err
 }
 
 // String writes the policy in ParseRetryPolicy's form, leaving out the

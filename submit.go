@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/task"
 )
 
@@ -57,6 +58,30 @@ func (c *Client) submit(ctx context.Context, t Task) (ID, bool, error) {
 		return "", false, err
 	}
 	return c.outcome(s, c.q.Submit(ctx, s.id, s.spec, s.payload))
+}
+
+// duplicateOf reports whether err says that the submission's key is
+// taken, and by which task: for the caller that is not a failure but the
+// answer (the id to use).
+func duplicateOf(err error) (task.ID, bool) {
+	var dup *coord.DuplicateKeyError
+	if errors.As(err, &dup) {
+		return dup.ID, true
+	}
+	return "", false
+}
+
+// submitAll writes subs with the protocol's "submit-many" (few multis for
+// many tasks) and returns each one's error (nil: submitted). A batch ended
+// by the connection or ctx leaves its error on every submission whose
+// outcome it made unknown.
+func submitAll(ctx context.Context, q *coord.Queue, subs []submission) []error {
+	items := make([]coord.Submission, len(subs))
+	for i, s := range subs {
+		items[i] = coord.Submission{ID: s.id, Spec: s.spec, Payload: s.payload}
+	}
+	errs, _ := q.SubmitMany(ctx, items)
+	return errs
 }
 
 // outcome turns the protocol's answer to submission s into the id the

@@ -4,6 +4,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/task"
 )
 
@@ -20,6 +21,10 @@ const (
 	MaxAttemptsLimit = 1000
 	// MaxRetriesLimit bounds RetryPolicy.MaxRetries.
 	MaxRetriesLimit = task.MaxRetries
+	// MaxKeyLen bounds Task.Key: a key names one request of the caller's,
+	// and one longer than this is more likely a bug (a payload passed as
+	// the key) than a name.
+	MaxKeyLen = coord.MaxKeyLen
 )
 
 // ID identifies a task: 20 lowercase hex digits, the submit time in Unix
@@ -73,11 +78,15 @@ type Task struct {
 	// runs its kind before it fails with an error naming the kind; 0:
 	// forever (it waits for such a worker to start).
 	RoutingTimeout time.Duration
-	// Key, when set, makes the submission idempotent: while a task
-	// submitted with this key is known, submitting another Task with the
-	// same key writes nothing and returns the first task's ID. Use it when
-	// the caller itself may run twice (a retried request handler, a job
-	// restarted after a crash).
+	// Key, when set, makes the submission idempotent: within the master's
+	// result retention (--retention, master.retention; 24 h by default)
+	// after the first task submitted with this key, submitting another
+	// Task with the same key writes nothing and returns the first task's
+	// ID, even if that task has finished and its result was collected;
+	// after it, the key is free again. Use it when the caller itself may
+	// run twice (a retried request handler, a job restarted after a
+	// crash). At most MaxKeyLen bytes; any bytes will do (only a hash of
+	// the key is stored).
 	Key string
 }
 
@@ -94,6 +103,8 @@ func (t Task) Validate() error {
 		return badTask("negative RoutingTimeout %v", t.RoutingTimeout)
 	case t.MaxAttempts < 0 || t.MaxAttempts > MaxAttemptsLimit:
 		return badTask("MaxAttempts %d out of [0,%d] (0: %d)", t.MaxAttempts, MaxAttemptsLimit, DefaultMaxAttempts)
+	case len(t.Key) > MaxKeyLen:
+		return badTask("Key of %d bytes: at most %d", len(t.Key), MaxKeyLen)
 	}
 	if t.Retry != nil {
 		return t.Retry.Validate()
@@ -119,7 +130,7 @@ func (t Task) spec(client string, now time.Time) task.Spec {
 		s.NotBefore = t.NotBefore.UTC()
 	}
 	if t.Key != "" {
-		s.Key = keyName(t.Key)
+		s.Key = coord.KeyName(t.Key)
 	}
 	return s
 }

@@ -64,7 +64,7 @@ func (s *server) runAssigned(ctx context.Context, id task.ID, ex *execution) (ag
 	if s.stopped(ctx, ex, r.Status, kind, log) {
 		return false
 	}
-	if again, refused := s.complete(as.Version, r, kind, log); !refused {
+	if again, refused := s.complete(as.Version, as.Assignment.Retries, r, kind, log); !refused {
 		return again
 	}
 	s.refuse(id, ex)
@@ -101,7 +101,7 @@ func (s *server) runTask(ctx context.Context, id task.ID, as coord.Assigned, log
 		return r
 	}
 	log.Info("task started", zap.String("kind", a.Kind), zap.Int("attempt", a.Attempt), zap.Int64("epoch", a.Epoch))
-	t := &Task{ID: string(id), Kind: a.Kind, Payload: as.Payload, Attempt: a.Attempt, Retries: retriesOf(a), SubmittedAt: a.SubmittedAt}
+	t := &Task{ID: string(id), Kind: a.Kind, Payload: as.Payload, Attempt: a.Attempt, Retries: a.Retries, SubmittedAt: a.SubmittedAt}
 	var out task.Outcome
 	if h, ok := s.handlers[a.Kind]; ok {
 		out, r.Final = invoke(ctx, h, t, a.Timeout(), log)
@@ -137,18 +137,29 @@ func (s *server) stopped(ctx context.Context, ex *execution, st task.Status, kin
 	return true
 }
 
-// complete writes r with the "complete" multi and counts what became of
-// it. It reports whether the task must run again (the write failed and the
-// task may still be assigned here) or was refused for good (ZooKeeper will
-// never accept this completion: see server.refused).
-func (s *server) complete(version int32, r task.Result, kind string, log *zap.Logger) (again, refused bool) {
+// complete writes r with the "complete" multi, or sends the failed task
+// back to pending with the "retry" multi, and counts what became of it;
+// retries is the assignment's. It reports whether assign/<w> must be
+// listed again (the write failed and the task may still be assigned here,
+// or it was retried and may come back here) or the completion was refused
+// for good (ZooKeeper will never accept it: see server.refused).
+func (s *server) complete(version int32, retries int, r task.Result, kind string, log *zap.Logger) (again, refused bool) {
 	r.FinishedAt = time.Now().UTC()
 	took := r.FinishedAt.Sub(r.StartedAt)
 	// Completion outlives the execution's own context (a task finishing as
 	// it is withdrawn still reports), but not the worker: once the drain is
 	// over, a completion still waiting for ZooKeeper is given up.
-	err := s.q.Complete(s.runCtx, s.id, version, r)
+	retried, err := s.q.Complete(s.runCtx, s.id, version, retries, r)
 	switch {
+	case err == nil && retried.Retry > 0:
+		s.m.tasks.WithLabelValues(kind, StatusRetried).Inc()
+		s.m.duration.WithLabelValues(kind).Observe(took.Seconds())
+		log.Info("task failed; will retry", zap.String("error", r.Error), zap.Int("retry", retried.Retry),
+			zap.Duration("delay", retried.Delay), zap.Time("not_before", retried.NotBefore), zap.Int("attempt", r.Attempts))
+		// The master may give the task back to this worker before this
+		// execution is forgotten, and the listing that shows the new
+		// assignment would skip it as running: look again once forgotten.
+		return true, false
 	case err == nil:
 		s.m.tasks.WithLabelValues(kind, string(r.Status)).Inc()
 		s.m.duration.WithLabelValues(kind).Observe(took.Seconds())

@@ -283,32 +283,6 @@ func TestMiddlewareWrapsInOrder(t *testing.T) {
 	}
 }
 
-func TestParseRetry(t *testing.T) {
-	for _, tc := range []struct {
-		kind, v string
-		want    task.RetryPolicy
-		err     string
-	}{
-		{"echo", "3", task.RetryPolicy{MaxRetries: 3}, ""},
-		{"echo", `{"max_retries":5,"initial_ms":500,"jitter":0.1}`, task.RetryPolicy{MaxRetries: 5, InitialMS: 500, Jitter: 0.1}, ""},
-		{"echo", "-1", task.RetryPolicy{}, "max_retries -1"},
-		{"echo", `{"max_retries":5,"initial":500}`, task.RetryPolicy{}, "unknown field"},
-		{"echo", "often", task.RetryPolicy{}, "want a number of retries or a JSON policy"},
-		{"Echo", "3", task.RetryPolicy{}, "not a task kind"},
-	} {
-		p, err := parseRetry(tc.kind, tc.v)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("parseRetry(%s, %s) = %v, want an error containing %q", tc.kind, tc.v, err, tc.err)
-			}
-			continue
-		}
-		if err != nil || p != tc.want {
-			t.Errorf("parseRetry(%s, %s) = %+v, %v; want %+v", tc.kind, tc.v, p, err, tc.want)
-		}
-	}
-}
-
 func TestRetryDefaults(t *testing.T) {
 	var d retryDefaults
 	if d.policy("echo") != nil {

@@ -30,6 +30,10 @@ const (
 	// StatusUnknown: the completion's reply was lost and the task was gone
 	// when the worker looked (most likely it landed and was collected).
 	StatusUnknown = "unknown"
+	// StatusRetried: it failed with retries left, so it went back to
+	// pending to run again after its backoff, instead of failing: counted
+	// apart so that failed counts only the tasks that end failed.
+	StatusRetried = "retried"
 )
 
 // DurationBuckets are the bounds (seconds) of
@@ -71,7 +75,7 @@ func NewMetrics() *Metrics {
 	return &Metrics{
 		tasks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "paddock_worker_tasks_total",
-			Help: `Tasks this worker ran, by kind ("other": a kind it does not run) and status: the result it wrote (succeeded, failed, cancelled), or withdrawn, dropped, abandoned, unknown.`,
+			Help: `Tasks this worker ran, by kind ("other": a kind it does not run) and status: the result it wrote (succeeded, failed, cancelled), or retried (failed, to run again after a backoff), withdrawn, dropped, abandoned, unknown.`,
 		}, []string{"kind", "status"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "paddock_worker_task_duration_seconds",
@@ -124,8 +128,8 @@ func (m *Metrics) Ready() error {
 // and increase() see their first task.
 func (m *Metrics) prepare(kinds []string) {
 	for _, k := range kinds {
-		for _, s := range []task.Status{task.Succeeded, task.Failed} {
-			m.tasks.WithLabelValues(k, string(s))
+		for _, s := range []string{string(task.Succeeded), string(task.Failed), StatusRetried} {
+			m.tasks.WithLabelValues(k, s)
 		}
 		m.duration.WithLabelValues(k)
 	}

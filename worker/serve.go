@@ -69,7 +69,7 @@ func newServer(w *Worker, c *zkclient.Client, handlers map[string]HandlerFunc, e
 	q := coord.NewQueue(c, w.l, 0).WithBatcher(zkclient.NewBatcher(c, 64))
 	kinds := slices.Sorted(maps.Keys(handlers))
 	return &server{
-		w: w, c: c, q: withRetryDefaults(q, w.retry.policy), l: w.l, pool: coord.NewPool(c, w.l),
+		w: w, c: c, q: q.WithRetryDefaults(w.retry.policy), l: w.l, pool: coord.NewPool(c, w.l),
 		id: cfg.ID, log: cfg.Logger, lim: newLimit(cfg.Concurrency), m: cfg.Metrics, loop: cfg.Loop,
 		handlers: handlers, kinds: kinds, exec: exec,
 		info:   coord.WorkerInfo{Member: recipe.Self(cfg.ID), Concurrency: cfg.Concurrency, Kinds: kinds, Version: cfg.Version},

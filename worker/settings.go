@@ -1,11 +1,7 @@
 package worker
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -57,10 +53,6 @@ func (s *server) resize(values map[string]string) {
 	}
 }
 
-// retryKeyPrefix starts the live settings that give a kind its default
-// retry policy: retry.<kind>.
-const retryKeyPrefix = "retry."
-
 // retryDefaults are the retry policies of the live settings, by kind: the
 // policy of a task of that kind submitted without one of its own. Its
 // policy method is what the queue asks when a task fails.
@@ -73,11 +65,11 @@ type retryDefaults struct {
 func (d *retryDefaults) set(values map[string]string, log *zap.Logger) {
 	m := make(map[string]task.RetryPolicy)
 	for key, v := range values {
-		kind, ok := strings.CutPrefix(key, retryKeyPrefix)
+		kind, ok := strings.CutPrefix(key, coord.KeyRetryPrefix)
 		if !ok {
 			continue
 		}
-		p, err := parseRetry(kind, v)
+		p, err := coord.ParseRetrySetting(kind, v)
 		if err != nil {
 			log.Warn("ignoring an invalid setting", zap.String("key", key), zap.Error(err))
 			continue
@@ -98,27 +90,4 @@ func (d *retryDefaults) policy(kind string) *task.RetryPolicy {
 		return &p
 	}
 	return nil
-}
-
-// parseRetry parses the value of retry.<kind>: a RetryPolicy as JSON
-// ({"max_retries":5,"initial_ms":500}), or a bare number, the retries with
-// the default backoff.
-func parseRetry(kind, v string) (task.RetryPolicy, error) {
-	if !task.ValidKind(kind) {
-		return task.RetryPolicy{}, fmt.Errorf("%q is not a task kind", kind)
-	}
-	var p task.RetryPolicy
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
-		p.MaxRetries = n
-	} else {
-		dec := json.NewDecoder(bytes.NewReader([]byte(v)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&p); err != nil {
-			return task.RetryPolicy{}, fmt.Errorf(`%q: want a number of retries or a JSON policy such as {"max_retries":5,"initial_ms":500}: %v`, v, err)
-		}
-	}
-	if err := p.Validate(); err != nil {
-		return task.RetryPolicy{}, err
-	}
-	return p, nil
 }

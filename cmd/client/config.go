@@ -63,7 +63,9 @@ func newConfigGetCommand(g *globals) *cobra.Command {
 				var rows []row
 				keys := map[string]bool{}
 				for _, st := range coord.Settings() {
-					keys[st.Key] = true
+					if !st.Family() {
+						keys[st.Key] = true
+					}
 				}
 				for k := range svc {
 					keys[k] = true
@@ -109,7 +111,7 @@ func newConfigSetCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "set KEY VALUE",
 		Short:   "Set a setting, service-wide or for one process (--for)",
-		Example: "  client config set worker.concurrency 8\n  client config set worker.concurrency 2 --for w1\n  client config set master.retention 1h",
+		Example: "  client config set worker.concurrency 8\n  client config set worker.concurrency 2 --for w1\n  client config set master.retention 1h\n  client config set retry.email max=5,initial=1s",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := coord.CheckSetting(args[0], args[1]); err != nil {
@@ -140,11 +142,7 @@ func newConfigUnsetCommand(g *globals) *cobra.Command {
 		Short: "Remove a setting; the service-wide value or the flag applies again",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			known := false
-			for _, st := range coord.Settings() {
-				known = known || st.Key == args[0]
-			}
-			if !known {
+			if !coord.KnownSetting(args[0]) {
 				return cli.Usage(errors.New(coord.CheckSetting(args[0], "").Error()))
 			}
 			return g.withEnv(cmd, func(env *cli.Env) error {

@@ -36,10 +36,10 @@ func (f *taskFlags) add(cmd *cobra.Command) {
 	fs.StringVar(&f.data, "data", "", "payload")
 	fs.StringVar(&f.dataFile, "data-file", "", "read the payload from this file ('-' for stdin)")
 	fs.DurationVar(&f.timeout, "timeout", 0, "execution time limit on the worker (0: none)")
-	fs.IntVar(&f.maxAttempts, "max-attempts", paddock.DefaultMaxAttempts, "assignments allowed before the task is dead-lettered (a task whose workers keep dying)")
+	fs.IntVar(&f.maxAttempts, "max-attempts", paddock.DefaultMaxAttempts, "assignments that may end without a result (its worker died or shut down) before the task is dead-lettered; retries (--retries) do not use them up")
 	fs.IntVar(&f.maxPayload, "max-payload", paddock.DefaultMaxPayload, "largest payload accepted, in bytes (ZooKeeper's own limit is about 1 MB)")
-	fs.IntVar(&f.retries, "retries", 0, "retry a task that fails up to N times, with the default backoff (without --retries or --retry: the kind's retry.<kind> setting, else none)")
-	fs.StringVar(&f.retry, "retry", "", "retry policy, as the retry.<kind> setting writes it: max=5,initial=1s,max-delay=5m,multiplier=2,jitter=0.2 (keys left out take their defaults)")
+	fs.IntVar(&f.retries, "retries", 0, "retry a task whose handler fails (error, panic, timeout) up to N times, with the default backoff (without --retries or --retry: the kind's retry.<kind> setting, else none); distinct from --max-attempts")
+	fs.StringVar(&f.retry, "retry", "", "retry policy, as the retry.<kind> setting takes it: max=5,initial=1s,max-delay=5m,multiplier=2,jitter=0.2 (keys left out take their defaults)")
 	fs.DurationVar(&f.routingTimeout, "routing-timeout", 0, "fail the task, naming its kind, when no live worker runs that kind within this time (0: wait for one)")
 	cmd.MarkFlagsMutuallyExclusive("data", "data-file")
 	cmd.MarkFlagsMutuallyExclusive("retries", "retry")
@@ -152,11 +152,18 @@ then waits (watch-driven) for the result, prints it, removes it from ZooKeeper
 
 A task that fails is retried with --retries N (or a whole policy with
 --retry), after a delay that grows exponentially with jitter; without either,
-the kind's retry.<kind> setting applies ('client config'), else none. --at or
+the kind's retry.<kind> setting applies ('client config'), else none. While it
+waits for a retry the task is pending; its result lists every attempt's error.
+Retries and --max-attempts are distinct: a retry follows a failure the
+handler reported (the worker puts the task back); --max-attempts bounds the
+assignments lost with their workers (crash, kill -9, partition), after which
+the master dead-letters the task. A task with --max-attempts 3 --retries 5
+runs at most 8 times. --at or
 --in schedule it: the master assigns it no earlier. --routing-timeout fails it
 when no live worker runs its kind in time. --key makes the submit idempotent:
-while a task submitted with that key is known, submitting again with it
-prints that task's id and writes nothing.
+within the master's result retention (--retention, 24h by default) after a
+task was submitted with that key, submitting again with it prints that
+task's id and writes nothing, even once the task has finished.
 
 Payloads over --max-payload are refused before anything is written. --count
 submits that many identical tasks at once (package paddock's SubmitMany).`,
@@ -227,7 +234,7 @@ submits that many identical tasks at once (package paddock's SubmitMany).`,
 	cmd.Flags().IntVar(&count, "count", 1, "submit this many identical tasks at once; prints one id per line")
 	cmd.Flags().StringVar(&at, "at", "", "run the task no earlier than this RFC 3339 time (e.g. 2026-11-27T18:00:00Z)")
 	cmd.Flags().DurationVar(&in, "in", 0, "run the task no earlier than this long from now")
-	cmd.Flags().StringVar(&key, "key", "", "idempotency key: while a task submitted with it is known, print that task's id and submit nothing")
+	cmd.Flags().StringVar(&key, "key", "", "idempotency key: within the result retention after a task was submitted with it, print that task's id and submit nothing")
 	cmd.MarkFlagsMutuallyExclusive("at", "in")
 	// A key or a start time belongs to one submission: inherited from an
 	// exported variable, a key would turn every later submit into a no-op

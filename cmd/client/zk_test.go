@@ -91,6 +91,10 @@ func TestSubmitFlagsReachTheRecord(t *testing.T) {
 	case time.Until(s.NotBefore) < 59*time.Minute || time.Until(s.NotBefore) > time.Hour:
 		t.Errorf("not before %v: want an hour from now", s.NotBefore)
 	}
+	// The same key again: the first task's id, nothing written.
+	if again, err := runZK(t, root, "submit", "--kind", "echo", "--data", "other", "--key", "order-17"); err != nil || strings.TrimSpace(again) != string(sub.ID) {
+		t.Errorf("submit with the key again: %q, %v; want %s", again, err, sub.ID)
+	}
 	out, err = runZK(t, root, "submit", "--kind", "echo", "--at", "2030-01-02T03:04:05+01:00", "--retries", "2")
 	if err != nil {
 		t.Fatal(err)

@@ -142,15 +142,13 @@ func FuzzParseRetention(f *testing.F) {
 
 func FuzzCheckSetting(f *testing.F) {
 	for _, kv := range [][2]string{{coord.KeyWorkerConcurrency, "8"}, {coord.KeyMasterRetention, "12h"},
-		{coord.KeyMasterDeadRetention, "0"}, {"worker.Concurrency", "8"}, {"", ""}, {"nosuch", "1"}} {
+		{coord.KeyMasterDeadRetention, "0"}, {"worker.Concurrency", "8"}, {"", ""}, {"nosuch", "1"},
+		{"retry.email", "max=5,initial=1s"}, {"retry.Email", "3"}, {"retry.", "3"}, {"retry.echo", `{"max_retries":2}`}} {
 		f.Add(kv[0], kv[1])
 	}
 	f.Fuzz(func(t *testing.T, key, value string) {
 		err := coord.CheckSetting(key, value)
-		known := false
-		for _, s := range coord.Settings() {
-			known = known || s.Key == key
-		}
+		known := coord.KnownSetting(key)
 		switch {
 		case !known && err == nil:
 			t.Fatalf("accepted the unknown setting %q", key)

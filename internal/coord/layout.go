@@ -1,7 +1,8 @@
 // Package coord is Paddock's protocol on ZooKeeper, mapping one-to-one to
 // docs/PROTOCOL.md: the znode layout (layout.go), the records (records.go),
 // settings and status, fencing (fence.go), the client's operations on the
-// queue (queue.go; tasks.go, inspect.go, requeue.go, purge.go), the
+// queue (queue.go, its idempotency keys in keys.go; tasks.go, inspect.go,
+// requeue.go, purge.go), the
 // leader's writes (assign.go, stray.go), the listings the leader and the
 // workers watch (watch.go), a worker's reads and registration (worker.go),
 // and the election binary's directory (election.go). Every read and write
@@ -34,6 +35,7 @@ import (
 //	<root>/data/<shard>/<id>      payloads
 //	<root>/results/<shard>/<id>   results, until collected or expired
 //	<root>/dead/<shard>/<id>      dead letters
+//	<root>/keys/<hh>/<name>       idempotency keys, until the retention passes
 //	<root>/config[/<process>]     live settings (distributed config)
 //	<root>/roles/bag/...          role match: the roles (a distributed bag)
 //	<root>/roles/applicants/...   role match: applicants (a leader queue)
@@ -128,6 +130,17 @@ func (l Layout) DeadShard(shard string) string { return l.join("dead", shard) }
 // DeadLetter is a dead-lettered task's record.
 func (l Layout) DeadLetter(id task.ID) string { return l.join("dead", id.Shard(), string(id)) }
 
+// Keys is the parent of the idempotency-key shards.
+func (l Layout) Keys() string { return l.join("keys") }
+
+// KeyShard holds the idempotency keys whose names start with hh.
+func (l Layout) KeyShard(hh string) string { return l.join("keys", hh) }
+
+// Key is the znode of the idempotency key named name (see KeyName): the
+// shard is the name's first two digits, not its last like a task's, since
+// a SHA-256 spreads evenly at either end and the prefix reads better.
+func (l Layout) Key(name string) string { return l.join("keys", name[:2], name) }
+
 // Config holds the service-wide settings; its children, one process's.
 func (l Layout) Config() string { return l.join("config") }
 
@@ -140,7 +153,9 @@ func (l Layout) Election() string { return l.join("election") }
 func (l Layout) Roles() string { return l.join("roles") }
 
 // sharded are the parents whose children are the 256 shards.
-func (l Layout) sharded() []string { return []string{l.Tasks(), l.Data(), l.Results(), l.Dead()} }
+func (l Layout) sharded() []string {
+	return []string{l.Tasks(), l.Data(), l.Results(), l.Dead(), l.Keys()}
+}
 
 // EnsureLayout creates whatever persistent znode of the layout is missing.
 // It is idempotent and safe to run from several processes at once.

@@ -64,7 +64,7 @@ func TestEnsureLayoutIsIdempotentAndConcurrent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, parent := range []string{l.Tasks(), l.Data(), l.Results(), l.Dead()} {
+	for _, parent := range []string{l.Tasks(), l.Data(), l.Results(), l.Dead(), l.Keys()} {
 		names, _, err := c1.Children(ctxT(t), parent)
 		if err != nil || len(names) != 256 {
 			t.Fatalf("%s: %d shards, err %v", parent, len(names), err)

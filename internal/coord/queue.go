@@ -41,6 +41,9 @@ type Queue struct {
 	l          Layout
 	maxPayload int
 	batch      *zkclient.Batcher // group commit for completions; nil: one multi each
+	// retryDefaults is the retry policy of a failed task that has none of
+	// its own (see WithRetryDefaults, complete.go); nil: none.
+	retryDefaults func(kind string) *task.RetryPolicy
 }
 
 // WithBatcher makes the queue's completions go through b (group commit).
@@ -67,50 +70,189 @@ func (q *Queue) Client() *zkclient.Client { return q.c }
 // MaxPayload is the largest payload Submit accepts.
 func (q *Queue) MaxPayload() int { return q.maxPayload }
 
-// SubmitOps are the operations of the "submit" multi.
+// SubmitOps are the operations of the "submit" multi: with a key
+// (spec.Key, a KeyName), the key's create first, so that a taken key fails
+// the multi before anything else is looked at.
 func (q *Queue) SubmitOps(id task.ID, spec task.Spec, payload []byte) ([]zkclient.Op, error) {
+	ops, _, err := q.submitOps(id, spec, payload)
+	return ops, err
+}
+
+// submitOps is SubmitOps, also giving the bytes the ops write: what bounds
+// how many go in one multi.
+func (q *Queue) submitOps(id task.ID, spec task.Spec, payload []byte) ([]zkclient.Op, int, error) {
 	if len(payload) > q.maxPayload {
-		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrPayloadTooLarge, len(payload), q.maxPayload)
+		return nil, 0, fmt.Errorf("%w: %d bytes, the limit is %d", ErrPayloadTooLarge, len(payload), q.maxPayload)
 	}
 	spec.Size = len(payload)
 	if err := spec.Validate(); err != nil {
-		return nil, err
+		return nil, 0, err
+	}
+	if spec.Key != "" && !validKeyName(spec.Key) {
+		return nil, 0, fmt.Errorf("coord: key %q is not a key name (coord.KeyName of the caller's key): %w", spec.Key, task.ErrMalformed)
 	}
 	b, err := task.Encode(spec)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return []zkclient.Op{
+	ops := make([]zkclient.Op, 0, 3)
+	if spec.Key != "" {
+		ops = append(ops, zkclient.CreateOp(q.l.Key(spec.Key), []byte(id), zk.FlagPersistent))
+	}
+	ops = append(ops,
 		zkclient.CreateOp(q.l.Payload(id), payload, zk.FlagPersistent),
-		zkclient.CreateOp(q.l.Task(id), b, zk.FlagPersistent),
-	}, nil
+		zkclient.CreateOp(q.l.Task(id), b, zk.FlagPersistent))
+	return ops, len(payload) + len(b) + 3*len(q.l.Task(id)), nil
 }
 
-// Submit writes a task: its payload and its task znode, in one multi. It
-// refuses an oversized payload before writing anything, and retries across
-// connection loss without duplicating the task.
+// Submit writes a task: its key if it has one, its payload and its task
+// znode, in one multi. It refuses an oversized payload before writing
+// anything, retries across connection loss without duplicating the task,
+// and returns a *DuplicateKeyError when the key is an earlier task's. It is
+// SubmitMany of one, so that both share one lost-reply logic.
 func (q *Queue) Submit(ctx context.Context, id task.ID, spec task.Spec, payload []byte) error {
-	ops, err := q.SubmitOps(id, spec, payload)
+	errs, err := q.SubmitMany(ctx, []Submission{{ID: id, Spec: spec, Payload: payload}})
 	if err != nil {
 		return err
 	}
-	retried := false
-	for {
-		_, err := q.c.Multi(ctx, ops...)
-		switch {
-		case err == nil:
-			return nil
-		case zkclient.IsConnectionError(err):
-			if err := q.c.Retry(ctx, err); err != nil {
-				return err
-			}
-			retried = true
-		case retried && errors.Is(err, zk.ErrNodeExists):
-			return nil // the earlier attempt landed; its reply was lost
-		default:
-			return fmt.Errorf("submit %s: %w", id, err)
+	return errs[0]
+}
+
+// Submission is one task for SubmitMany.
+type Submission struct {
+	ID      task.ID
+	Spec    task.Spec
+	Payload []byte
+}
+
+// submitBatch bounds one "submit-many" multi: count, and bytes of payloads
+// and Specs (a multi must fit in jute.maxbuffer, about 1 MiB; a single
+// submission larger than this goes alone, as Submit would send it).
+const (
+	submitBatch      = 256
+	submitBatchBytes = 512 << 10
+)
+
+// submitTries bounds how often one submission is sent again after its key
+// was found taken and then free (the key's holder failed in the same
+// multi, or the sweep freed it in between): more would mean a tool is
+// fighting us over the key.
+const submitTries = 3
+
+// submitReplyHook, set by tests only, sees the outcome of every multi batch
+// of SubmitMany and may replace it: returning a connection error for a
+// batch that landed is a lost reply, without a network to lose it.
+var submitReplyHook atomic.Pointer[func(err error) error]
+
+// SubmitMany writes many tasks in as few multis ("submit-many" in
+// docs/PROTOCOL.md) as fit the size limits: each is its "submit" ops, and
+// a submission that fails is dropped from the multi and the rest sent
+// again (zkclient's Client.Batch). errs has one entry per submission: nil
+// when it was written (or its earlier attempt was, the reply lost), a
+// *DuplicateKeyError when its key is taken, or why it was refused. err
+// ends the whole call (the connection for good, ctx): the submissions whose
+// outcome it left unknown, or that were not sent, have err as their entry;
+// earlier batches keep theirs.
+func (q *Queue) SubmitMany(ctx context.Context, subs []Submission) (errs []error, err error) {
+	errs = make([]error, len(subs))
+	ops := make([][]zkclient.Op, len(subs))
+	var todo []int
+	weight := make([]int, len(subs))
+	for i, s := range subs {
+		if ops[i], weight[i], errs[i] = q.submitOps(s.ID, s.Spec, s.Payload); errs[i] == nil {
+			todo = append(todo, i)
 		}
 	}
+	err = zkclient.InChunks(len(todo), submitBatch, submitBatchBytes, func(k int) int { return weight[todo[k]] }, func(lo, hi int) error {
+		err := q.submitChunk(ctx, subs, ops, todo[lo:hi], errs)
+		if err != nil {
+			for _, i := range todo[hi:] {
+				errs[i] = err // never sent
+			}
+		}
+		return err
+	})
+	return errs, err
+}
+
+// submitChunk sends the submissions idx (one multi's worth) until each has
+// its outcome in errs. After a connection error every submission still in
+// flight may have landed: its retry reads NodeExists on its own znodes as
+// success (see submitRefused).
+func (q *Queue) submitChunk(ctx context.Context, subs []Submission, ops [][]zkclient.Op, idx []int, errs []error) error {
+	maybe := make(map[int]bool) // sent in a multi whose reply was lost
+	tries := make(map[int]int)
+	live := idx
+	for len(live) > 0 {
+		items := make([][]zkclient.Op, len(live))
+		for k, i := range live {
+			items[k] = ops[i]
+		}
+		failed, err := q.c.Batch(ctx, items)
+		if h := submitReplyHook.Load(); h != nil {
+			err = (*h)(err)
+		}
+		var next, unknown []int
+		for k, i := range live {
+			me, refused := failed[k]
+			if !refused {
+				if err != nil {
+					unknown = append(unknown, i)
+				}
+				continue
+			}
+			tries[i]++
+			errs[i] = q.submitRefused(ctx, subs[i], me, maybe[i])
+			switch {
+			case !errors.Is(errs[i], errKeyGone):
+			case tries[i] < submitTries:
+				errs[i] = nil
+				next = append(next, i)
+			default:
+				errs[i] = fmt.Errorf("submit %s: the idempotency key %s was taken and freed %d times meanwhile; nothing was submitted",
+					subs[i].ID, subs[i].Spec.Key, tries[i])
+			}
+		}
+		if err != nil {
+			if err := q.c.Retry(ctx, err); err != nil {
+				for _, i := range append(next, unknown...) {
+					errs[i] = err
+				}
+				return err
+			}
+			for _, i := range unknown {
+				maybe[i] = true
+			}
+		}
+		live = append(next, unknown...)
+	}
+	return nil
+}
+
+// submitRefused is the outcome of a submission whose "submit" ops the
+// server refused (me), maybe having applied them earlier (maybeLanded: a
+// reply was lost). It is the one place that tells a lost reply from a
+// repeat, for Submit and SubmitMany alike.
+func (q *Queue) submitRefused(ctx context.Context, s Submission, me *zkclient.MultiError, maybeLanded bool) error {
+	keyed := s.Spec.Key != ""
+	switch {
+	case keyed && me.Index == 0 && errors.Is(me, zk.ErrNodeExists):
+		owner, err := q.keyOwner(ctx, s.Spec.Key)
+		switch {
+		case err != nil:
+			return err
+		case owner == s.ID:
+			return nil // our earlier attempt landed; its reply was lost
+		}
+		return &DuplicateKeyError{Key: s.Spec.Key, ID: owner}
+	case keyed && me.Index == 0 && errors.Is(me, zk.ErrNoNode):
+		// Wrap NoNode too: with no tree at all, the caller's "not
+		// initialized" is just as right.
+		return fmt.Errorf("submit %s: %w: %w", s.ID, ErrNoKeyShards, me)
+	case maybeLanded && errors.Is(me, zk.ErrNodeExists):
+		return nil // the earlier attempt landed; its reply was lost
+	}
+	return fmt.Errorf("submit %s: %w", s.ID, me)
 }
 
 // Spec reads a submitted, unfinished task.
@@ -343,72 +485,4 @@ func (q *Queue) Cancel(ctx context.Context, id task.ID, who string) (task.Result
 			return task.Result{}, fmt.Errorf("cancel %s: %w", id, err)
 		}
 	}
-}
-
-// Complete is a worker's "complete" multi: delete its assignment (at the
-// version it read, so a reassigned task cannot be completed by the old
-// assignee), delete the task, create the result. The first completion wins;
-// a later one gets ErrRevoked and nothing is written.
-func (q *Queue) Complete(ctx context.Context, worker string, assignVersion int32, r task.Result) error {
-	b, err := task.EncodeResult(r)
-	if err != nil {
-		return err
-	}
-	ops := []zkclient.Op{
-		zkclient.DeleteOp(q.l.Assignment(worker, r.ID), assignVersion),
-		zkclient.DeleteOp(q.l.Task(r.ID), -1),
-		zkclient.CreateOp(q.l.Result(r.ID), b, zk.FlagPersistent),
-	}
-	multi := func() error {
-		if q.batch != nil {
-			return q.batch.Multi(ctx, ops...)
-		}
-		_, err := q.c.Multi(ctx, ops...)
-		return err
-	}
-	retried := false
-	for {
-		err := multi()
-		var me *zkclient.MultiError
-		switch {
-		case err == nil:
-			return nil
-		case zkclient.IsConnectionError(err):
-			if err := q.c.Retry(ctx, err); err != nil {
-				return err
-			}
-			retried = true
-		case errors.As(err, &me) && !revocation(me):
-			return fmt.Errorf("%w: %v", ErrCompletionRefused, me)
-		case errors.As(err, &me):
-			if retried {
-				got, rerr := q.Result(ctx, r.ID)
-				switch {
-				case rerr == nil && got.Worker == worker && got.Attempts == r.Attempts && got.StartedAt.Equal(r.StartedAt):
-					return nil // the earlier attempt landed; its reply was lost
-				case errors.Is(rerr, ErrUnknownTask):
-					return ErrOutcomeUnknown
-				}
-			}
-			return fmt.Errorf("%w: %v", ErrRevoked, me)
-		default:
-			return err
-		}
-	}
-}
-
-// revocation reports whether the failed op of a "complete" multi (delete
-// the assignment, delete the task, create the result) means that the
-// completion is no longer the worker's to make: its assignment is gone or
-// was rewritten, the task is gone, or a result exists.
-func revocation(me *zkclient.MultiError) bool {
-	switch me.Index {
-	case 0:
-		return errors.Is(me, zk.ErrNoNode) || errors.Is(me, zk.ErrBadVersion)
-	case 1:
-		return errors.Is(me, zk.ErrNoNode)
-	case 2:
-		return errors.Is(me, zk.ErrNodeExists)
-	}
-	return false
 }

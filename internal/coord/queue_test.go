@@ -53,11 +53,11 @@ func TestSubmitWaitCollect(t *testing.T) {
 	}
 	_, ast, _ := c.Get(ctx, l.Assignment("w", id))
 	r := task.Result{ID: id, Kind: "echo", Status: task.Succeeded, Output: "hi", Worker: "w", Attempts: 1, FinishedAt: time.Now()}
-	if err := q.Complete(ctx, "w", ast.Version, r); err != nil {
+	if _, err := q.Complete(ctx, "w", ast.Version, 0, r); err != nil {
 		t.Fatal(err)
 	}
 	// A second completion of the same task is dropped.
-	if err := q.Complete(ctx, "w", ast.Version, r); !errors.Is(err, coord.ErrRevoked) {
+	if _, err := q.Complete(ctx, "w", ast.Version, 0, r); !errors.Is(err, coord.ErrRevoked) {
 		t.Fatalf("duplicate completion: %v", err)
 	}
 	select {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paddock-zk/paddock/internal/task"
 	"github.com/paddock-zk/paddock/recipe"
 	"github.com/paddock-zk/paddock/zkclient"
 )
@@ -21,30 +22,69 @@ const (
 	KeyMasterLeaders       = "master.leaders"
 )
 
-// Setting is one key Paddock reads from its config.
+// KeyRetryPrefix starts the settings retry.<kind>: the retry policy of a
+// failed task of that kind submitted without one of its own. Kinds are
+// open-ended, so this is a family of keys rather than one.
+const KeyRetryPrefix = "retry."
+
+// Setting is one key Paddock reads from its config, or a family of keys
+// (Key "retry.<kind>"): a prefix and a name.
 type Setting struct {
-	Key   string
-	Help  string
-	check func(string) error
+	Key    string
+	Help   string
+	prefix string // a family's: every key prefix+name is one of its
+	check  func(key, value string) error
+}
+
+// Family reports whether s is a family of keys, so that a listing of the
+// settings in force does not show Key itself as one.
+func (s Setting) Family() bool { return s.prefix != "" }
+
+// Matches reports whether key is s or, for a family, one of its keys.
+func (s Setting) Matches(key string) bool {
+	if s.prefix == "" {
+		return key == s.Key
+	}
+	return len(key) > len(s.prefix) && key[:len(s.prefix)] == s.prefix
+}
+
+// one adapts the check of a single key.
+func one(check func(string) error) func(string, string) error {
+	return func(_, v string) error { return check(v) }
 }
 
 var settings = []Setting{
-	{KeyWorkerConcurrency, "tasks a worker runs at once (overrides worker --concurrency)", func(v string) error {
+	{Key: KeyWorkerConcurrency, Help: "tasks a worker runs at once (overrides worker --concurrency)", check: one(func(v string) error {
 		_, err := ParseConcurrency(v)
 		return err
-	}},
-	{KeyMasterRetention, "how long the leader keeps results nobody collected (overrides master --retention)", func(v string) error {
+	})},
+	{Key: KeyMasterRetention, Help: "how long the leader keeps results nobody collected (overrides master --retention)", check: one(func(v string) error {
 		_, err := ParseRetention(v)
 		return err
-	}},
-	{KeyMasterLeaders, "how many masters lead at once, each over its own partitions of the tasks (1 to 16; default 1: one leader, the others hot backups)", func(v string) error {
+	})},
+	{Key: KeyMasterLeaders, Help: "how many masters lead at once, each over its own partitions of the tasks (1 to 16; default 1: one leader, the others hot backups)", check: one(func(v string) error {
 		_, err := ParseLeaders(v)
 		return err
-	}},
-	{KeyMasterDeadRetention, "how long the leader keeps dead letters nobody requeued or purged (overrides master --dead-retention)", func(v string) error {
+	})},
+	{Key: KeyMasterDeadRetention, Help: "how long the leader keeps dead letters nobody requeued or purged (overrides master --dead-retention)", check: one(func(v string) error {
 		_, err := ParseRetention(v)
 		return err
-	}},
+	})},
+	{Key: KeyRetryPrefix + "<kind>", prefix: KeyRetryPrefix,
+		Help: "retry policy of a failed task of that kind submitted without one: 3, max=5,initial=1s,max-delay=5m,multiplier=2,jitter=0.2, or {\"max_retries\":5,\"initial_ms\":500}",
+		check: func(key, v string) error {
+			_, err := ParseRetrySetting(key[len(KeyRetryPrefix):], v)
+			return err
+		}},
+}
+
+// ParseRetrySetting parses the value of retry.<kind>: what `client config
+// set` checks and what workers apply are the same parse.
+func ParseRetrySetting(kind, v string) (task.RetryPolicy, error) {
+	if !task.ValidKind(kind) {
+		return task.RetryPolicy{}, fmt.Errorf("%q is not a task kind", kind)
+	}
+	return task.ParseRetryPolicy(v)
 }
 
 // Settings lists the keys Paddock reads, sorted.
@@ -54,11 +94,21 @@ func Settings() []Setting {
 	return out
 }
 
+// KnownSetting reports whether Paddock reads key.
+func KnownSetting(key string) bool {
+	for _, s := range settings {
+		if s.Matches(key) {
+			return true
+		}
+	}
+	return false
+}
+
 // CheckSetting validates a key and its value before anything is written.
 func CheckSetting(key, value string) error {
 	for _, s := range settings {
-		if s.Key == key {
-			if err := s.check(value); err != nil {
+		if s.Matches(key) {
+			if err := s.check(key, value); err != nil {
 				return fmt.Errorf("%s: %w", key, err)
 			}
 			return nil

@@ -60,11 +60,11 @@ func TestStatusCountsSubmittedAndEnded(t *testing.T) {
 	for _, id := range ids[:2] {
 		v := assign(id)
 		r := task.Result{ID: id, Kind: "echo", Status: task.Succeeded, Worker: "w", Attempts: 1, FinishedAt: time.Now()}
-		if err := q.Complete(ctx, "w", v, r); err != nil {
+		if _, err := q.Complete(ctx, "w", v, 0, r); err != nil {
 			t.Fatal(err)
 		}
 		// A second completion fails its multi: nothing changes.
-		if err := q.Complete(ctx, "w", v, r); !errors.Is(err, coord.ErrRevoked) {
+		if _, err := q.Complete(ctx, "w", v, 0, r); !errors.Is(err, coord.ErrRevoked) {
 			t.Fatalf("second completion: %v", err)
 		}
 	}

@@ -75,8 +75,9 @@ func (f *fixture) finish(id task.ID, w string) {
 	f.t.Helper()
 	_, st, err := f.c.Get(f.ctx, f.l.Assignment(w, id))
 	f.must(err)
-	f.must(f.q.Complete(f.ctx, w, st.Version, task.Result{ID: id, Kind: "echo", Status: task.Succeeded, Worker: w,
-		Attempts: 1, StartedAt: time.Now().UTC(), FinishedAt: time.Now().UTC()}))
+	_, err = f.q.Complete(f.ctx, w, st.Version, 0, task.Result{ID: id, Kind: "echo", Status: task.Succeeded, Worker: w,
+		Attempts: 1, StartedAt: time.Now().UTC(), FinishedAt: time.Now().UTC()})
+	f.must(err)
 }
 
 // kill dead-letters a pending task as the master does once its attempts

@@ -20,8 +20,9 @@ func sweepEvery(retention, deadRetention time.Duration) time.Duration {
 // sweepLoop removes results (with their payloads) older than the retention
 // and dead letters (with their payloads and dead results) older than the
 // dead-letter retention: what clients that died never collected, and what
-// no operator requeued or purged. It runs beside the controller and writes
-// through the same fence.
+// no operator requeued or purged; and it frees the idempotency keys whose
+// tasks were submitted longer than the retention ago. It runs beside the
+// controller and writes through the same fence.
 func (ct *controller) sweepLoop(ctx context.Context) error {
 	if !ct.owns[0] {
 		// One sweeper: the leader of partition 0 expires every partition's
@@ -31,6 +32,9 @@ func (ct *controller) sweepLoop(ctx context.Context) error {
 		return nil
 	}
 	every := func() time.Duration { return sweepEvery(ct.retention.get(), ct.retention.getDead()) }
+	// A key's age never changes: remembered for the term, each key is read
+	// once, not at every sweep.
+	keys := coord.NewKeyAges()
 	t := time.NewTimer(every())
 	defer t.Stop()
 	for {
@@ -42,7 +46,7 @@ func (ct *controller) sweepLoop(ctx context.Context) error {
 			return nil
 		}
 		t.Reset(every())
-		n, err := ct.sweep(ctx, time.Now())
+		n, err := ct.sweep(ctx, time.Now(), keys)
 		ct.m.expired.Add(float64(n.Removed))
 		switch {
 		case err == nil:
@@ -61,7 +65,18 @@ func (ct *controller) sweepLoop(ctx context.Context) error {
 }
 
 // sweep removes the results and the dead letters past their retentions
-// ("expire" in docs/PROTOCOL.md), by the rules a client's purge follows.
-func (ct *controller) sweep(ctx context.Context, now time.Time) (coord.Removed, error) {
-	return ct.ld.Expire(ctx, now, ct.retention.get(), ct.retention.getDead(), ct.cfg.Batch)
+// ("expire" in docs/PROTOCOL.md), by the rules a client's purge follows,
+// then the keys past the result retention ("expire-keys"). The key
+// retention is the result retention so that a repeat submit within it
+// finds the first task's id while its result may still be read.
+func (ct *controller) sweep(ctx context.Context, now time.Time, keys *coord.KeyAges) (coord.Removed, error) {
+	n, err := ct.ld.Expire(ctx, now, ct.retention.get(), ct.retention.getDead(), ct.cfg.Batch)
+	if err != nil {
+		return n, err
+	}
+	k, err := ct.ld.ExpireKeys(ctx, keys, now, ct.retention.get(), ct.cfg.Batch)
+	if k.Removed > 0 {
+		ct.log.Info("freed idempotency keys", zap.Int("removed", k.Removed), zap.Duration("retention", ct.retention.get()))
+	}
+	return n, err
 }

@@ -73,12 +73,17 @@ type Spec struct {
 // Timeout is the task's execution limit; zero means none.
 func (s Spec) Timeout() time.Duration { return millis(s.TimeoutMS) }
 
-// Attempts allowed, with the default applied.
+// AttemptLimit is the assignments allowed: MaxAttempts (default applied)
+// bounds the assignments that end without a result (the worker died or
+// shut down under the task), and each retry adds one, since a retried
+// failure ends its assignment too and must not use up the budget meant for
+// worker deaths. The master dead-letters a pending task that reached it.
 func (s Spec) AttemptLimit() int {
-	if s.MaxAttempts <= 0 {
-		return DefaultMaxAttempts
+	n := s.MaxAttempts
+	if n <= 0 {
+		n = DefaultMaxAttempts
 	}
-	return s.MaxAttempts
+	return n + s.Retries
 }
 
 // Validate checks what the master and the workers rely on.
@@ -120,6 +125,11 @@ type Assignment struct {
 	Master      string    `json:"master"`
 	SubmittedAt time.Time `json:"submitted_at"`
 	AssignedAt  time.Time `json:"assigned_at"`
+	// Retries is the Spec's: the failed executions retried before this
+	// one. A handler sees it (worker.Task.Retries), and a worker reads the
+	// Spec at completion only when it is not 0 (the Spec then holds the
+	// earlier errors, which the result must carry) or the task failed.
+	Retries int `json:"retries,omitempty"`
 }
 
 // Timeout is the task's execution limit; zero means none.
@@ -164,8 +174,10 @@ type Result struct {
 	SubmittedAt time.Time `json:"submitted_at"`
 	StartedAt   time.Time `json:"started_at,omitzero"`
 	FinishedAt  time.Time `json:"finished_at"`
-	// Errors are the errors of the attempts that failed before this one and
-	// were retried (see Spec.Errors), oldest first.
+	// Errors, for a task that was retried, are every failed attempt's
+	// error (see Spec.Errors), oldest first, this one's last when it
+	// failed: the last error alone may hide what went wrong first. A task
+	// that ran once has none; Error says it.
 	Errors        []AttemptError `json:"errors,omitempty"`
 	ErrorsDropped int            `json:"errors_dropped,omitempty"`
 

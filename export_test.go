@@ -1,4 +1,0 @@
-package paddock
-
-// KeysSupported tells the tests whether the protocol honours keys yet.
-const KeysSupported = keysSupported
