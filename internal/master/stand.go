@@ -79,6 +79,7 @@ func (cy *candidacy) run(ctx context.Context) error {
 			return &stepDown{stage: "take-over", err: err}
 		}
 		m.stand(standLeader, fence.Epoch)
+		m.parts.Store(int32(len(sh.parts)))
 		fields := []zap.Field{zap.Int64("epoch", fence.Epoch), zap.String("candidate", cy.cand.Key())}
 		if sh.leaders > 1 {
 			fields = append(fields, zap.Ints("partitions", sh.parts), zap.Int("leaders", sh.leaders))
