@@ -32,15 +32,16 @@ type controller struct {
 	ld        *coord.Leader // every write, fenced
 	cfg       Config
 	retention *liveRetention
+	log       *zap.Logger
+	sess      *zkclient.Session
+	m         *Metrics
+	loop      *ops.Loop
+
 	// share is the part of the work this term leads: its partitions (owns)
 	// and its place among the leaders, which sets its share of each
 	// worker's slots (see worker.free).
 	share share
 	owns  map[int]bool
-	log       *zap.Logger
-	sess      *zkclient.Session
-	m         *Metrics
-	loop      *ops.Loop
 
 	// bg is the term's goroutines (the sweep, the waits on watches): each
 	// stops when lead's context is done, and lead waits for them, so that

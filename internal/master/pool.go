@@ -17,9 +17,9 @@ import (
 type worker struct {
 	name       string
 	info       coord.WorkerInfo
-	registered bool // its registration exists, as last listed
-	infoOK     bool // its registration data parsed
-	hasDir     bool // its assign/ dir exists, as last listed
+	registered bool                 // its registration exists, as last listed
+	infoOK     bool                 // its registration data parsed
+	hasDir     bool                 // its assign/ dir exists, as last listed
 	tasks      map[task.ID]struct{} // the tasks of this leader's partitions it holds
 	others     int                  // the tasks of other leaders' partitions in its dir, as last listed
 }
