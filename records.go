@@ -267,6 +267,9 @@ type ClusterStatus struct {
 	// can run: they stay pending until a worker of that kind registers
 	// (or their routing timeout ends them). The leader publishes it.
 	WaitingForKind map[string]int `json:"waiting_for_kind,omitempty"`
+	// Partitions says who leads each partition of the tasks, as each
+	// leader recorded at its take-over (several leaders: master.leaders).
+	Partitions []PartitionStatus `json:"partitions,omitempty"`
 	// OldestPendingSeconds: only a leading master knows it (the status
 	// page shows it); nil here.
 	OldestPendingSeconds *float64 `json:"oldest_pending_seconds,omitempty"`
@@ -276,6 +279,15 @@ type ClusterStatus struct {
 	// Throughput: only a reader that keeps earlier readings knows it (the
 	// status page, `client status --watch`); nil here.
 	Throughput *Throughput `json:"throughput,omitempty"`
+}
+
+// PartitionStatus is one partition of the tasks (the 16 shards whose
+// first hex digit is Partition) and the master that last took it over.
+type PartitionStatus struct {
+	Partition string    `json:"partition"`
+	Epoch     int64     `json:"epoch"`
+	Leader    string    `json:"leader"`
+	Since     time.Time `json:"since"`
 }
 
 // EpochInfo is the epoch record: each new leader increments Epoch.
@@ -322,6 +334,9 @@ func statusFrom(s coord.Status) ClusterStatus {
 		RecentDead: mapSlice(s.RecentDead, func(d coord.DeadSummary) DeadSummary { return DeadSummary(d) }),
 		Roles:      s.Roles, Applicants: s.Applicants, At: s.At, OldestPendingSeconds: s.OldestPendingSeconds,
 		WaitingForKind: s.WaitingForKind, Scheduled: s.Scheduled,
+		Partitions: mapSlice(s.Partitions, func(p coord.PartitionStatus) PartitionStatus {
+			return PartitionStatus{Partition: p.Partition, Epoch: p.Epoch, Leader: p.Leader, Since: p.Since}
+		}),
 		Throughput: mapPtr(s.Throughput, func(t coord.Throughput) Throughput { return Throughput(t) }),
 	}
 }

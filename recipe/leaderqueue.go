@@ -204,6 +204,27 @@ func (cd *Candidate) Position(ctx context.Context) (int, error) {
 	return 0, ErrCandidacyLost
 }
 
+// Rank is the candidate's place in the queue with a watch on the queue:
+// its position (0 at the front), how many candidates there are, and a
+// channel that receives once the queue next changes (anyone joins or
+// leaves). It is for a recipe where the first k candidates lead at once
+// (several leaders, each over its own part of the work), so every
+// candidate must hear of every change, not only of its predecessor's
+// departure as in Lead. ErrCandidacyLost: it is no longer queued.
+func (cd *Candidate) Rank(ctx context.Context) (position, queue int, changed <-chan zk.Event, err error) {
+	names, ch, err := cd.e.c.ChildrenW(ctx, cd.e.dir)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	names = sortCandidates(names)
+	me := strings.TrimPrefix(cd.key, cd.e.dir+"/")
+	i := slices.Index(names, me)
+	if i < 0 {
+		return 0, 0, nil, ErrCandidacyLost
+	}
+	return i, len(names), ch, nil
+}
+
 // Resign leaves the queue by deleting the candidate's znode ("when ready,
 // candidate removes itself from the queue"). Leaving twice is harmless.
 func (cd *Candidate) Resign(ctx context.Context) error {

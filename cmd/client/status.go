@@ -161,6 +161,9 @@ func printStatus(out io.Writer, st paddock.ClusterStatus) {
 		fmt.Fprintf(w, "leader:\tnone (no master running)\n")
 	}
 	fmt.Fprintf(w, "backups:\t%s\n", memberIDs(st.Backups))
+	if line := partitionLeaders(st.Partitions); line != "" {
+		fmt.Fprintf(w, "partitions:\t%s\n", line)
+	}
 	fmt.Fprintf(w, "tasks:\tpending %d, running %d, finished %d, dead-letter %d\n", st.Pending, st.Running, st.Finished, st.Dead)
 	if st.Scheduled != nil {
 		fmt.Fprintf(w, "scheduled:\t%d (due later; counted as pending)\n", *st.Scheduled)
@@ -235,4 +238,24 @@ func oneLine(s string, n int) string {
 		return string(r[:n-1]) + "…"
 	}
 	return s
+}
+
+// partitionLeaders says who leads which partitions, when more than one
+// master does ("m1 0,2,4,… (epoch 5); m2 1,3,5,… (epoch 6)"); "" with one
+// leader, which the leader line already names.
+func partitionLeaders(parts []paddock.PartitionStatus) string {
+	byLeader := map[string][]string{}
+	epoch := map[string]int64{}
+	for _, p := range parts {
+		byLeader[p.Leader] = append(byLeader[p.Leader], p.Partition)
+		epoch[p.Leader] = max(epoch[p.Leader], p.Epoch)
+	}
+	if len(byLeader) < 2 {
+		return ""
+	}
+	var out []string
+	for _, l := range slices.Sorted(maps.Keys(byLeader)) {
+		out = append(out, fmt.Sprintf("%s %s (epoch %d)", l, strings.Join(byLeader[l], ","), epoch[l]))
+	}
+	return strings.Join(out, "; ")
 }

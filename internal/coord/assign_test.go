@@ -25,7 +25,7 @@ func leaderFor(t *testing.T, f *fixture) *coord.Leader {
 	if err := cand.Lead(f.ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	fence, err := coord.TakeOver(f.ctx, f.c, f.l, cand, "m")
+	fence, err := coord.TakeOver(f.ctx, f.c, f.l, cand, "m", coord.AllPartitions())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,15 +2,11 @@ package coord
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/go-zookeeper/zk"
-	"github.com/paddock-zk/paddock/recipe"
 	"github.com/paddock-zk/paddock/zkclient"
-	"go.uber.org/zap"
 )
 
 // ErrDeposed reports that a leader's fence no longer holds: its candidacy is
@@ -27,46 +23,20 @@ type Fence struct {
 	EpochPath    string
 	EpochVersion int32 // the epoch znode's version right after this leader's bump
 	Epoch        int64 // the fencing token, as a number for logs and records
+	// Parts, when not nil, are the partitions this leader leads (not all
+	// of them: several masters lead), each with its znode's version right
+	// after this leader's bump; they replace the epoch check (see
+	// TakeOver). PartitionPath names a partition's znode.
+	Parts         map[int]int32
+	PartitionPath func(p int) string
 }
 
 // Ops are the checks that make a multi conditional on leadership.
 func (f Fence) Ops() []zkclient.Op {
-	return []zkclient.Op{zkclient.CheckOp(f.Candidate, -1), zkclient.CheckOp(f.EpochPath, f.EpochVersion)}
-}
-
-// TakeOver is a newly elected leader's first write: it increments the epoch,
-// conditional on the candidacy still existing, and returns the fence for all
-// later writes. A leader deposed in between (or ever after) cannot write.
-func TakeOver(ctx context.Context, c *zkclient.Client, l Layout, cand *recipe.Candidate, leader string) (Fence, error) {
-	for {
-		data, stat, err := c.Get(ctx, l.Epoch())
-		if err != nil {
-			return Fence{}, fmt.Errorf("read epoch: %w", err)
-		}
-		prev, err := DecodeEpoch(data)
-		if err != nil {
-			// Another tool wrote it; the version still orders leaders.
-			c.Logger().Warn("epoch znode holds garbage; overwriting it", zap.String("path", l.Epoch()), zap.Error(err))
-			prev = Epoch{}
-		}
-		// Every take-over writes the znode, so its version grows with
-		// each: an epoch of at least the version keeps growing even when
-		// another tool wrote a smaller number (another record, 0, -5).
-		next := Epoch{Epoch: max(prev.Epoch, int64(stat.Version)) + 1, Leader: leader, Since: time.Now().UTC()}
-		b, _ := json.Marshal(next)
-		_, err = c.Multi(ctx, zkclient.CheckOp(cand.Key(), -1), zkclient.SetOp(l.Epoch(), b, stat.Version))
-		var me *zkclient.MultiError
-		switch {
-		case err == nil:
-			return Fence{Candidate: cand.Key(), EpochPath: l.Epoch(), EpochVersion: stat.Version + 1, Epoch: next.Epoch}, nil
-		case errors.As(err, &me) && me.Index == 0:
-			return Fence{}, fmt.Errorf("%w: candidacy %s is gone", ErrDeposed, cand.Key())
-		case errors.As(err, &me) && errors.Is(err, zk.ErrBadVersion):
-			continue // the epoch moved under us (a deposed leader cannot move it; a tool can)
-		default:
-			return Fence{}, fmt.Errorf("bump epoch: %w", err)
-		}
+	if f.Parts != nil {
+		return append([]zkclient.Op{zkclient.CheckOp(f.Candidate, -1)}, f.partitionChecks()...)
 	}
+	return []zkclient.Op{zkclient.CheckOp(f.Candidate, -1), zkclient.CheckOp(f.EpochPath, f.EpochVersion)}
 }
 
 // FencedMulti applies ops only if f still holds. A failed fence check is

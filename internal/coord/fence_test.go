@@ -24,7 +24,7 @@ func TestFenceStopsADeposedLeader(t *testing.T) {
 	if err := cand1.Lead(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	f1, err := coord.TakeOver(ctx, c1, l, cand1, "one")
+	f1, err := coord.TakeOver(ctx, c1, l, cand1, "one", coord.AllPartitions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestFenceStopsADeposedLeader(t *testing.T) {
 	if err := cand2.Lead(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	f2, err := coord.TakeOver(ctx, c2, l, cand2, "two")
+	f2, err := coord.TakeOver(ctx, c2, l, cand2, "two", coord.AllPartitions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestFenceStopsALeaderWhoseSessionExpired(t *testing.T) {
 	if err := cand.Lead(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	f, err := coord.TakeOver(ctx, c, l, cand, "lagging")
+	f, err := coord.TakeOver(ctx, c, l, cand, "lagging", coord.AllPartitions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestFencedBatchIsolatesAFailingItem(t *testing.T) {
 	l := layoutFor(t, c)
 	sess, _ := c.Session(ctx)
 	cand, _ := recipe.NewLeaderQueue(c, l.Master()).Join(ctx, sess, nil)
-	f, err := coord.TakeOver(ctx, c, l, cand, "m")
+	f, err := coord.TakeOver(ctx, c, l, cand, "m", coord.AllPartitions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,5 +117,57 @@ func TestFencedBatchIsolatesAFailingItem(t *testing.T) {
 		if (st != nil) != want {
 			t.Errorf("%s exists=%v, want %v", name, st != nil, want)
 		}
+	}
+}
+
+// With several leaders, each is fenced on its own partitions: another's
+// take-over of different partitions leaves it leading; the take-over of
+// one of its partitions deposes it, and a single leader is deposed by any
+// take-over (it leads them all).
+func TestPartitionFences(t *testing.T) {
+	ctx := ctxT(t)
+	c := dial(t, shared.Addr())
+	l := layoutFor(t, c)
+	join := func() *recipe.Candidate {
+		s, _ := c.Session(ctx)
+		cand, err := recipe.NewLeaderQueue(c, l.Master()).Join(ctx, s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cand
+	}
+	write := func(f coord.Fence, name string) error {
+		_, err := coord.FencedMulti(ctx, c, f, zkclient.CreateOp(l.Worker(name), nil, zk.FlagPersistent))
+		return err
+	}
+	all, err := coord.TakeOver(ctx, c, l, join(), "all", coord.AllPartitions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	even, err := coord.TakeOver(ctx, c, l, join(), "even", []int{0, 2, 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := write(all, "a"); !errors.Is(err, coord.ErrDeposed) {
+		t.Fatalf("the single leader wrote after another took some of its partitions: %v", err)
+	}
+	odd, err := coord.TakeOver(ctx, c, l, join(), "odd", []int{1, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := write(even, "b"); err != nil {
+		t.Fatalf("a leader was deposed by the take-over of partitions it does not lead: %v", err)
+	}
+	if !even.Owns(2) || even.Owns(1) || !all.Owns(7) {
+		t.Fatal("Owns")
+	}
+	if _, err := coord.TakeOver(ctx, c, l, join(), "thief", []int{4}); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(even, "c"); !errors.Is(err, coord.ErrDeposed) {
+		t.Fatalf("a leader wrote after one of its partitions was taken over: %v", err)
+	}
+	if err := write(odd, "d"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -298,7 +298,7 @@ func leaderOf(t *testing.T, c *zkclient.Client, l coord.Layout) *coord.Leader {
 	if err := cand.Lead(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	f, err := coord.TakeOver(ctx, c, l, cand, "m")
+	f, err := coord.TakeOver(ctx, c, l, cand, "m", coord.AllPartitions())
 	if err != nil {
 		t.Fatal(err)
 	}

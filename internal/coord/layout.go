@@ -174,6 +174,9 @@ func EnsureLayout(ctx context.Context, c *zkclient.Client, l Layout) error {
 	if err := createIfMissing(ctx, c, l.Epoch(), mustEncodeEpoch(Epoch{})); err != nil {
 		return err
 	}
+	if err := ensurePartitions(ctx, c, l); err != nil {
+		return err
+	}
 	for _, parent := range l.sharded() {
 		if err := ensureShards(ctx, c, parent); err != nil {
 			return err

@@ -107,6 +107,10 @@ func decodeAndEncode(record string, b []byte) (any, []byte, error) {
 		v, err = coord.DecodeEpoch(b)
 	case "RoleHolder":
 		v, err = recipe.DecodeRoleHolder(b)
+	case "PartitionRecord":
+		var r coord.PartitionRecord
+		err = json.Unmarshal(b, &r)
+		v = r
 	case "Waiting":
 		var w coord.Waiting
 		err = json.Unmarshal(b, &w)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/paddock-zk/paddock/internal/task"
@@ -18,6 +19,7 @@ const (
 	KeyWorkerConcurrency   = "worker.concurrency"
 	KeyMasterRetention     = "master.retention"
 	KeyMasterDeadRetention = "master.dead-retention"
+	KeyMasterLeaders       = "master.leaders"
 )
 
 // KeyRetryPrefix starts the settings retry.<kind>: the retry policy of a
@@ -58,6 +60,10 @@ var settings = []Setting{
 	})},
 	{Key: KeyMasterRetention, Help: "how long the leader keeps results nobody collected (overrides master --retention)", check: one(func(v string) error {
 		_, err := ParseRetention(v)
+		return err
+	})},
+	{Key: KeyMasterLeaders, Help: "how many masters lead at once, each over its own partitions of the tasks (1 to 16; default 1: one leader, the others hot backups)", check: one(func(v string) error {
+		_, err := ParseLeaders(v)
 		return err
 	})},
 	{Key: KeyMasterDeadRetention, Help: "how long the leader keeps dead letters nobody requeued or purged (overrides master --dead-retention)", check: one(func(v string) error {
@@ -131,6 +137,16 @@ func ParseRetention(v string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is not a positive duration such as 30m or 24h", v)
 	}
 	return d, nil
+}
+
+// ParseLeaders parses the master.leaders setting: 1 to Partitions (more
+// leaders than partitions would have nothing to lead).
+func ParseLeaders(v string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 1 || n > Partitions {
+		return 0, fmt.Errorf("%q is not a number of leaders from 1 to %d", v, Partitions)
+	}
+	return n, nil
 }
 
 // PaddockConfig is the distributed config of layout l.

@@ -62,6 +62,10 @@ type Status struct {
 	// runs: they stay pending until one does (or their routing timeout).
 	// The leader publishes it (<root>/waiting); absent when none waits.
 	WaitingForKind map[string]int `json:"waiting_for_kind,omitempty"`
+	// Partitions says who leads each partition of the tasks (when several
+	// masters lead: the setting master.leaders), as each leader recorded
+	// at its takeover; absent on a tree no leader of this version took.
+	Partitions []PartitionStatus `json:"partitions,omitempty"`
 
 	// The fields below are not in ZooKeeper: only some callers know them,
 	// and they are absent (null) otherwise.
@@ -120,7 +124,7 @@ func ReadStatus(ctx context.Context, c *zkclient.Client, l Layout) (Status, erro
 	st := Status{Root: l.Root(), At: time.Now().UTC(), Backups: []recipe.Member{}, Workers: []WorkerStatus{},
 		RecentDead: []DeadSummary{}, Roles: []recipe.RoleStatus{}, Applicants: []recipe.Member{}}
 	for _, read := range []func(context.Context, *zkclient.Client, Layout, *Status) error{
-		readElection, readWorkers, readCounts, readRoles, readWaiting,
+		readElection, readWorkers, readCounts, readRoles, readWaiting, readPartitions,
 	} {
 		if err := read(ctx, c, l, &st); err != nil {
 			return st, err

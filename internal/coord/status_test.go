@@ -205,7 +205,7 @@ func TestStatusRequests(t *testing.T) {
 	}
 
 	q := coord.NewQueue(c, l, 0)
-	want := int64(2+masters) + int64(1+2*workers+1+workers) + 3*256 + int64(len(deadShards)+3) + int64(3+roles+holders+applicants) + 1 // + waiting
+	want := int64(2+masters) + int64(1+2*workers+1+workers) + 3*256 + int64(len(deadShards)+3) + int64(3+roles+holders+applicants) + 1 + coord.Partitions // + waiting, partitions
 	for _, tasks := range []int{10, 300} {
 		if err := zkclient.Pipeline(tasks-mustStatus(t, c, l).Pending, func(int) error {
 			return q.Submit(ctx, task.NewID(time.Now()), spec("echo"), nil)

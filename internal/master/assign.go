@@ -80,7 +80,7 @@ func (ct *controller) openRound() *round {
 				r.advertised[k] = true
 			}
 		}
-		if f := w.free(); f > 0 {
+		if f := w.free(ct.share); f > 0 {
 			kinds := make(map[string]bool, len(w.info.Kinds))
 			for _, k := range w.info.Kinds {
 				kinds[k] = true

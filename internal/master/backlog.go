@@ -22,7 +22,7 @@ import (
 func (ct *controller) refill(ctx context.Context) (int, error) {
 	free := 0
 	for _, w := range ct.workers {
-		free += w.free()
+		free += w.free(ct.share)
 	}
 	if ct.listed && (free == 0 || (ct.pending.Len() >= free && !ct.needMore)) {
 		return 0, nil

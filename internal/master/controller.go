@@ -37,6 +37,12 @@ type controller struct {
 	m         *Metrics
 	loop      *ops.Loop
 
+	// share is the part of the work this term leads: its partitions (owns)
+	// and its place among the leaders, which sets its share of each
+	// worker's slots (see worker.free).
+	share share
+	owns  map[int]bool
+
 	// bg is the term's goroutines (the sweep, the waits on watches): each
 	// stops when lead's context is done, and lead waits for them, so that
 	// nothing of a term outlives it.
@@ -67,9 +73,9 @@ type controller struct {
 	listed   bool            // every task shard has been listed once
 }
 
-func lead(ctx context.Context, c *zkclient.Client, l coord.Layout, cfg Config, retention *liveRetention, cand *recipe.Candidate, fence coord.Fence) error {
+func lead(ctx context.Context, c *zkclient.Client, l coord.Layout, cfg Config, retention *liveRetention, cand *recipe.Candidate, fence coord.Fence, sh share) error {
 	ctx, cancel := context.WithCancel(ctx)
-	ct := newController(c, l, cfg, retention, cand.Session(), fence)
+	ct := newController(c, l, cfg, retention, cand.Session(), fence, sh)
 	defer ct.bg.Wait()
 	defer cancel()
 	defer cfg.Loop.Working() // the caller goes on with the loop's work
@@ -89,8 +95,9 @@ func lead(ctx context.Context, c *zkclient.Client, l coord.Layout, cfg Config, r
 	return ct.run(ctx, cand, gone, sweepErr)
 }
 
-func newController(c *zkclient.Client, l coord.Layout, cfg Config, retention *liveRetention, sess *zkclient.Session, fence coord.Fence) *controller {
+func newController(c *zkclient.Client, l coord.Layout, cfg Config, retention *liveRetention, sess *zkclient.Session, fence coord.Fence, sh share) *controller {
 	ct := &controller{
+		share: sh, owns: make(map[int]bool, len(sh.parts)),
 		c: c, l: l, ld: coord.NewLeader(c, l, fence, cfg.ID), cfg: cfg, retention: retention,
 		log: cfg.Logger.With(zap.Int64("epoch", fence.Epoch)), sess: sess, m: cfg.Metrics, loop: cfg.Loop,
 		wake:        make(chan struct{}, 1),
@@ -104,8 +111,13 @@ func newController(c *zkclient.Client, l coord.Layout, cfg Config, retention *li
 		ignored:     make(map[string]bool),
 		dirty:       dirtySet{dirs: map[string]bool{}, shards: map[string]time.Time{}},
 	}
+	for _, p := range sh.parts {
+		ct.owns[p] = true
+	}
 	for _, s := range task.Shards() {
-		ct.dirty.shards[s] = time.Time{} // listed at once (see refill), then when there is room for work
+		if ct.owns[coord.PartitionOfShard(s)] {
+			ct.dirty.shards[s] = time.Time{} // listed at once (see refill), then when there is room for work
+		}
 	}
 	return ct
 }
@@ -194,6 +206,9 @@ func (ct *controller) step(ctx context.Context) (bool, error) {
 // they changed since the last write of this term: `client status` shows
 // them. A term that never parks a task for its kind writes nothing.
 func (ct *controller) publishWaiting(ctx context.Context) error {
+	if ct.share.leaders > 1 {
+		return nil // one record, several leaders: each exports its own metric instead
+	}
 	_, waiting := ct.parked.counts()
 	if maps.Equal(waiting, ct.published) || (len(waiting) == 0 && ct.published == nil) {
 		return nil
@@ -261,7 +276,7 @@ func (ct *controller) busy() bool {
 		return false
 	}
 	for _, w := range ct.workers {
-		if w.free() > 0 {
+		if w.free(ct.share) > 0 {
 			return ct.pending.Len() > 0 || ct.needMore
 		}
 	}

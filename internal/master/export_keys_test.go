@@ -18,7 +18,7 @@ func Sweeper(ctx context.Context, c *zkclient.Client, l coord.Layout, fence coor
 		return nil, err
 	}
 	cfg := Config{ID: "sweeper", Batch: DefaultBatch, Logger: log}
-	ct := newController(c, l, cfg, newLiveRetention(retention, retention), sess, fence)
+	ct := newController(c, l, cfg, newLiveRetention(retention, retention), sess, fence, shareOf(0, 1, 1))
 	keys := coord.NewKeyAges()
 	return func(now time.Time) (coord.Removed, error) { return ct.sweep(ctx, now, keys) }, nil
 }

@@ -62,7 +62,7 @@ func TestSweepFreesOldKeysAndReadsEachOnce(t *testing.T) {
 	if err := cand.Lead(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	fence, err := coord.TakeOver(ctx, e.ctl, e.l, cand, "m1")
+	fence, err := coord.TakeOver(ctx, e.ctl, e.l, cand, "m1", coord.AllPartitions())
 	if err != nil {
 		t.Fatal(err)
 	}

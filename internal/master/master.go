@@ -110,65 +110,53 @@ func Run(ctx context.Context, c *zkclient.Client, l coord.Layout, cfg Config) er
 		}
 		log.Info("joined election", zap.String("candidate", cand.Key()), zap.String("session", sess.String()))
 		m.stand(standBackup, 0)
-		loop.Waiting() // a backup waits for its predecessor to go
-		err = cand.Lead(ctx, func(s recipe.Standing) {
-			if s.Position > 0 {
-				leader, _ := recipe.DecodeMember(s.LeaderData)
-				log.Info("standing by as backup", zap.String("leader", leader.ID),
-					zap.Int("position", s.Position), zap.String("watching", s.Predecessor))
-			}
-		})
-		loop.Working()
-		if ctx.Err() != nil {
-			resign(cand, log)
-			return nil
-		}
-		if err != nil {
-			log.Warn("candidacy lost; standing again", zap.Error(err))
-			resign(cand, log)
-			continue
-		}
-		fence, err := coord.TakeOver(ctx, c, l, cand, cfg.ID)
-		if err != nil {
-			if ctx.Err() != nil {
-				resign(cand, log)
-				return nil
-			}
-			log.Warn("elected but could not take over; standing again", zap.String("epoch", l.Epoch()), zap.Error(err))
-			resign(cand, log)
-			// Not in a tight loop when it keeps failing (the epoch znode
-			// belongs to another identity: NoAuth).
-			if !errors.Is(err, coord.ErrDeposed) && backoff.wait(ctx) != nil {
-				return nil
-			}
-			continue
-		}
-		m.stand(standLeader, fence.Epoch)
-		log.Info("elected: leading", zap.Int64("epoch", fence.Epoch), zap.String("candidate", cand.Key()))
-		leading := time.Now()
-		err = lead(ctx, c, l, cfg, retention, cand, fence)
+		loop.Waiting() // a backup waits for its turn
+		err = (&candidacy{c: c, l: l, cfg: cfg, settings: retention, cand: cand}).run(ctx)
 		m.stand(standNone, 0)
 		resign(cand, log)
 		if ctx.Err() != nil {
-			log.Info("resigned leadership on shutdown", zap.Int64("epoch", fence.Epoch))
+			if sd := (*stepDown)(nil); errors.As(err, &sd) && sd.stage == "lead" {
+				log.Info("resigned leadership on shutdown", zap.Int64("epoch", sd.epoch))
+			}
 			return nil
 		}
-		if errors.Is(err, coord.ErrDeposed) || errors.Is(err, recipe.ErrSessionLost) {
-			m.deposed.Inc()
-			log.Warn("deposed: stepping down to backup", zap.Int64("epoch", fence.Epoch), zap.Error(err))
-			backoff.reset()
-			continue
-		}
-		if time.Since(leading) > time.Minute {
-			backoff.reset() // it had been working: this is a new failure
-		}
-		// Not deposed: something else failed (e.g. the tree's ACL). Stand
-		// again, but not in a tight loop if it keeps failing.
-		log.Error("leading failed: stepping down to backup", zap.Int64("epoch", fence.Epoch), zap.Error(err))
-		if backoff.wait(ctx) != nil {
+		if !afterStepDown(ctx, err, log, m, &backoff) {
 			return nil
 		}
 	}
+}
+
+// afterStepDown reports why a candidacy ended, counts a deposition, and
+// spaces the next one when the same failure may recur (it reports false
+// when ctx ended meanwhile). Losing leadership is not an error: the master
+// stands again as a backup.
+func afterStepDown(ctx context.Context, err error, log *zap.Logger, m *Metrics, backoff *retryDelay) bool {
+	var sd *stepDown
+	if !errors.As(err, &sd) {
+		sd = &stepDown{stage: "lead", err: err}
+	}
+	switch {
+	case sd.stage == "stand":
+		log.Warn("candidacy lost; standing again", zap.Error(sd.err))
+		return true
+	case sd.stage == "take-over":
+		log.Warn("elected but could not take over; standing again", zap.Error(sd.err))
+		// Not in a tight loop when it keeps failing (the epoch znode
+		// belongs to another identity: NoAuth).
+		return errors.Is(sd.err, coord.ErrDeposed) || backoff.wait(ctx) == nil
+	case errors.Is(sd.err, coord.ErrDeposed) || errors.Is(sd.err, recipe.ErrSessionLost):
+		m.deposed.Inc()
+		log.Warn("deposed: stepping down to backup", zap.Int64("epoch", sd.epoch), zap.Error(sd.err))
+		backoff.reset()
+		return true
+	}
+	if time.Since(sd.since) > time.Minute {
+		backoff.reset() // it had been working: this is a new failure
+	}
+	// Not deposed: something else failed (e.g. the tree's ACL). Stand
+	// again, but not in a tight loop if it keeps failing.
+	log.Error("leading failed: stepping down to backup", zap.Int64("epoch", sd.epoch), zap.Error(sd.err))
+	return backoff.wait(ctx) == nil
 }
 
 // resign deletes the candidacy so the next candidate takes over at once

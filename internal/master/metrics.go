@@ -36,12 +36,13 @@ type Metrics struct {
 	expired    prometheus.Counter
 	deposed    prometheus.Counter
 
-	isLeader, epoch, pending, running, oldest, workers, unlisted, scheduled, waiting *prometheus.Desc
+	partitions, isLeader, epoch, pending, running, oldest, workers, unlisted, scheduled, waiting *prometheus.Desc
 
 	standing  atomic.Int32
 	onReady   func()
 	readyOnce sync.Once
 	term      atomic.Int64               // epoch while leading, else 0
+	parts     atomic.Int32               // partitions led, while leading
 	view      atomic.Pointer[leaderView] // nil unless leading and the view is known
 	now       func() time.Time
 }
@@ -82,16 +83,17 @@ func NewMetrics() *Metrics {
 			Name: "paddock_master_deposed_total",
 			Help: "Times this master lost leadership without resigning: a fenced write failed or its session expired.",
 		}),
-		isLeader:  prometheus.NewDesc("paddock_master_is_leader", "1 while this master leads (elected and took over), else 0.", nil, nil),
-		epoch:     prometheus.NewDesc("paddock_master_epoch", "The epoch this master leads under; 0 while it does not lead.", nil, nil),
-		pending:   prometheus.NewDesc("paddock_tasks_pending", "Tasks waiting for a worker, as the leader knows them (a lower bound while paddock_task_shards_unlisted > 0). Leader only.", nil, nil),
-		running:   prometheus.NewDesc("paddock_tasks_running", "Tasks assigned to workers and not finished. Leader only.", nil, nil),
-		oldest:    prometheus.NewDesc("paddock_oldest_pending_task_age_seconds", "Age of the oldest task waiting for a worker; 0 when none waits. Leader only.", nil, nil),
-		workers:   prometheus.NewDesc("paddock_workers", "Registered workers. Leader only.", nil, nil),
-		scheduled: prometheus.NewDesc("paddock_tasks_scheduled", "Tasks the leader has read that are due later (not_before, or a retry's backoff); not counted in paddock_tasks_pending. Leader only.", nil, nil),
-		waiting:   prometheus.NewDesc("paddock_tasks_waiting_for_kind", "Due tasks of a kind no live worker runs, by kind: they wait for such a worker (or their routing timeout); not counted in paddock_tasks_pending. Leader only.", []string{"kind"}, nil),
-		unlisted:  prometheus.NewDesc("paddock_task_shards_unlisted", "Task shards that changed (new or finished tasks) since the leader last listed them; it lists them when workers have room. While > 0, paddock_tasks_pending may miss submissions. Leader only.", nil, nil),
-		now:       time.Now,
+		partitions: prometheus.NewDesc("paddock_master_partitions", "Partitions of the tasks this master leads (16 of 16 with one leader; see master.leaders); 0 while it does not lead.", nil, nil),
+		isLeader:   prometheus.NewDesc("paddock_master_is_leader", "1 while this master leads (elected and took over), else 0.", nil, nil),
+		epoch:      prometheus.NewDesc("paddock_master_epoch", "The epoch this master leads under; 0 while it does not lead.", nil, nil),
+		pending:    prometheus.NewDesc("paddock_tasks_pending", "Tasks waiting for a worker, as the leader knows them (a lower bound while paddock_task_shards_unlisted > 0). Leader only.", nil, nil),
+		running:    prometheus.NewDesc("paddock_tasks_running", "Tasks assigned to workers and not finished. Leader only.", nil, nil),
+		oldest:     prometheus.NewDesc("paddock_oldest_pending_task_age_seconds", "Age of the oldest task waiting for a worker; 0 when none waits. Leader only.", nil, nil),
+		workers:    prometheus.NewDesc("paddock_workers", "Registered workers. Leader only.", nil, nil),
+		scheduled:  prometheus.NewDesc("paddock_tasks_scheduled", "Tasks the leader has read that are due later (not_before, or a retry's backoff); not counted in paddock_tasks_pending. Leader only.", nil, nil),
+		waiting:    prometheus.NewDesc("paddock_tasks_waiting_for_kind", "Due tasks of a kind no live worker runs, by kind: they wait for such a worker (or their routing timeout); not counted in paddock_tasks_pending. Leader only.", []string{"kind"}, nil),
+		unlisted:   prometheus.NewDesc("paddock_task_shards_unlisted", "Task shards that changed (new or finished tasks) since the leader last listed them; it lists them when workers have room. While > 0, paddock_tasks_pending may miss submissions. Leader only.", nil, nil),
+		now:        time.Now,
 	}
 	// Series that exist from the start make rate() and increase() see the
 	// first event.
@@ -108,7 +110,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.dead.Describe(ch)
 	m.expired.Describe(ch)
 	m.deposed.Describe(ch)
-	for _, d := range []*prometheus.Desc{m.isLeader, m.epoch, m.pending, m.running, m.oldest, m.workers, m.unlisted, m.scheduled, m.waiting} {
+	for _, d := range []*prometheus.Desc{m.partitions, m.isLeader, m.epoch, m.pending, m.running, m.oldest, m.workers, m.unlisted, m.scheduled, m.waiting} {
 		ch <- d
 	}
 }
@@ -142,6 +144,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	leading := m.standing.Load() == standLeader
 	ch <- prometheus.MustNewConstMetric(m.isLeader, prometheus.GaugeValue, b2f(leading))
 	ch <- prometheus.MustNewConstMetric(m.epoch, prometheus.GaugeValue, float64(m.term.Load()))
+	ch <- prometheus.MustNewConstMetric(m.partitions, prometheus.GaugeValue, float64(m.parts.Load()))
 	v := m.view.Load()
 	if v == nil || !leading {
 		return
@@ -197,6 +200,7 @@ func (m *Metrics) stand(s int32, epoch int64) {
 	if s != standLeader {
 		epoch = 0
 		m.view.Store(nil)
+		m.parts.Store(0)
 	}
 	m.term.Store(epoch)
 	m.standing.Store(s)

@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"hash/fnv"
 	"time"
 
 	"github.com/paddock-zk/paddock/internal/coord"
@@ -16,17 +17,39 @@ import (
 type worker struct {
 	name       string
 	info       coord.WorkerInfo
-	registered bool // its registration exists, as last listed
-	infoOK     bool // its registration data parsed
-	hasDir     bool // its assign/ dir exists, as last listed
-	tasks      map[task.ID]struct{}
+	registered bool                 // its registration exists, as last listed
+	infoOK     bool                 // its registration data parsed
+	hasDir     bool                 // its assign/ dir exists, as last listed
+	tasks      map[task.ID]struct{} // the tasks of this leader's partitions it holds
+	others     int                  // the tasks of other leaders' partitions in its dir, as last listed
 }
 
-func (w *worker) free() int {
+func (w *worker) free(sh share) int {
 	if !w.registered || !w.infoOK || !w.hasDir || w.info.Draining {
 		return 0
 	}
-	return max(0, w.info.Concurrency-len(w.tasks))
+	return max(0, slotShare(w.name, w.info.Concurrency, sh)-len(w.tasks))
+}
+
+// slotShare is how many of a worker's slots this leader may fill: all of
+// them with one leader; with k leaders, an equal part each, the remainder
+// going to the leaders after a place that the worker's name picks, so that
+// a worker with fewer slots than leaders is not left to the first ones
+// alone. The parts add up to the worker's concurrency and each leader
+// counts only its own partitions' tasks against its part, so two leaders
+// never book the same slot, without a write or a lock between them.
+func slotShare(name string, concurrency int, sh share) int {
+	if sh.leaders <= 1 {
+		return concurrency
+	}
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	j := (sh.rank + int(h.Sum32()%uint32(sh.leaders))) % sh.leaders
+	n := concurrency / sh.leaders
+	if j < concurrency%sh.leaders {
+		n++
+	}
+	return n
 }
 
 func (ct *controller) worker(name string) *worker {
@@ -133,7 +156,12 @@ func (ct *controller) applyDir(d coord.DirListing) {
 		ct.warnOnce(ct.l.AssignDir(d.Worker)+"/"+name, "ignoring a znode that is not Paddock's")
 	}
 	now := make(map[task.ID]struct{}, len(d.Tasks))
+	w.others = 0
 	for _, id := range d.Tasks {
+		if !ct.owns[coord.PartitionOf(id)] {
+			w.others++ // another leader's: its slots are counted in its share
+			continue
+		}
 		now[id] = struct{}{}
 	}
 	for id := range w.tasks {

@@ -23,6 +23,9 @@ func (ct *controller) reclaim(ctx context.Context) error {
 			if err := ct.takeBack(ctx, w); err != nil {
 				return err
 			}
+		case w.hasDir && w.others > 0:
+			// Other leaders are taking back their tasks from it: the dir
+			// goes once a listing shows it empty.
 		case w.hasDir:
 			err := ct.ld.RemoveAssignDir(ctx, name)
 			switch {

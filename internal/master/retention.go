@@ -14,8 +14,11 @@ import (
 // live), else the --retention and --dead-retention flags.
 type liveRetention struct {
 	results, dead liveDuration
-	mu            sync.Mutex
-	changed       chan struct{} // closed and replaced on every change
+	// leaders is the master.leaders setting in force (1 when unset or
+	// invalid): how many masters lead at once (see stand.go).
+	leaders atomic.Int32
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced on every change
 }
 
 // liveDuration is one setting: its flag, and the value in force.
@@ -31,8 +34,12 @@ func newLiveRetention(results, dead time.Duration) *liveRetention {
 	r.dead.key, r.dead.what, r.dead.flag = coord.KeyMasterDeadRetention, "dead-letter retention", dead
 	r.results.d.Store(int64(results))
 	r.dead.d.Store(int64(dead))
+	r.leaders.Store(1)
 	return r
 }
+
+// leadersNow is the number of masters that lead at once.
+func (r *liveRetention) leadersNow() int { return int(r.leaders.Load()) }
 
 func (r *liveRetention) get() time.Duration { return time.Duration(r.results.d.Load()) }
 
@@ -64,6 +71,17 @@ func (r *liveRetention) configure(log *zap.Logger) func(map[string]string, error
 				log.Info(s.what+" changed", zap.Duration("retention", d))
 				changed = true
 			}
+		}
+		n := 1
+		if v, ok := values[coord.KeyMasterLeaders]; ok {
+			if n, err = coord.ParseLeaders(v); err != nil {
+				log.Warn("ignoring an invalid setting", zap.String("key", coord.KeyMasterLeaders), zap.Error(err))
+				n = 1
+			}
+		}
+		if old := r.leaders.Swap(int32(n)); int(old) != n {
+			log.Info("leaders changed", zap.Int("leaders", n))
+			changed = true
 		}
 		if changed {
 			r.mu.Lock()

@@ -105,6 +105,7 @@ type txnReplay struct {
 	masterSess map[int64]bool       // sessions that created a candidacy
 	version    int32                // the epoch znode's version
 	current    TakeOver             // the latest take-over
+	holder     map[string]string    // partition znode -> the candidacy whose take-over bumped it last
 	open       map[string]int       // assignment path -> index in r.Assignments
 }
 
@@ -113,7 +114,7 @@ func AnalyzeTxns(h *TxnHistory, root string) *RootTxns {
 	r := &RootTxns{Root: root, ResultAt: map[string]time.Time{}, Creates: map[string]map[string]int{
 		PartTasks: {}, PartData: {}, PartResults: {},
 	}}
-	p := &txnReplay{r: r, candidates: map[string]candidacy{}, masterSess: map[int64]bool{}, open: map[string]int{}}
+	p := &txnReplay{r: r, candidates: map[string]candidacy{}, masterSess: map[int64]bool{}, open: map[string]int{}, holder: map[string]string{}}
 	// A deposed master's refused write may come on a new session (the
 	// library opens one when the old expired) before that session stands
 	// again: know every session that ever stood before replaying.
@@ -145,6 +146,14 @@ func (p *txnReplay) isCandidate(path string) bool {
 
 func (p *txnReplay) isEpoch(path string) bool { return path == p.r.Root+"/epoch" }
 
+// partitionsTotal is coord.Partitions (proctest does not import coord).
+const partitionsTotal = 16
+
+func (p *txnReplay) isPartition(path string) bool {
+	rel, ok := p.rel(path)
+	return ok && strings.HasPrefix(rel, "partitions/")
+}
+
 func (p *txnReplay) apply(t Txn) {
 	if t.Type == TxnCloseSession {
 		p.closeSession(t)
@@ -169,6 +178,8 @@ func (p *txnReplay) apply(t Txn) {
 		p.checkTakeOver(t)
 	case p.fenced(t):
 		p.checkFenced(t)
+	case p.fencedByParts(t):
+		p.checkPartFenced(t)
 	default:
 		p.checkUnfenced(t)
 	}
@@ -177,10 +188,52 @@ func (p *txnReplay) apply(t Txn) {
 	}
 }
 
-// takeOver: check(own candidacy), setData(epoch).
+// takeOver: check(own candidacy), setData(epoch), setData(each partition
+// it takes; all of them for a single leader).
 func (p *txnReplay) takeOver(t Txn) bool {
-	return len(t.Ops) == 2 && t.Ops[0].Type == TxnCheck && p.isCandidate(t.Ops[0].Path) &&
-		t.Ops[1].Type == TxnSetData && p.isEpoch(t.Ops[1].Path)
+	if len(t.Ops) < 2 || t.Ops[0].Type != TxnCheck || !p.isCandidate(t.Ops[0].Path) ||
+		t.Ops[1].Type != TxnSetData || !p.isEpoch(t.Ops[1].Path) {
+		return false
+	}
+	for _, op := range t.Ops[2:] {
+		if op.Type != TxnSetData || !p.isPartition(op.Path) {
+			return false
+		}
+	}
+	return true
+}
+
+// fencedByParts: check(own candidacy), check(each partition it leads),
+// the write: the fence of one of several leaders.
+func (p *txnReplay) fencedByParts(t Txn) bool {
+	return len(t.Ops) >= 2 && t.Ops[0].Type == TxnCheck && p.isCandidate(t.Ops[0].Path) &&
+		t.Ops[1].Type == TxnCheck && p.isPartition(t.Ops[1].Path)
+}
+
+// checkPartFenced judges an applied write of one of several leaders: each
+// partition it checked must have been taken over last by its candidacy,
+// and every task it assigns or rewrites must be of one of them.
+func (p *txnReplay) checkPartFenced(t Txn) {
+	p.r.LeaderWrites++
+	cand := t.Ops[0].Path
+	led := map[string]bool{}
+	i := 1
+	for ; i < len(t.Ops) && t.Ops[i].Type == TxnCheck && p.isPartition(t.Ops[i].Path); i++ {
+		if h := p.holder[t.Ops[i].Path]; h != cand {
+			p.problem(t, "a write of candidacy %s fenced on %s was applied while %q had taken that partition over", path.Base(cand), t.Ops[i].Path, path.Base(h))
+		}
+		led[path.Base(t.Ops[i].Path)] = true
+	}
+	for _, op := range t.Ops[i:] {
+		rel, _ := p.rel(op.Path)
+		parts := strings.Split(rel, "/")
+		if len(parts) != 3 || len(parts[2]) != 20 || !(parts[0] == "assign" && isCreate(op.Type) || parts[0] == "tasks" && op.Type == TxnSetData) {
+			continue
+		}
+		if shard := parts[2][18:]; !led[shard[:1]] {
+			p.problem(t, "%s written by candidacy %s, which does not lead its partition %s", op.Path, path.Base(cand), shard[:1])
+		}
+	}
 }
 
 // fenced: check(own candidacy), check(epoch), the write.
@@ -195,6 +248,10 @@ func (p *txnReplay) refused(t Txn) {
 	w := RefusedWrite{Zxid: t.Zxid, At: t.Time, Session: t.Session}
 	switch {
 	case at == 1 && t.Ops[0].Type == TxnCheck && p.isCandidate(t.Ops[0].Path):
+		// The check after the candidacy's: the epoch, or with several
+		// leaders its first partition, was taken over by another. (A
+		// failed multi logs no paths: a refusal at a later partition check
+		// cannot be told from an item's.)
 		w.Why, w.Candidate = "epoch moved", t.Ops[0].Path
 	case at == 0 && code == ZKErrNoNode && len(t.Ops) >= 2 && p.masterSess[t.Session]:
 		w.Why = "candidacy gone"
@@ -227,7 +284,12 @@ func seqOf(candidate string) string {
 
 func (p *txnReplay) checkTakeOver(t Txn) {
 	cand := t.Ops[0].Path
-	if l := p.leader(); l != cand {
+	for _, op := range t.Ops[2:] {
+		p.holder[op.Path] = cand
+	}
+	// The front candidacy takes every partition; with several leaders,
+	// the others take some (which ones is the setting's: not in the log).
+	if l := p.leader(); l != cand && len(t.Ops)-2 == partitionsTotal {
 		p.problem(t, "take-over checked against %s, but the leading candidacy then was %q", path.Base(cand), path.Base(l))
 	}
 	var e Epoch

@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -85,10 +86,19 @@ func startCluster(t *testing.T, bins pt.Bins) *cluster {
 	}
 	e.Init()
 	c.conn = e.ZKConn()
+	if leaders > 1 {
+		if o := e.RunClient(30*time.Second, "config", "set", "master.leaders", strconv.Itoa(leaders)); o.Code != 0 {
+			t.Fatalf("config set master.leaders: exit %d: %s", o.Code, o.Stderr)
+		}
+	}
 	m1 := e.Leader("m1", c.masterFlags("m1")...)
 	c.masters["m1"] = m1
 	for i := 1; i < nMasters; i++ {
-		c.masters[masterID(i)] = e.Backup(masterID(i), c.masterFlags(masterID(i))...)
+		if i < leaders {
+			c.masters[masterID(i)] = e.Leader(masterID(i), c.masterFlags(masterID(i))...)
+		} else {
+			c.masters[masterID(i)] = e.Backup(masterID(i), c.masterFlags(masterID(i))...)
+		}
 	}
 	for i := range nWorkers {
 		c.workers[workerID(i)] = e.ReadyWorker(m1, workerID(i), concurrency)
@@ -149,7 +159,14 @@ func (l leadership) settled() bool { return l.Leader != "" && l.Epoch.Leader == 
 func (c *cluster) readLeadership() (leadership, error) {
 	var l leadership
 	root := c.e.Root
-	data, _, err := c.conn.Get(root + "/epoch")
+	// With several leaders the epoch record names whoever took over last;
+	// partition 0's names the front candidate's take-over, as the epoch
+	// does with one leader (same record shape).
+	rec := root + "/epoch"
+	if leaders > 1 {
+		rec = root + "/partitions/0"
+	}
+	data, _, err := c.conn.Get(rec)
 	if err != nil {
 		return l, err
 	}

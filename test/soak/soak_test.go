@@ -41,8 +41,23 @@ const (
 	completionBound = 60 * time.Second
 )
 
+// LeadersEnv sets master.leaders for the soak (default 1: one leader, two
+// hot backups; 3: every master leads a share of the partitions).
+const LeadersEnv = "PADDOCK_SOAK_LEADERS"
+
+// leaders is the soak's master.leaders, from LeadersEnv.
+var leaders = 1
+
 func TestMain(m *testing.M) {
 	flag.Parse()
+	if s := os.Getenv(LeadersEnv); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > nMasters {
+			fmt.Fprintf(os.Stderr, "%s=%q: want 1 to %d\n", LeadersEnv, s, nMasters)
+			os.Exit(2)
+		}
+		leaders = n
+	}
 	code := m.Run()
 	pt.RemoveBuilt()
 	os.Exit(code)

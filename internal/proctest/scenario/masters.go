@@ -172,3 +172,38 @@ func MasterLag(c *Cluster) {
 		ck.Deposed(m1, stopped, fmt.Sprintf("SIGSTOP for %v", continued.Sub(stopped).Round(100*time.Millisecond)))
 	})
 }
+
+// SeveralLeaders (3/2/2): with master.leaders at 3, three masters lead at
+// once, each over its partitions; the second is killed with SIGKILL while
+// two clients run. Once its session expires the two left deal the
+// partitions between them again (m3 moves up to place 1 and takes the odd
+// ones); every task still completes exactly once, and no write of the
+// killed master lands after its partitions were taken over.
+func SeveralLeaders(e *pt.Env, rec Recorder, tick time.Duration, tasksPerRun int) {
+	t := e.TB
+	t.Helper()
+	if o := e.RunClient(30*time.Second, "config", "set", "master.leaders", "3"); o.Code != 0 {
+		t.Fatalf("config set: exit %d: %s", o.Code, o.Stderr)
+	}
+	c := &Cluster{Env: e, Tick: tick, r: newReport(t, rec)}
+	c.M1 = e.Leader("m1")
+	c.M2 = e.Leader("m2")
+	m3 := e.Leader("m3")
+	c.W1 = e.ReadyWorker(c.M1, "w1", 6)
+	c.W2 = e.ReadyWorker(c.M1, "w2", 6)
+	c.runs = startRuns(e, 2, tasksPerRun, ClusterLoops, "sleep", "0.1")
+	c.r.Event(time.Now(), "m1, m2 and m3 lead a third of the partitions each; two client runs started")
+	c.W1.WaitLogN(pt.StartTimeout, 5, pt.Msg(pt.MsgFinished))
+	c.W2.WaitLogN(pt.StartTimeout, 5, pt.Msg(pt.MsgFinished))
+	for _, m := range []*pt.Proc{c.M1, c.M2, m3} {
+		m.WaitLog(pt.StartTimeout, pt.Msg(pt.MsgAssigned))
+	}
+	killed := c.M2.Kill()
+	c.r.Event(killed, "kill -9 the leader m2")
+	c.M2.Wait(5 * time.Second)
+	bound := e.SessionTimeout + tick + 1500*time.Millisecond
+	el := m3.WaitLog(bound+10*time.Second, pt.All(pt.Msg(pt.MsgElected), pt.After(killed)))
+	c.r.Line("m3 takes over a new share", el)
+	c.r.Measure("kill -9 → the partitions dealt again", el.TS.Sub(killed), bound)
+	c.Finish(killed, bound+time.Second)
+}
