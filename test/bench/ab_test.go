@@ -77,10 +77,10 @@ func measureAB(t *testing.T, srv *zktest.Server, bins proctest.Bins, ref string,
 	n := costTasks()
 	for i := range ab.Rounds {
 		runOld := func() {
-			ab.Old = append(ab.Old, measureCost(t, srv, old, fmt.Sprintf("old %d", i+1), ref, 1, n, 128))
+			ab.Old = append(ab.Old, measureCost(t, srv, old, fmt.Sprintf("old %d", i+1), ref, 1, 1, n, 128))
 		}
 		runNew := func() {
-			ab.New = append(ab.New, measureCost(t, srv, bins, fmt.Sprintf("new %d", i+1), "new", 1, n, 128))
+			ab.New = append(ab.New, measureCost(t, srv, bins, fmt.Sprintf("new %d", i+1), "new", 1, 1, n, 128))
 		}
 		if i%2 == 0 {
 			runOld()

@@ -50,13 +50,17 @@ type Cost struct {
 	RequestsByRole  map[string]float64 `json:"zk_requests_per_task_by_role"` // from cons, per connection
 
 	// CPU-seconds per 1,000 tasks (= CPU ms per task).
-	LeaderCPU   float64   `json:"cpu_s_per_1k_leader"`
-	BackupsCPU  float64   `json:"cpu_s_per_1k_backups"` // all backups together
-	WorkersCPU  float64   `json:"cpu_s_per_1k_workers"` // all workers together
-	WorkerCPU   []float64 `json:"cpu_s_per_1k_each_worker"`
-	ClientCPU   float64   `json:"cpu_s_per_1k_client"`
-	PaddockCPU  float64   `json:"paddock_cpu_ms_per_task"` // leader + backups + workers + client
-	ZooKeeperMs float64   `json:"zookeeper_cpu_ms_per_task"`
+	Leaders   int     `json:"leaders"`             // master.leaders: masters leading at once
+	LeaderCPU float64 `json:"cpu_s_per_1k_leader"` // all leading masters together
+	// BusiestLeaderCPU is the leading master that cost most: the figure
+	// that says whether one master is still the ceiling.
+	BusiestLeaderCPU float64   `json:"cpu_s_per_1k_busiest_leader"`
+	BackupsCPU       float64   `json:"cpu_s_per_1k_backups"` // all backups together
+	WorkersCPU       float64   `json:"cpu_s_per_1k_workers"` // all workers together
+	WorkerCPU        []float64 `json:"cpu_s_per_1k_each_worker"`
+	ClientCPU        float64   `json:"cpu_s_per_1k_client"`
+	PaddockCPU       float64   `json:"paddock_cpu_ms_per_task"` // leader + backups + workers + client
+	ZooKeeperMs      float64   `json:"zookeeper_cpu_ms_per_task"`
 	// The whole machine's busy CPU (/proc/stat, all processes, also other
 	// users') over the window, in cores: how saturated the host was.
 	HostBusyCores float64 `json:"host_busy_cores"`
@@ -290,17 +294,31 @@ func clientRun(t *testing.T, env *proctest.Env, bins proctest.Bins, n, inFlight 
 
 // costDeployment starts masters and workers (binaries bins) on a fresh root
 // and returns the environment and its processes by role, the leader first.
-func costDeployment(t *testing.T, srv *zktest.Server, bins proctest.Bins, masters int) (*proctest.Env, []roleProc) {
+func costDeployment(t *testing.T, srv *zktest.Server, bins proctest.Bins, masters, leaders int) (*proctest.Env, []roleProc) {
 	t.Helper()
 	env := deployment(t, srv, bins, masters, workers, workerSlots)
-	st := readStatus(t, env)
+	leading := map[string]bool{}
+	if leaders > 1 {
+		if o := env.RunClient(30*time.Second, "config", "set", "master.leaders", strconv.Itoa(leaders)); o.Code != 0 {
+			t.Fatalf("config set master.leaders: exit %d: %s", o.Code, o.Stderr)
+		}
+		waitStatus(t, env, 30*time.Second, func(s status) bool {
+			clear(leading)
+			for _, p := range s.Partitions {
+				leading[p.Leader] = true
+			}
+			return len(s.Partitions) == 16 && len(leading) == leaders
+		})
+	} else {
+		leading[readStatus(t, env).Leader.ID] = true
+	}
 	var procs []roleProc
 	for _, m := range env.ByRole("master") {
 		if m.Exited() {
 			continue
 		}
 		role := "backup"
-		if m.ID == st.Leader.ID {
+		if leading[m.ID] {
 			role = "leader"
 		}
 		procs = append(procs, roleProc{role, m.Pid()})
@@ -315,8 +333,8 @@ func costDeployment(t *testing.T, srv *zktest.Server, bins proctest.Bins, master
 // measureCost runs n echo tasks (inFlight at once) through a fresh
 // deployment of masters masters and 4 workers of 16, after a warm-up, and
 // returns what the window cost.
-func measureCost(t *testing.T, srv *zktest.Server, bins proctest.Bins, label, binaries string, masters, n, inFlight int) Cost {
-	env, procs := costDeployment(t, srv, bins, masters)
+func measureCost(t *testing.T, srv *zktest.Server, bins proctest.Bins, label, binaries string, masters, leaders, n, inFlight int) Cost {
+	env, procs := costDeployment(t, srv, bins, masters, leaders)
 	clientRun(t, env, bins, 500, 64) // warm-up: connections, caches, the JIT of ZooKeeper
 	s0 := takeSample(t, srv, procs)
 	sum, clientCPU := clientRun(t, env, bins, n, inFlight)
@@ -328,7 +346,7 @@ func measureCost(t *testing.T, srv *zktest.Server, bins proctest.Bins, label, bi
 	}
 	tasks := float64(n)
 	per1k := func(sec float64) float64 { return sec / tasks * 1000 }
-	c := Cost{Label: label, Binaries: binaries, Masters: masters, Workers: workers, Tasks: n, InFlight: inFlight,
+	c := Cost{Label: label, Binaries: binaries, Masters: masters, Leaders: leaders, Workers: workers, Tasks: n, InFlight: inFlight,
 		Seconds: s1.at.Sub(s0.at).Seconds(), TasksPerSec: sum.TasksPerSec, LatencyP50: sum.LatencyP50, LatencyP99: sum.LatencyP99,
 		RequestsPerTask:  (s1.mntr["zk_packets_received"] - s0.mntr["zk_packets_received"]) / tasks,
 		SentPerTask:      (s1.mntr["zk_packets_sent"] - s0.mntr["zk_packets_sent"]) / tasks,
@@ -357,6 +375,7 @@ func measureCost(t *testing.T, srv *zktest.Server, bins proctest.Bins, label, bi
 		switch p.role {
 		case "leader":
 			c.LeaderCPU += d
+			c.BusiestLeaderCPU = max(c.BusiestLeaderCPU, d)
 		case "backup":
 			c.BackupsCPU += d
 		case "worker":
@@ -393,12 +412,13 @@ func costTasks() int {
 	return 10000
 }
 
-// measureCosts: the costs with 1, 2 and 4 masters. Only one master leads
-// today (no master.leaders setting yet); the others are hot backups, whose
-// own cost (watches, the election) is what the extra masters add.
+// measureCosts: the costs with 1, 2 and 4 masters, all of them leading
+// (master.leaders = masters), and with 4 masters of which one leads (the
+// default: the others are hot backups, whose own cost is the election's).
 func measureCosts(t *testing.T, srv *zktest.Server, bins proctest.Bins, rep *Report) {
-	for _, m := range []int{1, 2, 4} {
-		rep.Costs = append(rep.Costs, measureCost(t, srv, bins, fmt.Sprintf("%d master(s)", m), "new", m, costTasks(), 128))
+	for _, m := range [][2]int{{1, 1}, {2, 2}, {4, 4}, {4, 1}} {
+		label := fmt.Sprintf("%d master(s), %d lead", m[0], m[1])
+		rep.Costs = append(rep.Costs, measureCost(t, srv, bins, label, "new", m[0], m[1], costTasks(), 128))
 	}
 }
 
@@ -434,7 +454,8 @@ func costTable(b *strings.Builder, r *Report) {
 	}
 	line("ZooKeeper packets sent per task", "%.2f", func(c Cost) float64 { return c.SentPerTask })
 	line("write transactions per task", "%.2f", func(c Cost) float64 { return c.TxnsPerTask })
-	line("CPU s / 1k tasks: leading master", "%.3f", func(c Cost) float64 { return c.LeaderCPU })
+	line("CPU s / 1k tasks: leading masters", "%.3f", func(c Cost) float64 { return c.LeaderCPU })
+	line("  the busiest leading master", "%.3f", func(c Cost) float64 { return c.BusiestLeaderCPU })
 	line("  backup masters (together)", "%.3f", func(c Cost) float64 { return c.BackupsCPU })
 	line("  workers (together)", "%.3f", func(c Cost) float64 { return c.WorkersCPU })
 	line("  one worker (mean)", "%.3f", func(c Cost) float64 { return c.WorkersCPU / float64(max(1, len(c.WorkerCPU))) })

@@ -318,8 +318,11 @@ type status struct {
 		Name string `json:"name"`
 		PID  int    `json:"pid"`
 	} `json:"workers"`
-	Pending int `json:"pending"`
-	Running int `json:"running"`
+	Pending    int `json:"pending"`
+	Running    int `json:"running"`
+	Partitions []struct {
+		Leader string `json:"leader"`
+	} `json:"partitions"`
 }
 
 func readStatus(t *testing.T, env *proctest.Env) status {
