@@ -53,6 +53,8 @@ type Report struct {
 	ClockTicks float64 `json:"clock_ticks_per_sec"`
 	Costs      []Cost  `json:"costs,omitempty"`
 	AB         *AB     `json:"ab,omitempty"`
+	// Scheduled: a backlog of 100,000 tasks due in an hour (issue 10).
+	Scheduled *Scheduled `json:"scheduled,omitempty"`
 }
 
 // RawRate is a saturated write rate measured with go-zookeeper.
@@ -153,6 +155,7 @@ func TestReport(t *testing.T) {
 	t.Run("costs", func(t *testing.T) { measureCosts(t, srv, bins, rep) })
 	t.Run("failover", func(t *testing.T) { measureFailover(t, srv, bins, rep) })
 	t.Run("backlog", func(t *testing.T) { measureBacklog(t, srv, bins, rep) })
+	t.Run("scheduled", func(t *testing.T) { measureScheduled(t, srv, bins, rep) })
 	if ref := os.Getenv(BaselineEnv); ref != "" {
 		t.Run("ab", func(t *testing.T) { measureAB(t, srv, bins, ref, rep) })
 	}
