@@ -102,7 +102,10 @@ func New(zc *zkclient.Client, cfg Config) (*Client, error) {
 		h, _ := os.Hostname()
 		name = fmt.Sprintf("%s/%d", h, os.Getpid())
 	}
-	return &Client{zk: zc, l: l, q: coord.NewQueue(zc, l, cfg.MaxPayload), name: name}, nil
+	// Group commit: goroutines submitting or collecting at once share
+	// multis (and ZooKeeper requests); a lone call goes at once.
+	q := coord.NewQueue(zc, l, cfg.MaxPayload).WithBatcher(zkclient.NewBatcher(zc, 64))
+	return &Client{zk: zc, l: l, q: q, name: name}, nil
 }
 
 // check validates what New uses of cfg, and returns the tree's layout.

@@ -23,8 +23,22 @@ type Batcher struct {
 }
 
 type batchItem struct {
-	ops  []Op
-	done chan error
+	ops   []Op
+	bytes int // of its paths and data: see batchBytes
+	done  chan error
+}
+
+// batchBytes bounds the paths and data of one batch, so that a multi of
+// many callers stays within jute.maxbuffer (about 1 MiB) even when each
+// carries a large payload; a caller whose ops alone exceed it goes alone.
+const batchBytes = 768 << 10
+
+func opsBytes(ops []Op) int {
+	n := 0
+	for _, op := range ops {
+		n += len(op.path) + len(op.data) + 16 // the op's own framing, roughly
+	}
+	return n
 }
 
 // NewBatcher returns a batcher that puts at most max callers in one multi.
@@ -38,7 +52,7 @@ func NewBatcher(c *Client, max int) *Batcher {
 // Multi applies ops atomically, possibly in one transaction with other
 // callers' ops. Its errors are those of Client.Multi for these ops alone.
 func (b *Batcher) Multi(ctx context.Context, ops ...Op) error {
-	it := &batchItem{ops: ops, done: make(chan error, 1)}
+	it := &batchItem{ops: ops, bytes: opsBytes(ops), done: make(chan error, 1)}
 	b.mu.Lock()
 	b.queue = append(b.queue, it)
 	lead := !b.running
@@ -60,7 +74,11 @@ func (b *Batcher) Multi(ctx context.Context, ops ...Op) error {
 func (b *Batcher) flush() {
 	for {
 		b.mu.Lock()
-		n := min(len(b.queue), b.max)
+		n, size := 0, 0
+		for n < min(len(b.queue), b.max) && (n == 0 || size+b.queue[n].bytes <= batchBytes) {
+			size += b.queue[n].bytes
+			n++
+		}
 		if n == 0 {
 			b.running = false
 			b.mu.Unlock()

@@ -54,3 +54,26 @@ func TestBatcherGroupsConcurrentCallersAndIsolatesFailures(t *testing.T) {
 		t.Errorf("no grouping: %d multis for %d callers", requests, n)
 	}
 }
+
+// Callers with large data are grouped only as far as one multi stays under
+// jute.maxbuffer (about 1 MiB): twelve 300 KiB creates at once all land.
+func TestBatcherKeepsEachMultiUnderTheServersLimit(t *testing.T) {
+	ctx := ctxT(t)
+	c := dial(t, shared.Addr())
+	dir := dirFor(t, c)
+	b := zkclient.NewBatcher(c, 64)
+	data := make([]byte, 300<<10)
+	var wg sync.WaitGroup
+	errs := make([]error, 12)
+	for i := range errs {
+		wg.Go(func() {
+			errs[i] = b.Multi(ctx, zkclient.CreateOp(fmt.Sprintf("%s/%d", dir, i), data, zk.FlagPersistent))
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("caller %d: %v", i, err)
+		}
+	}
+}

@@ -190,16 +190,9 @@ func (q *Queue) retryLanded(ctx context.Context, id task.ID, e task.AttemptError
 // or that nobody can tell (its error, ErrOutcomeUnknown).
 func (q *Queue) finish(ctx context.Context, ops []zkclient.Op, revoked func(*zkclient.MultiError) bool,
 	landed func() (bool, error)) error {
-	multi := func() error {
-		if q.batch != nil {
-			return q.batch.Multi(ctx, ops...)
-		}
-		_, err := q.c.Multi(ctx, ops...)
-		return err
-	}
 	retried := false
 	for {
-		err := multi()
+		err := q.multi(ctx, ops)
 		var me *zkclient.MultiError
 		switch {
 		case err == nil:

@@ -40,16 +40,42 @@ type Queue struct {
 	c          *zkclient.Client
 	l          Layout
 	maxPayload int
-	batch      *zkclient.Batcher // group commit for completions; nil: one multi each
+	batch      *zkclient.Batcher // group commit of submits, collects and completions; nil: one multi each
 	// retryDefaults is the retry policy of a failed task that has none of
 	// its own (see WithRetryDefaults, complete.go); nil: none.
 	retryDefaults func(kind string) *task.RetryPolicy
 }
 
-// WithBatcher makes the queue's completions go through b (group commit).
+// WithBatcher makes the queue's one-task multis (submit, collect,
+// complete, retry) go through b: group commit, so that many goroutines
+// submitting or collecting at once share transactions and requests, while
+// a lone caller's multi still goes at once.
 func (q *Queue) WithBatcher(b *zkclient.Batcher) *Queue {
 	q.batch = b
 	return q
+}
+
+// multi applies one caller's ops: through the batcher when the queue has
+// one, else as a multi of their own.
+func (q *Queue) multi(ctx context.Context, ops []zkclient.Op) error {
+	if q.batch != nil {
+		return q.batch.Multi(ctx, ops...)
+	}
+	_, err := q.c.Multi(ctx, ops...)
+	return err
+}
+
+// applyItems is Client.Batch for a submission's items, except that a lone
+// item goes through the batcher (see WithBatcher).
+func (q *Queue) applyItems(ctx context.Context, items [][]zkclient.Op) (map[int]*zkclient.MultiError, error) {
+	if q.batch == nil || len(items) != 1 {
+		return q.c.Batch(ctx, items)
+	}
+	err := q.multi(ctx, items[0])
+	if me := (*zkclient.MultiError)(nil); errors.As(err, &me) {
+		return map[int]*zkclient.MultiError{0: me}, nil
+	}
+	return nil, err
 }
 
 // NewQueue returns the queue of layout l. maxPayload <= 0 means
@@ -188,7 +214,7 @@ func (q *Queue) submitChunk(ctx context.Context, subs []Submission, ops [][]zkcl
 		for k, i := range live {
 			items[k] = ops[i]
 		}
-		failed, err := q.c.Batch(ctx, items)
+		failed, err := q.applyItems(ctx, items)
 		if h := submitReplyHook.Load(); h != nil {
 			err = (*h)(err)
 		}
@@ -403,7 +429,7 @@ func (q *Queue) collectOps(id task.ID, dead bool) []zkclient.Op {
 func (q *Queue) Collect(ctx context.Context, id task.ID, status task.Status) error {
 	dead := status == task.Dead
 	for {
-		_, err := q.c.Multi(ctx, q.collectOps(id, dead)...)
+		err := q.multi(ctx, q.collectOps(id, dead))
 		var me *zkclient.MultiError
 		switch {
 		case err == nil:
