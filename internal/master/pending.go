@@ -2,41 +2,59 @@ package master
 
 import (
 	"container/heap"
+	"encoding/hex"
 
 	"github.com/paddock-zk/paddock/internal/task"
 )
 
 // pending holds the ids of tasks known to wait for a worker, oldest first
-// (ids start with their submit time).
+// (ids start with their submit time). Ids are kept as their 10 bytes, not
+// as 20-character strings: with a backlog of a million tasks this set is
+// most of the leader's memory, and the compact form is a third of it.
 type pending struct {
-	h   idHeap
-	set map[task.ID]struct{}
+	h   keyHeap
+	set map[idKey]struct{}
 }
 
-func newPending() *pending { return &pending{set: make(map[task.ID]struct{})} }
+// idKey is a task id's 20 hex digits as 10 bytes: ordered as the ids are
+// (fixed length, each digit's value in order).
+type idKey [10]byte
+
+// keyOf is id's key. Every id here came through task.ParseID (a shard
+// listing), so it is 20 lowercase hex digits.
+func keyOf(id task.ID) idKey {
+	var k idKey
+	_, _ = hex.Decode(k[:], []byte(id))
+	return k
+}
+
+func (k idKey) id() task.ID { return task.ID(hex.EncodeToString(k[:])) }
+
+func newPending() *pending { return &pending{set: make(map[idKey]struct{})} }
 
 func (p *pending) Len() int { return len(p.set) }
 
-func (p *pending) Has(id task.ID) bool { _, ok := p.set[id]; return ok }
+func (p *pending) Has(id task.ID) bool { _, ok := p.set[keyOf(id)]; return ok }
 
 func (p *pending) Push(id task.ID) {
-	if _, ok := p.set[id]; ok {
+	k := keyOf(id)
+	if _, ok := p.set[k]; ok {
 		return
 	}
-	p.set[id] = struct{}{}
-	heap.Push(&p.h, id)
+	p.set[k] = struct{}{}
+	heap.Push(&p.h, k)
 }
 
 // Pop removes and returns up to n oldest ids.
 func (p *pending) Pop(n int) []task.ID {
 	out := make([]task.ID, 0, min(n, p.Len()))
 	for len(out) < n && p.h.Len() > 0 {
-		id := heap.Pop(&p.h).(task.ID)
-		if _, ok := p.set[id]; !ok {
+		k := heap.Pop(&p.h).(idKey)
+		if _, ok := p.set[k]; !ok {
 			continue // removed while queued
 		}
-		delete(p.set, id)
-		out = append(out, id)
+		delete(p.set, k)
+		out = append(out, k.id())
 	}
 	return out
 }
@@ -44,24 +62,26 @@ func (p *pending) Pop(n int) []task.ID {
 // Oldest returns the oldest id without removing it (false: none).
 func (p *pending) Oldest() (task.ID, bool) {
 	for p.h.Len() > 0 {
-		if id := p.h[0]; p.Has(id) {
-			return id, true
+		if k := p.h[0]; p.hasKey(k) {
+			return k.id(), true
 		}
 		heap.Pop(&p.h) // removed while queued
 	}
 	return "", false
 }
 
+func (p *pending) hasKey(k idKey) bool { _, ok := p.set[k]; return ok }
+
 // Remove forgets id; its heap entry is skipped when it surfaces.
-func (p *pending) Remove(id task.ID) { delete(p.set, id) }
+func (p *pending) Remove(id task.ID) { delete(p.set, keyOf(id)) }
 
-type idHeap []task.ID
+type keyHeap []idKey
 
-func (h idHeap) Len() int           { return len(h) }
-func (h idHeap) Less(i, j int) bool { return h[i] < h[j] }
-func (h idHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *idHeap) Push(x any)        { *h = append(*h, x.(task.ID)) }
-func (h *idHeap) Pop() any {
+func (h keyHeap) Len() int           { return len(h) }
+func (h keyHeap) Less(i, j int) bool { return string(h[i][:]) < string(h[j][:]) }
+func (h keyHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *keyHeap) Push(x any)        { *h = append(*h, x.(idKey)) }
+func (h *keyHeap) Pop() any {
 	old := *h
 	x := old[len(old)-1]
 	*h = old[:len(old)-1]

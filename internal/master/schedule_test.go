@@ -78,11 +78,15 @@ func TestPlaceRotatesTiesSoShortTasksSpread(t *testing.T) {
 
 func TestPendingIsFIFOAndDeduplicates(t *testing.T) {
 	p := newPending()
-	for _, id := range []task.ID{"c", "a", "b", "a"} {
+	a, b, c := task.ID("1a21ea6ef56a226d8009"), task.ID("1a21ea6ef56ab11fd6fb"), task.ID("1a21ea6ef57627c39854")
+	for _, id := range []task.ID{c, a, b, a} {
 		p.Push(id)
 	}
-	p.Remove("b")
-	if got := p.Pop(10); !reflect.DeepEqual(got, []task.ID{"a", "c"}) {
+	p.Remove(b)
+	if old, _ := p.Oldest(); old != a {
+		t.Fatalf("oldest %v", old)
+	}
+	if got := p.Pop(10); !reflect.DeepEqual(got, []task.ID{a, c}) {
 		t.Fatalf("popped %v", got)
 	}
 	if p.Len() != 0 {
