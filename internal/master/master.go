@@ -140,7 +140,7 @@ func afterStepDown(ctx context.Context, err error, log *zap.Logger, m *Metrics, 
 		log.Warn("candidacy lost; standing again", zap.Error(sd.err))
 		return true
 	case sd.stage == "take-over":
-		log.Warn("elected but could not take over; standing again", zap.Error(sd.err))
+		log.Warn("elected but could not take over; standing again", zap.String("epoch", sd.epochPath), zap.Error(sd.err))
 		// Not in a tight loop when it keeps failing (the epoch znode
 		// belongs to another identity: NoAuth).
 		return errors.Is(sd.err, coord.ErrDeposed) || backoff.wait(ctx) == nil

@@ -58,10 +58,11 @@ type candidacy struct {
 
 // stepDown is why a candidacy ended.
 type stepDown struct {
-	stage string // "stand", "take-over" or "lead"
-	epoch int64  // the term's, when it led
-	since time.Time
-	err   error
+	stage     string // "stand", "take-over" or "lead"
+	epoch     int64  // the term's, when it led
+	since     time.Time
+	epochPath string // for a refused take-over: the epoch znode it writes
+	err       error
 }
 
 func (s *stepDown) Error() string { return s.stage + ": " + s.err.Error() }
@@ -76,7 +77,7 @@ func (cy *candidacy) run(ctx context.Context) error {
 		}
 		fence, err := coord.TakeOver(ctx, cy.c, cy.l, cy.cand, cy.cfg.ID, sh.parts)
 		if err != nil {
-			return &stepDown{stage: "take-over", err: err}
+			return &stepDown{stage: "take-over", epochPath: cy.l.Epoch(), err: err}
 		}
 		m.stand(standLeader, fence.Epoch)
 		m.parts.Store(int32(len(sh.parts)))

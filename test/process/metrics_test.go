@@ -49,6 +49,11 @@ func TestPrometheusScrapesTheDaemons(t *testing.T) {
 	prom.WaitQuery(10*time.Second, `paddock_worker_tasks_total{id="w1",kind="echo",status="succeeded"}`, atLeast(n))
 	prom.WaitQuery(10*time.Second, `paddock_worker_task_duration_seconds_count{id="w1",kind="echo"}`, atLeast(n))
 	prom.WaitQuery(10*time.Second, `sum(paddock_tasks_pending)`, eq(0)) // the leader's view only: the backup exports none
+	// A task of a kind no worker runs waits, and the leader says so.
+	if o := e.RunClient(30*time.Second, "submit", "--kind", "thumb", "--data", "x"); o.Code != 0 {
+		t.Fatalf("submit: exit %d: %s", o.Code, o.Stderr)
+	}
+	prom.WaitQuery(10*time.Second, `paddock_tasks_waiting_for_kind{id="m1",kind="thumb"}`, eq(1))
 	prom.WaitQuery(10*time.Second, `paddock_workers{id="m1"}`, eq(1))
 	prom.WaitQuery(10*time.Second, `paddock_master_is_leader{id="m1"}`, eq(1))
 	prom.WaitQuery(10*time.Second, `paddock_master_is_leader{id="m2"}`, eq(0))
