@@ -247,27 +247,7 @@ func TestLarge(t *testing.T) {
 		env.Worker(fmt.Sprintf("w%d", i+1), workerSlots, "--log-level", "warn")
 	}
 	drainStart := time.Now()
-	for _, how := range []string{"sigterm", "kill9"} {
-		st := waitStatus(t, env, 2*time.Minute, func(s status) bool { return s.Leader != nil && !s.TakingOver && len(s.Backups) == 1 })
-		leader, backup := procByID(env, st.Leader.ID), procByID(env, st.Backups[0].ID)
-		sampleAll()
-		var at time.Time
-		if how == "sigterm" {
-			at = leader.Term()
-		} else {
-			at = leader.Kill()
-		}
-		first := backup.WaitLog(time.Minute, proctest.All(proctest.Msg("assigned tasks"), proctest.After(at)))
-		ms := float64(first.TS.Sub(at).Microseconds()) / 1000
-		if how == "sigterm" {
-			L.FailoverTerm = ms
-		} else {
-			L.FailoverKill = ms
-		}
-		leader.Wait(time.Minute)
-		env.Master(leader.ID, "--log-level", "info")
-		t.Logf("failover (%s) with the backlog: %.0f ms", how, ms)
-	}
+	L.FailoverTerm, L.FailoverKill = failovers(t, env, time.Minute, sampleAll)
 	// Drain: poll status every 5 s (each poll is a process reading the tree).
 	deadline := time.Now().Add(2 * time.Hour)
 	for {

@@ -33,15 +33,22 @@ func StartCluster(e *pt.Env, rec Recorder, tick time.Duration, tasksPerRun int, 
 	c := &Cluster{Env: e, Tick: tick, r: newReport(e.TB, rec)}
 	c.M1 = e.Leader("m1", m1Extra...)
 	c.M2 = e.Backup("m2")
-	c.W1 = e.ReadyWorker(c.M1, "w1", 4)
-	c.W2 = e.ReadyWorker(c.M1, "w2", 4)
+	c.load(4, tasksPerRun, "m1 leads, m2 stands by; two client runs started")
+	return c
+}
+
+// load starts the two workers (slots each) and the two client runs, and
+// returns once both workers have finished a few tasks.
+func (c *Cluster) load(slots, tasksPerRun int, what string) {
+	e := c.Env
+	c.W1 = e.ReadyWorker(c.M1, "w1", slots)
+	c.W2 = e.ReadyWorker(c.M1, "w2", slots)
 	// 0.1 s tasks, 8 loops on 8 slots: about 70 tasks/s, so the runs last
 	// a few seconds and the fault hits them mid-way.
 	c.runs = startRuns(e, 2, tasksPerRun, ClusterLoops, "sleep", "0.1")
-	c.r.Event(time.Now(), "m1 leads, m2 stands by; two client runs started")
+	c.r.Event(time.Now(), "%s", what)
 	c.W1.WaitLogN(pt.StartTimeout, 5, pt.Msg(pt.MsgFinished))
 	c.W2.WaitLogN(pt.StartTimeout, 5, pt.Msg(pt.MsgFinished))
-	return c
 }
 
 // Finish waits for the client runs and judges the history: the faults
@@ -189,12 +196,7 @@ func SeveralLeaders(e *pt.Env, rec Recorder, tick time.Duration, tasksPerRun int
 	c.M1 = e.Leader("m1")
 	c.M2 = e.Leader("m2")
 	m3 := e.Leader("m3")
-	c.W1 = e.ReadyWorker(c.M1, "w1", 6)
-	c.W2 = e.ReadyWorker(c.M1, "w2", 6)
-	c.runs = startRuns(e, 2, tasksPerRun, ClusterLoops, "sleep", "0.1")
-	c.r.Event(time.Now(), "m1, m2 and m3 lead a third of the partitions each; two client runs started")
-	c.W1.WaitLogN(pt.StartTimeout, 5, pt.Msg(pt.MsgFinished))
-	c.W2.WaitLogN(pt.StartTimeout, 5, pt.Msg(pt.MsgFinished))
+	c.load(6, tasksPerRun, "m1, m2 and m3 lead a third of the partitions each; two client runs started")
 	for _, m := range []*pt.Proc{c.M1, c.M2, m3} {
 		m.WaitLog(pt.StartTimeout, pt.Msg(pt.MsgAssigned))
 	}
