@@ -187,7 +187,13 @@ func (cy *candidacy) watchShare(ctx context.Context, sh share, cancel context.Ca
 		if n > 1 || sh.leaders > 1 {
 			pos, queue, ch, err := cy.cand.Rank(ctx)
 			if err != nil {
-				return // the term sees the lost connection or candidacy itself
+				// Keep watching once reconnected: a leader that stopped
+				// watching would never take the partitions of one that
+				// left. A lost session or candidacy ends the term anyway.
+				if cy.c.RetryIn(ctx, cy.cand.Session(), err) != nil {
+					return
+				}
+				continue
 			}
 			if !shareOf(pos, queue, n).same(sh) {
 				cancel(errShareChanged)
