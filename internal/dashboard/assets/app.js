@@ -85,8 +85,23 @@ function render(st) {
     ? st.backups.map((b) => el("li", { "data-backup": b.id, title: b.host + " · pid " + b.pid }, b.id))
     : [el("li", { class: "none" }, "none")]));
 
+  // Several leaders (master.leaders): who leads which partitions.
+  const parts = {};
+  for (const p of st.partitions || []) {
+    (parts[p.leader] = parts[p.leader] || []).push(p.partition);
+  }
+  const leaders = Object.keys(parts).sort();
+  $("partitions-box").hidden = leaders.length < 2;
+  $("partitions").replaceChildren(...leaders.map((l) =>
+    el("li", { "data-partitions": l }, l + " · " + parts[l].join(","))));
+
   // Counts.
   $("count-pending").textContent = num(st.pending);
+  const waiting = Object.entries(st.waiting_for_kind || {}).sort();
+  $("pending-note").textContent = waiting.length
+    ? waiting.map(([k, n]) => num(n) + " wait for a " + k + " worker").join(" · ")
+    : "waiting for a worker";
+  $("pending-note").classList.toggle("bad", waiting.length > 0);
   $("count-running").textContent = num(st.running);
   $("count-finished").textContent = num(st.finished);
   $("count-dead").textContent = num(st.dead);
