@@ -98,9 +98,11 @@ function render(st) {
   // Counts.
   $("count-pending").textContent = num(st.pending);
   const waiting = Object.entries(st.waiting_for_kind || {}).sort();
-  $("pending-note").textContent = waiting.length
-    ? waiting.map(([k, n]) => num(n) + " wait for a " + k + " worker").join(" · ")
-    : "waiting for a worker";
+  const notes = waiting.map(([k, n]) => num(n) + " wait for a " + k + " worker");
+  if (st.scheduled) {
+    notes.push(num(st.scheduled) + " scheduled for later");
+  }
+  $("pending-note").textContent = notes.length ? notes.join(" · ") : "waiting for a worker";
   $("pending-note").classList.toggle("bad", waiting.length > 0);
   $("count-running").textContent = num(st.running);
   $("count-finished").textContent = num(st.finished);
