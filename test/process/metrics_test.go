@@ -193,7 +193,7 @@ func TestOperatingAlertRulesAreValid(t *testing.T) {
 	if err != nil {
 		t.Fatalf("promtool check rules: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "8 rules found") {
+	if !strings.Contains(string(out), "10 rules found") {
 		t.Errorf("promtool check rules: %s", out)
 	}
 }
