@@ -2,6 +2,7 @@ package master_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -175,5 +176,44 @@ func TestRoutingTimeoutDeadLettersTheTaskNamingItsKind(t *testing.T) {
 	}
 	if d := res.FinishedAt.Sub(id.SubmittedAt()); d < 300*time.Millisecond {
 		t.Fatalf("dead-lettered after %v, before its routing timeout", d)
+	}
+}
+
+// A task in its retry backoff when the leader changes: the new leader reads
+// its not_before like any scheduled task's and runs it then, not earlier.
+func TestRetryBackoffSurvivesFailover(t *testing.T) {
+	e := newEnv(t)
+	m1 := e.master("m1", shared.Addr(), time.Hour)
+	e.waitLog(10*time.Second, "m1", "took over")
+	e.master("m2", shared.Addr(), time.Hour)
+	var mu sync.Mutex
+	calls := 0
+	e.start("flaky", shared.Addr(), func(ctx context.Context, c *zkclient.Client) error {
+		w, err := worker.New(worker.Config{ID: "flaky", Concurrency: 1, Client: c, Root: e.l.Root(), Logger: e.logger("flaky")})
+		if err != nil {
+			return err
+		}
+		w.Handle("flaky", func(ctx context.Context, t *worker.Task) ([]byte, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if calls++; calls == 1 {
+				return nil, errors.New("first attempt fails")
+			}
+			return []byte("ok"), nil
+		})
+		return w.Run(ctx)
+	})
+	id := e.submitSpec(task.Spec{Kind: "flaky", Retry: &task.RetryPolicy{MaxRetries: 2, InitialMS: 2000, Jitter: 0.01}}, "x")
+	var due time.Time
+	zktest.Eventually(t, 20*time.Second, "the first attempt to fail and the task to be back, due later", func() bool {
+		s, _, err := e.q.Spec(context.Background(), id)
+		due = s.NotBefore
+		return err == nil && s.Retries == 1
+	})
+	m1.stop()
+	e.waitLog(10*time.Second, "m2", "took over")
+	res := e.wait(id, 30*time.Second)
+	if res.Status != task.Succeeded || len(res.Errors) != 1 || res.StartedAt.Before(due.Truncate(time.Millisecond)) {
+		t.Fatalf("due %v: %+v", due, res)
 	}
 }
