@@ -89,7 +89,7 @@ func (t Txn) Failed() bool {
 // code; -1 when t did not fail.
 func (t Txn) FailedAt() (int, int32) {
 	for i, op := range t.Ops {
-		if op.Type == TxnError && op.Err != ZKErrRuntimeInconsistency {
+		if op.Type == TxnError && op.Err != ZKErrRuntimeInconsistency && op.Err != zkOK {
 			return i, op.Err
 		}
 	}
@@ -172,12 +172,19 @@ func sameTxn(a, b Txn) bool {
 	}
 	for i := range a.Ops {
 		x, y := a.Ops[i], b.Ops[i]
+		if passedInFailed(x) && y.Type != TxnError || passedInFailed(y) && x.Type != TxnError {
+			continue // the same op that passed, logged as an error by one server (see decodeOp)
+		}
 		if x.Type != y.Type || x.Path != y.Path || x.Err != y.Err || x.Version != y.Version {
 			return false
 		}
 	}
 	return true
 }
+
+// passedInFailed is an op of a failed multi that passed, as a server logs
+// it when it logs it as an error (see decodeOp).
+func passedInFailed(op TxnOp) bool { return op.Type == TxnError && op.Err == zkOK }
 
 func describeTxn(t Txn) string {
 	var ops []string
@@ -397,7 +404,20 @@ func decodeOp(typ int32, b []byte, keep KeepData) (TxnOp, error) {
 	case TxnSetACL:
 		op.Path = j.string()
 	case TxnError:
+		if len(b) != 4 {
+			// Not an ErrorTxn's one int but another op's record: the
+			// servers of one ensemble have been seen to log an op that
+			// passed, ahead of the one that failed a multi, either with its
+			// own type or as an error keeping its own payload (ZooKeeper
+			// 3.8, the same zxid). Its code is not in the record: it
+			// passed.
+			op.Err = zkOK
+			break
+		}
 		op.Err = j.int()
 	}
 	return op, j.err
 }
+
+// zkOK is ZooKeeper's code for no error.
+const zkOK int32 = 0

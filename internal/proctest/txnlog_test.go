@@ -153,3 +153,27 @@ func TestAnalyzeTxns(t *testing.T) {
 		t.Errorf("incomplete: %v", r.Incomplete)
 	}
 }
+
+// Two servers of one ensemble logged the same failed multi, one with the
+// ops that passed as themselves, the other as errors keeping their records
+// (ZooKeeper 3.8, seen in the soak): the same transaction, failed at the
+// same op.
+func TestFailedMultiLoggedTwoWays(t *testing.T) {
+	checkRec := []byte{0, 0, 0, 3, '/', 'a', 'b', 0, 0, 0, 1} // path "/ab", version 1
+	passed, err := decodeOp(TxnError, checkRec, nil)
+	if err != nil || passed.Err != zkOK {
+		t.Fatalf("an op logged as an error with its own record: %+v %v", passed, err)
+	}
+	a := Txn{Session: 7, Type: TxnMulti, Ops: []TxnOp{check("/ab", 1), check("/cd", 2), fail(ZKErrNoNode)}}
+	b := Txn{Session: 7, Type: TxnMulti, Ops: []TxnOp{passed, passed, fail(ZKErrNoNode)}}
+	if !sameTxn(a, b) || !sameTxn(b, a) {
+		t.Error("the two records of one failed multi differ")
+	}
+	if at, code := b.FailedAt(); at != 2 || code != ZKErrNoNode {
+		t.Errorf("FailedAt = %d, %d", at, code)
+	}
+	c := Txn{Session: 7, Type: TxnMulti, Ops: []TxnOp{check("/ab", 1), check("/cd", 2), fail(ZKErrBadVersion)}}
+	if sameTxn(a, c) {
+		t.Error("multis failed with other errors are the same")
+	}
+}
