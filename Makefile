@@ -94,11 +94,13 @@ fuzz:
 # .tmp/soak; `make soak-record` keeps it in docs/soak and docs/SCENARIOS.md.
 # A failed run keeps its processes' logs and the ZooKeeper servers'
 # directories in .tmp/soak/logs.
-# For hours: make soak SOAK_DURATION=4h SOAK_TIMEOUT=5h.
+# For hours: make soak SOAK_DURATION=4h SOAK_TIMEOUT=5h. With every master
+# leading a share of the partitions (master.leaders): make soak SOAK_LEADERS=3.
 SOAK_DURATION ?= 10m
 SOAK_TIMEOUT ?= 40m
+SOAK_LEADERS ?= 1
 soak: zookeeper
-	PADDOCK_SOAK_OUT=$(CURDIR)/.tmp/soak PADDOCK_PROCTEST_LOGS=$(CURDIR)/.tmp/soak/logs $(GO) test -count=1 -v -timeout $(SOAK_TIMEOUT) -run TestSoak ./test/soak/ -soak.duration=$(SOAK_DURATION)
+	PADDOCK_SOAK_LEADERS=$(SOAK_LEADERS) PADDOCK_SOAK_OUT=$(CURDIR)/.tmp/soak PADDOCK_PROCTEST_LOGS=$(CURDIR)/.tmp/soak/logs $(GO) test -count=1 -v -timeout $(SOAK_TIMEOUT) -run TestSoak ./test/soak/ -soak.duration=$(SOAK_DURATION)
 
 soak-record:
 	@ls .tmp/soak/soak-*.json >/dev/null 2>&1 || { echo "no soak summary in .tmp/soak: run make soak first"; exit 1; }
