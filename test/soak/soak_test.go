@@ -217,7 +217,7 @@ func annotate(problem string, faults []fault) string {
 func summarize(v pt.Verdict, tx *pt.RootTxns, faults []fault, seed uint64, dur time.Duration, started time.Time) Summary {
 	n := v.Counts
 	s := Summary{
-		Seed: seed, Started: started.UTC(), Planned: dur.String(), Seconds: time.Since(started).Seconds(),
+		Seed: seed, Started: started.UTC(), Planned: dur.String(), Leaders: leaders, Seconds: time.Since(started).Seconds(),
 		Passed: v.OK, Verdict: v.String(), CPUs: runtime.NumCPU(), Commit: commit(),
 		Submitted:    n.Acknowledged + n.SubmitFailed + n.SubmitUnknown,
 		Acknowledged: n.Acknowledged, SubmitFailed: n.SubmitFailed, SubmitUnknown: n.SubmitUnknown, UnknownApplied: n.UnknownApplied,

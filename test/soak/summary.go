@@ -27,15 +27,18 @@ const OutEnv = "PADDOCK_SOAK_OUT"
 
 // Summary is what one soak run did and found.
 type Summary struct {
-	Seed     uint64    `json:"seed"`
-	Started  time.Time `json:"started"`
-	Planned  string    `json:"planned"` // the duration asked for
-	Seconds  float64   `json:"seconds"` // the whole run, settling and checks included
-	Passed   bool      `json:"passed"`
-	Verdict  string    `json:"verdict"`
-	CPUs     int       `json:"cpus"`
-	Commit   string    `json:"commit,omitempty"`
-	Problems []string  `json:"problems,omitempty"`
+	Seed    uint64    `json:"seed"`
+	Started time.Time `json:"started"`
+	Planned string    `json:"planned"` // the duration asked for
+	// Leaders is master.leaders (PADDOCK_SOAK_LEADERS); 0 in runs from
+	// before the setting, which had one leader.
+	Leaders  int      `json:"leaders,omitempty"`
+	Seconds  float64  `json:"seconds"` // the whole run, settling and checks included
+	Passed   bool     `json:"passed"`
+	Verdict  string   `json:"verdict"`
+	CPUs     int      `json:"cpus"`
+	Commit   string   `json:"commit,omitempty"`
+	Problems []string `json:"problems,omitempty"`
 
 	Submitted      int `json:"submitted"`       // submits sent
 	Acknowledged   int `json:"acknowledged"`    // ... acknowledged
@@ -181,8 +184,12 @@ func Markdown(runs []Summary) string {
 		for _, c := range s.Faults {
 			n += c
 		}
+		length := s.Planned
+		if s.Leaders > 1 {
+			length += fmt.Sprintf(", %d leaders", s.Leaders)
+		}
 		p("| %s | %d | %s | %s | %d (%d / %d / %d → %d) | %d / %d | %d | %d | %d | %d | %d | %d / %d | %d | %s |\n",
-			s.Started.UTC().Format("2006-01-02 15:04"), s.Seed, s.Planned, verdictWord(s.Passed), s.Submitted, s.Acknowledged,
+			s.Started.UTC().Format("2006-01-02 15:04"), s.Seed, length, verdictWord(s.Passed), s.Submitted, s.Acknowledged,
 			s.SubmitFailed, s.SubmitUnknown, s.UnknownApplied, s.Succeeded, s.Cancelled, n, s.Lost, s.Duplicates, s.Stuck, s.Leaks,
 			s.DeposedRefused, s.DeposedApplied, s.LeaderWrites, ms(s.WorstCompletionMS))
 	}
