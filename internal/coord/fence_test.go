@@ -171,3 +171,25 @@ func TestPartitionFences(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A partition znode removed by hand is made again by the next take-over.
+func TestTakeOverRemakesAMissingPartition(t *testing.T) {
+	ctx := ctxT(t)
+	c := dial(t, shared.Addr())
+	l := layoutFor(t, c)
+	if err := c.Delete(ctx, l.Partition(3), -1); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := c.Session(ctx)
+	cand, err := recipe.NewLeaderQueue(c, l.Master()).Join(ctx, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := coord.TakeOver(ctx, c, l, cand, "m", coord.AllPartitions())
+	if err != nil {
+		t.Fatalf("take-over with a partition missing: %v", err)
+	}
+	if _, err := coord.FencedMulti(ctx, c, f, zkclient.CreateOp(l.Worker("x"), nil, zk.FlagPersistent)); err != nil {
+		t.Fatalf("the new leader's write: %v", err)
+	}
+}

@@ -83,6 +83,7 @@ func ensurePartitions(ctx context.Context, c *zkclient.Client, l Layout) error {
 // between, or ever after, cannot write: whoever takes one of its
 // partitions bumps that partition and the epoch.
 func TakeOver(ctx context.Context, c *zkclient.Client, l Layout, cand *recipe.Candidate, leader string, parts []int) (Fence, error) {
+	remade := false
 	for {
 		data, stat, err := c.Get(ctx, l.Epoch())
 		if err != nil {
@@ -122,8 +123,14 @@ func TakeOver(ctx context.Context, c *zkclient.Client, l Layout, cand *recipe.Ca
 			return Fence{}, fmt.Errorf("%w: candidacy %s is gone", ErrDeposed, cand.Key())
 		case errors.As(err, &me) && errors.Is(err, zk.ErrBadVersion):
 			continue // the epoch moved under us (another master took over partitions meanwhile)
-		case errors.As(err, &me) && me.Index >= 2 && errors.Is(err, zk.ErrNoNode):
-			return Fence{}, fmt.Errorf("take over: %s is missing (a tree from an older version: start a master of this version, or run `client init`): %w", me.Path, err)
+		case errors.As(err, &me) && me.Index >= 2 && errors.Is(err, zk.ErrNoNode) && !remade:
+			// A partition znode is gone (removed by hand, or a tree older
+			// than partitions): make the missing ones again, once.
+			c.Logger().Warn("a partition znode is missing; creating it", zap.String("path", me.Path))
+			if err := ensurePartitions(ctx, c, l); err != nil {
+				return Fence{}, fmt.Errorf("take over: create %s: %w", me.Path, err)
+			}
+			remade = true
 		default:
 			return Fence{}, fmt.Errorf("bump epoch: %w", err)
 		}
