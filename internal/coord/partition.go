@@ -191,5 +191,12 @@ func readPartitions(ctx context.Context, c *zkclient.Client, l Layout, st *Statu
 			st.Partitions = append(st.Partitions, *r)
 		}
 	}
+	// The front candidate always leads partition 0, and takes it over in
+	// the multi that bumps the epoch; with several leaders the epoch names
+	// whoever took over last, so partition 0 says whether the front one
+	// has taken over yet.
+	if r := recs[0]; r != nil && st.Leader != nil {
+		st.TakingOver = r.Leader != st.Leader.ID
+	}
 	return nil
 }

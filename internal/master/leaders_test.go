@@ -51,6 +51,10 @@ func TestSeveralLeadersSplitThePartitionsAndHandThemOver(t *testing.T) {
 		l := e.leadersNow()
 		return len(l) == coord.Partitions && distinct(l) == 2 && l["0"] == "m1" && l["1"] == "m2"
 	})
+	zktest.Eventually(t, 10*time.Second, "status to show the front master settled, not taking over", func() bool {
+		st, err := coord.ReadStatus(context.Background(), e.ctl, e.l)
+		return err == nil && st.Leader != nil && st.Leader.ID == "m1" && !st.TakingOver
+	})
 	e.worker("w1", shared.Addr(), 4)
 	e.worker("w2", shared.Addr(), 4)
 	ids := submitMany(e, 200)
