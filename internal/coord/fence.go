@@ -26,15 +26,18 @@ type Fence struct {
 	// Parts, when not nil, are the partitions this leader leads (not all
 	// of them: several masters lead), each with its znode's version right
 	// after this leader's bump; they replace the epoch check (see
-	// TakeOver). PartitionPath names a partition's znode.
-	Parts         map[int]int32
-	PartitionPath func(p int) string
+	// TakeOver).
+	Parts map[int]int32
+	// checks are the ops Ops returns, made once at the take-over: every
+	// write a leader makes starts with them.
+	checks []zkclient.Op
 }
 
-// Ops are the checks that make a multi conditional on leadership.
+// Ops are the checks that make a multi conditional on leadership. A Fence
+// made by hand (not by TakeOver) is fenced by its candidacy and epoch.
 func (f Fence) Ops() []zkclient.Op {
-	if f.Parts != nil {
-		return append([]zkclient.Op{zkclient.CheckOp(f.Candidate, -1)}, f.partitionChecks()...)
+	if f.checks != nil {
+		return f.checks
 	}
 	return []zkclient.Op{zkclient.CheckOp(f.Candidate, -1), zkclient.CheckOp(f.EpochPath, f.EpochVersion)}
 }

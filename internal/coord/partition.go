@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -111,13 +110,16 @@ func TakeOver(ctx context.Context, c *zkclient.Client, l Layout, cand *recipe.Ca
 		switch {
 		case err == nil:
 			f := Fence{Candidate: cand.Key(), EpochPath: l.Epoch(), EpochVersion: stat.Version + 1, Epoch: next.Epoch}
-			if len(parts) < Partitions {
-				f.Parts = make(map[int]int32, len(parts))
-				for i, p := range parts {
-					f.Parts[p] = res[2+i].Stat.Version
-				}
+			f.checks = []zkclient.Op{zkclient.CheckOp(f.Candidate, -1)}
+			if len(parts) == Partitions {
+				f.checks = append(f.checks, zkclient.CheckOp(f.EpochPath, f.EpochVersion))
+				return f, nil
 			}
-			f.PartitionPath = l.Partition
+			f.Parts = make(map[int]int32, len(parts))
+			for i, p := range parts { // parts ascend: the checks go in partition order
+				f.Parts[p] = res[2+i].Stat.Version
+				f.checks = append(f.checks, zkclient.CheckOp(l.Partition(p), f.Parts[p]))
+			}
 			return f, nil
 		case errors.As(err, &me) && me.Index == 0:
 			return Fence{}, fmt.Errorf("%w: candidacy %s is gone", ErrDeposed, cand.Key())
@@ -144,20 +146,6 @@ func (f Fence) Owns(p int) bool {
 	}
 	_, ok := f.Parts[p]
 	return ok
-}
-
-// partitionChecks are the fence's checks of its partitions, in order.
-func (f Fence) partitionChecks() []zkclient.Op {
-	ps := make([]int, 0, len(f.Parts))
-	for p := range f.Parts {
-		ps = append(ps, p)
-	}
-	slices.Sort(ps)
-	ops := make([]zkclient.Op, 0, len(ps))
-	for _, p := range ps {
-		ops = append(ops, zkclient.CheckOp(f.PartitionPath(p), f.Parts[p]))
-	}
-	return ops
 }
 
 // PartitionStatus is one partition as `client status` shows it.

@@ -3,6 +3,8 @@ package master
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -35,7 +37,7 @@ func (ct *controller) refill(ctx context.Context) (int, error) {
 	if len(marked) == 0 {
 		return 0, nil
 	}
-	listings, err := coord.WatchTaskShards(ctx, ct.c, ct.l, keys(marked))
+	listings, err := coord.WatchTaskShards(ctx, ct.c, ct.l, slices.Sorted(maps.Keys(marked)))
 	if err != nil {
 		ct.mark(func(x *dirtySet) {
 			for s, fired := range marked {

@@ -37,11 +37,11 @@ type controller struct {
 	m         *Metrics
 	loop      *ops.Loop
 
-	// share is the part of the work this term leads: its partitions (owns)
-	// and its place among the leaders, which sets its share of each
-	// worker's slots (see worker.free).
+	// share is the part of the work this term leads: its place among the
+	// leaders sets its part of each worker's slots (see worker.free); its
+	// partitions are the fence's (owns).
 	share share
-	owns  map[int]bool
+	fence coord.Fence
 
 	// bg is the term's goroutines (the sweep, the waits on watches): each
 	// stops when lead's context is done, and lead waits for them, so that
@@ -88,7 +88,12 @@ func lead(ctx context.Context, c *zkclient.Client, l coord.Layout, cfg Config, r
 		return err
 	}
 	sweepErr := make(chan error, 1)
-	ct.bg.Go(func() { sweepErr <- ct.sweepLoop(ctx) })
+	if ct.owns(0) {
+		// One sweeper: the leader of partition 0 expires every partition's
+		// results (they are found by listing, not by partition), so that
+		// several leaders do not race to remove the same znodes.
+		ct.bg.Go(func() { sweepErr <- ct.sweepLoop(ctx) })
+	}
 	if err := ct.bootstrap(ctx); err != nil {
 		return err
 	}
@@ -97,7 +102,7 @@ func lead(ctx context.Context, c *zkclient.Client, l coord.Layout, cfg Config, r
 
 func newController(c *zkclient.Client, l coord.Layout, cfg Config, retention *liveRetention, sess *zkclient.Session, fence coord.Fence, sh share) *controller {
 	ct := &controller{
-		share: sh, owns: make(map[int]bool, len(sh.parts)),
+		share: sh, fence: fence,
 		c: c, l: l, ld: coord.NewLeader(c, l, fence, cfg.ID), cfg: cfg, retention: retention,
 		log: cfg.Logger.With(zap.Int64("epoch", fence.Epoch)), sess: sess, m: cfg.Metrics, loop: cfg.Loop,
 		wake:        make(chan struct{}, 1),
@@ -111,16 +116,16 @@ func newController(c *zkclient.Client, l coord.Layout, cfg Config, retention *li
 		ignored:     make(map[string]bool),
 		dirty:       dirtySet{dirs: map[string]bool{}, shards: map[string]time.Time{}},
 	}
-	for _, p := range sh.parts {
-		ct.owns[p] = true
-	}
 	for _, s := range task.Shards() {
-		if ct.owns[coord.PartitionOfShard(s)] {
+		if ct.owns(coord.PartitionOfShard(s)) {
 			ct.dirty.shards[s] = time.Time{} // listed at once (see refill), then when there is room for work
 		}
 	}
 	return ct
 }
+
+// owns reports whether this term leads partition p.
+func (ct *controller) owns(p int) bool { return ct.fence.Owns(p) }
 
 // run turns the loop until the term ends: deposed, the session lost, ctx
 // done, or an error no retry mends.
@@ -206,11 +211,14 @@ func (ct *controller) step(ctx context.Context) (bool, error) {
 // they changed since the last write of this term: `client status` shows
 // them. A term that never parks a task for its kind writes nothing.
 func (ct *controller) publishWaiting(ctx context.Context) error {
-	if ct.share.leaders > 1 {
-		return nil // one record, several leaders: each exports its own metric instead
+	if ct.share.leaders > 1 || len(ct.parked.byKind) == 0 && len(ct.published) == 0 {
+		// Several leaders: one record cannot hold their views, each
+		// exports its own metric instead. None waiting, none written: the
+		// usual case costs no counting.
+		return nil
 	}
 	_, waiting := ct.parked.counts()
-	if maps.Equal(waiting, ct.published) || (len(waiting) == 0 && ct.published == nil) {
+	if maps.Equal(waiting, ct.published) {
 		return nil
 	}
 	if err := ct.ld.PublishWaiting(ctx, coord.Waiting{Kinds: waiting, At: time.Now().UTC()}); err != nil {

@@ -2,7 +2,6 @@ package master
 
 import (
 	"context"
-	"sort"
 	"time"
 
 	"github.com/paddock-zk/paddock/internal/coord"
@@ -79,13 +78,4 @@ func (ct *controller) anyDirtyShard() bool {
 	ct.mu.Lock()
 	defer ct.mu.Unlock()
 	return len(ct.dirty.shards) > 0
-}
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

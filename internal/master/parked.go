@@ -1,7 +1,6 @@
 package master
 
 import (
-	"container/heap"
 	"time"
 
 	"github.com/paddock-zk/paddock/internal/task"
@@ -19,11 +18,12 @@ import (
 type parked struct {
 	kind   map[task.ID]string // id -> the kind it waits for; "": scheduled
 	byKind map[string]map[task.ID]struct{}
-	due    dueHeap // when each parked task must be looked at again; stale entries are skipped
+	due    minHeap[dueEntry] // when each parked task must be looked at again; stale entries are skipped
 }
 
 func newParked() *parked {
-	return &parked{kind: make(map[task.ID]string), byKind: make(map[string]map[task.ID]struct{})}
+	return &parked{kind: make(map[task.ID]string), byKind: make(map[string]map[task.ID]struct{}),
+		due: minHeap[dueEntry]{less: func(a, b dueEntry) bool { return a.at.Before(b.at) }}}
 }
 
 // park holds id until at (zero: no time, only a worker of kind releases
@@ -40,7 +40,7 @@ func (p *parked) park(id task.ID, kind string, at time.Time) {
 		ids[id] = struct{}{}
 	}
 	if !at.IsZero() {
-		heap.Push(&p.due, dueEntry{at: at, id: id})
+		p.due.push(dueEntry{at: at, id: id})
 	}
 }
 
@@ -64,8 +64,8 @@ func (p *parked) has(id task.ID) bool { _, ok := p.kind[id]; return ok }
 // releaseDue removes and returns the parked tasks whose time has come.
 func (p *parked) releaseDue(now time.Time) []task.ID {
 	var out []task.ID
-	for p.due.Len() > 0 && !p.due[0].at.After(now) {
-		e := heap.Pop(&p.due).(dueEntry)
+	for p.due.Len() > 0 && !p.due.top().at.After(now) {
+		e := p.due.pop()
 		if p.has(e.id) {
 			p.remove(e.id)
 			out = append(out, e.id)
@@ -96,10 +96,10 @@ func (p *parked) releaseKinds(advertised map[string]bool) []task.ID {
 // armed for a task that has left.
 func (p *parked) next() (time.Time, bool) {
 	for p.due.Len() > 0 {
-		if p.has(p.due[0].id) {
-			return p.due[0].at, true
+		if e := p.due.top(); p.has(e.id) {
+			return e.at, true
 		}
-		heap.Pop(&p.due)
+		p.due.pop()
 	}
 	return time.Time{}, false
 }
@@ -119,17 +119,4 @@ func (p *parked) counts() (scheduled int, waiting map[string]int) {
 type dueEntry struct {
 	at time.Time
 	id task.ID
-}
-
-type dueHeap []dueEntry
-
-func (h dueHeap) Len() int           { return len(h) }
-func (h dueHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
-func (h dueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *dueHeap) Push(x any)        { *h = append(*h, x.(dueEntry)) }
-func (h *dueHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
 }

@@ -1,7 +1,6 @@
 package master
 
 import (
-	"container/heap"
 	"encoding/hex"
 
 	"github.com/paddock-zk/paddock/internal/task"
@@ -12,7 +11,7 @@ import (
 // as 20-character strings: with a backlog of a million tasks this set is
 // most of the leader's memory, and the compact form is a third of it.
 type pending struct {
-	h   keyHeap
+	h   minHeap[idKey]
 	set map[idKey]struct{}
 }
 
@@ -30,7 +29,9 @@ func keyOf(id task.ID) idKey {
 
 func (k idKey) id() task.ID { return task.ID(hex.EncodeToString(k[:])) }
 
-func newPending() *pending { return &pending{set: make(map[idKey]struct{})} }
+func newPending() *pending {
+	return &pending{set: make(map[idKey]struct{}), h: minHeap[idKey]{less: func(a, b idKey) bool { return string(a[:]) < string(b[:]) }}}
+}
 
 func (p *pending) Len() int { return len(p.set) }
 
@@ -42,14 +43,14 @@ func (p *pending) Push(id task.ID) {
 		return
 	}
 	p.set[k] = struct{}{}
-	heap.Push(&p.h, k)
+	p.h.push(k)
 }
 
 // Pop removes and returns up to n oldest ids.
 func (p *pending) Pop(n int) []task.ID {
 	out := make([]task.ID, 0, min(n, p.Len()))
 	for len(out) < n && p.h.Len() > 0 {
-		k := heap.Pop(&p.h).(idKey)
+		k := p.h.pop()
 		if _, ok := p.set[k]; !ok {
 			continue // removed while queued
 		}
@@ -62,10 +63,10 @@ func (p *pending) Pop(n int) []task.ID {
 // Oldest returns the oldest id without removing it (false: none).
 func (p *pending) Oldest() (task.ID, bool) {
 	for p.h.Len() > 0 {
-		if k := p.h[0]; p.hasKey(k) {
+		if k := p.h.top(); p.hasKey(k) {
 			return k.id(), true
 		}
-		heap.Pop(&p.h) // removed while queued
+		p.h.pop() // removed while queued
 	}
 	return "", false
 }
@@ -74,16 +75,3 @@ func (p *pending) hasKey(k idKey) bool { _, ok := p.set[k]; return ok }
 
 // Remove forgets id; its heap entry is skipped when it surfaces.
 func (p *pending) Remove(id task.ID) { delete(p.set, keyOf(id)) }
-
-type keyHeap []idKey
-
-func (h keyHeap) Len() int           { return len(h) }
-func (h keyHeap) Less(i, j int) bool { return string(h[i][:]) < string(h[j][:]) }
-func (h keyHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *keyHeap) Push(x any)        { *h = append(*h, x.(idKey)) }
-func (h *keyHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
-}

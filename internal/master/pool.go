@@ -3,6 +3,8 @@ package master
 import (
 	"context"
 	"hash/fnv"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/paddock-zk/paddock/internal/coord"
@@ -93,7 +95,7 @@ func (ct *controller) refresh(ctx context.Context, d dirtySet) error {
 	if d.fresh {
 		ct.updatePool(d.pool, d.dirs)
 	}
-	return ct.listDirs(ctx, keys(d.dirs))
+	return ct.listDirs(ctx, slices.Sorted(maps.Keys(d.dirs)))
 }
 
 // updatePool applies the workers' registrations as discovery reported them:
@@ -158,7 +160,7 @@ func (ct *controller) applyDir(d coord.DirListing) {
 	now := make(map[task.ID]struct{}, len(d.Tasks))
 	w.others = 0
 	for _, id := range d.Tasks {
-		if !ct.owns[coord.PartitionOf(id)] {
+		if !ct.owns(coord.PartitionOf(id)) {
 			w.others++ // another leader's: its slots are counted in its share
 			continue
 		}

@@ -3,6 +3,8 @@ package master
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -14,7 +16,7 @@ import (
 // reclaim returns the tasks of lost workers to pending (or dead-letters them
 // when they have used their attempts) and removes their empty directories.
 func (ct *controller) reclaim(ctx context.Context) error {
-	for _, name := range keys(ct.workers) {
+	for _, name := range slices.Sorted(maps.Keys(ct.workers)) {
 		w := ct.workers[name]
 		switch {
 		case w.registered:

@@ -24,13 +24,6 @@ func sweepEvery(retention, deadRetention time.Duration) time.Duration {
 // tasks were submitted longer than the retention ago. It runs beside the
 // controller and writes through the same fence.
 func (ct *controller) sweepLoop(ctx context.Context) error {
-	if !ct.owns[0] {
-		// One sweeper: the leader of partition 0 expires every partition's
-		// results (they are found by listing, not by partition), so that
-		// several leaders do not race to remove the same znodes.
-		<-ctx.Done()
-		return nil
-	}
 	every := func() time.Duration { return sweepEvery(ct.retention.get(), ct.retention.getDead()) }
 	// A key's age never changes: remembered for the term, each key is read
 	// once, not at every sweep.

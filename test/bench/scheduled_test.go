@@ -1,14 +1,13 @@
 package bench_test
 
 import (
-	"bufio"
 	"fmt"
-	"net"
 	"net/http"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/paddock-zk/paddock/internal/proctest"
 	"github.com/paddock-zk/paddock/internal/zktest"
@@ -45,14 +44,14 @@ func measureScheduled(t *testing.T, srv *zktest.Server, bins proctest.Bins, rep 
 	env := proctest.NewEnv(t, bins, srv.Addr())
 	env.SessionTimeout = sessionTimeout
 	env.Init()
-	addr := freeAddr(t)
-	m := env.Master("m1", "--log-level", "info", "--http-addr", addr)
+	m := env.Master("m1", "--log-level", "info", "--http-addr", "127.0.0.1:0")
 	for i := range workers {
 		env.Worker(fmt.Sprintf("w%d", i+1), workerSlots, "--log-level", "warn")
 	}
 	waitStatus(t, env, 30*time.Second, func(s status) bool {
 		return s.Leader != nil && !s.TakingOver && len(s.Workers) == workers
 	})
+	addr := m.HTTPAddr(proctest.StartTimeout)
 	metric := func(name string) float64 { return scrape(t, "http://"+addr+"/metrics", name) }
 	window := func() Window {
 		c0, _ := cpuSeconds(m.Pid())
@@ -91,34 +90,22 @@ func measureScheduled(t *testing.T, srv *zktest.Server, bins proctest.Bins, rep 
 
 func must(v float64, _ bool) float64 { return v }
 
-// freeAddr is a loopback address with a port free now.
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// scrape sums the samples of metric name in a Prometheus text exposition.
+// scrape sums the samples of the counter or gauge name that the daemon at
+// url exports.
 func scrape(t *testing.T, url, name string) float64 {
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("%s: %v", url, err)
+	}
 	sum := 0.0
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, name) || (len(line) > len(name) && line[len(name)] != ' ' && line[len(name)] != '{') {
-			continue
-		}
-		f := strings.Fields(line)
-		if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
-			sum += v
-		}
+	for _, m := range families[name].GetMetric() {
+		sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 	}
 	return sum
 }
