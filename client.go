@@ -55,6 +55,7 @@ type Client struct {
 	l    coord.Layout
 	q    *coord.Queue
 	name string
+	ids  task.IDSource // this client's ids: runs of one shard (see task.ShardRun)
 
 	closed atomic.Bool
 }

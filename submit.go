@@ -28,7 +28,7 @@ func (c *Client) prepare(t Task, now time.Time) (submission, error) {
 		return submission{}, fmt.Errorf("%w: %d bytes, the limit is %d (Config.MaxPayload); nothing was submitted",
 			ErrPayloadTooLarge, len(t.Payload), limit)
 	}
-	return submission{id: task.NewID(now), spec: t.spec(c.name, now), payload: t.Payload}, nil
+	return submission{id: c.ids.Next(now), spec: t.spec(c.name, now), payload: t.Payload}, nil
 }
 
 // Submit writes a task (its record and its payload, in one ZooKeeper
@@ -121,10 +121,10 @@ func (c *Client) SubmitMany(ctx context.Context, tasks []Task) ([]ID, error) {
 		if err != nil {
 			return nil, fmt.Errorf("task %d: %w", i, err)
 		}
-		// Ids of one millisecond differ in 36 random bits: a large batch
-		// could draw one twice, and its second task would fail.
+		// Ids of one millisecond and shard differ in 28 random bits: a
+		// large batch could draw one twice, and its second task would fail.
 		for seen[s.id] {
-			s.id = task.NewID(now)
+			s.id = c.ids.Next(now)
 		}
 		seen[s.id] = true
 		subs[i] = s

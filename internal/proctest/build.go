@@ -61,6 +61,31 @@ func goTool() string {
 	return "go"
 }
 
+// BinsEnv names a directory of binaries built beforehand (master, worker,
+// client; election if a test needs it) that [Build] uses instead of
+// building: for running the benchmarks' test binary on a host with no Go
+// toolchain (a larger host lent for a measurement).
+const BinsEnv = "PADDOCK_BINS"
+
+// BinsIn returns the binaries in dir, as `go build -o dir/ ./cmd/...`
+// leaves them; an error names the first one missing (the election binary
+// may be, for a bundle that does not need it).
+func BinsIn(dir string) (Bins, error) {
+	b := Bins{
+		Dir:      dir,
+		Master:   filepath.Join(dir, "master"),
+		Worker:   filepath.Join(dir, "worker"),
+		Client:   filepath.Join(dir, "client"),
+		Election: filepath.Join(dir, "election"),
+	}
+	for _, p := range []string{b.Master, b.Worker, b.Client} {
+		if _, err := os.Stat(p); err != nil {
+			return Bins{}, fmt.Errorf("proctest: no binary %s: %w", p, err)
+		}
+	}
+	return b, nil
+}
+
 // BuildIn builds ./cmd/... of the module into dir (created if missing) with
 // `go build -o dir/ ./cmd/...`. It does not use the testing package, so a
 // TestMain can call it once for every test of the package.
@@ -78,17 +103,12 @@ func BuildIn(dir string) (Bins, error) {
 	if err != nil {
 		return Bins{}, fmt.Errorf("proctest: go build ./cmd/... in %s: %v\n%s", root, err, out)
 	}
-	b := Bins{
-		Dir:      dir,
-		Master:   filepath.Join(dir, "master"),
-		Worker:   filepath.Join(dir, "worker"),
-		Client:   filepath.Join(dir, "client"),
-		Election: filepath.Join(dir, "election"),
+	b, err := BinsIn(dir)
+	if err == nil {
+		_, err = os.Stat(b.Election)
 	}
-	for _, p := range []string{b.Master, b.Worker, b.Client, b.Election} {
-		if _, err := os.Stat(p); err != nil {
-			return Bins{}, fmt.Errorf("proctest: go build did not produce %s: %w", p, err)
-		}
+	if err != nil {
+		return Bins{}, fmt.Errorf("proctest: go build did not produce every binary: %w", err)
 	}
 	return b, nil
 }
@@ -102,9 +122,17 @@ var built struct {
 // Build builds the binaries once per test binary run (the first call
 // builds, later calls return the same paths) into a temporary directory,
 // failing tb if the build fails. Call [RemoveBuilt] from TestMain after
-// m.Run to delete that directory.
+// m.Run to delete that directory. With [BinsEnv] set it builds nothing and
+// returns the binaries there.
 func Build(tb testing.TB) Bins {
 	tb.Helper()
+	if dir := os.Getenv(BinsEnv); dir != "" {
+		b, err := BinsIn(dir)
+		if err != nil {
+			tb.Fatalf("%s: %v", BinsEnv, err)
+		}
+		return b
+	}
 	built.once.Do(func() {
 		dir, err := os.MkdirTemp("", "paddock-bins-")
 		if err != nil {

@@ -106,3 +106,31 @@ func BenchmarkParseID(b *testing.B) {
 		}
 	}
 }
+
+func TestIDSourceKeepsAShardForARun(t *testing.T) {
+	var src IDSource
+	now := time.Now()
+	shards := map[string]int{}
+	seen := map[ID]bool{}
+	for range 4 * ShardRun {
+		id := src.Next(now)
+		if _, err := ParseID(string(id)); err != nil {
+			t.Fatal(err)
+		}
+		if id.SubmittedAt().UnixMilli() != now.UnixMilli() {
+			t.Fatalf("%s: submitted at %v, want %v", id, id.SubmittedAt(), now)
+		}
+		if seen[id] {
+			t.Fatalf("%s drawn twice", id)
+		}
+		seen[id] = true
+		shards[id.Shard()]++
+	}
+	// Four runs: each shard drawn holds whole runs (two runs may draw
+	// the same shard).
+	for sh, n := range shards {
+		if n%ShardRun != 0 {
+			t.Errorf("shard %s holds %d ids, not whole runs of %d", sh, n, ShardRun)
+		}
+	}
+}

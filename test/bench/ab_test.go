@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/paddock-zk/paddock/internal/proctest"
@@ -14,7 +15,9 @@ import (
 )
 
 // BaselineEnv names a git ref whose binaries `make bench` measures against
-// the current build, alternating (make bench-ab BASELINE=<ref>).
+// the current build, alternating (make bench-ab BASELINE=<ref>); or a
+// directory of that ref's binaries built beforehand (with the ref's commit
+// in a file COMMIT there), where no git or Go is at hand.
 const BaselineEnv = "PADDOCK_BENCH_BASELINE"
 
 // AB is old binaries against new, on the same ZooKeeper, alternating.
@@ -36,6 +39,14 @@ type AB struct {
 // go build there.
 func buildRef(t *testing.T, ref string) (proctest.Bins, string) {
 	t.Helper()
+	if st, err := os.Stat(ref); err == nil && st.IsDir() {
+		bins, err := proctest.BinsIn(ref)
+		if err != nil {
+			t.Fatalf("%s=%s: %v", BaselineEnv, ref, err)
+		}
+		commit, _ := os.ReadFile(filepath.Join(ref, "COMMIT"))
+		return bins, strings.TrimSpace(string(commit))
+	}
 	root, err := proctest.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -77,10 +88,10 @@ func measureAB(t *testing.T, srv *zktest.Server, bins proctest.Bins, ref string,
 	n := costTasks()
 	for i := range ab.Rounds {
 		runOld := func() {
-			ab.Old = append(ab.Old, measureCost(t, srv, old, fmt.Sprintf("old %d", i+1), ref, 1, 1, n, 128))
+			ab.Old = append(ab.Old, measureCost(t, srv, old, fmt.Sprintf("old %d", i+1), ref, defaultShape, 1, 1, n))
 		}
 		runNew := func() {
-			ab.New = append(ab.New, measureCost(t, srv, bins, fmt.Sprintf("new %d", i+1), "new", 1, 1, n, 128))
+			ab.New = append(ab.New, measureCost(t, srv, bins, fmt.Sprintf("new %d", i+1), "new", defaultShape, 1, 1, n))
 		}
 		if i%2 == 0 {
 			runOld()

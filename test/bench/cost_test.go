@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -37,6 +38,7 @@ type Cost struct {
 	Binaries    string  `json:"binaries"` // "new", or the baseline ref
 	Masters     int     `json:"masters"`
 	Workers     int     `json:"workers"`
+	Shape       shape   `json:"shape"`
 	Tasks       int     `json:"tasks"`
 	InFlight    int     `json:"in_flight"`
 	Seconds     float64 `json:"seconds"`
@@ -267,6 +269,16 @@ func takeSample(t *testing.T, srv *zktest.Server, procs []roleProc) sample {
 // summary and CPU-seconds.
 func clientRun(t *testing.T, env *proctest.Env, bins proctest.Bins, n, inFlight int, extra ...string) (proctest.RunSummary, float64) {
 	t.Helper()
+	s, cpu, err := runClient(env, bins, n, inFlight, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, cpu
+}
+
+// runClient is clientRun returning its failure, for goroutines other than
+// the test's.
+func runClient(env *proctest.Env, bins proctest.Bins, n, inFlight int, extra ...string) (proctest.RunSummary, float64, error) {
 	args := []string{"run", "--json", "--tasks", strconv.Itoa(n), "--concurrency", strconv.Itoa(inFlight),
 		"--kind", "echo", "--data", "x",
 		"--zk", env.ZK, "--root", env.Root, "--connect-timeout", env.ConnectTimeout.String(), "--log-format", "json"}
@@ -275,28 +287,28 @@ func clientRun(t *testing.T, env *proctest.Env, bins proctest.Bins, n, inFlight 
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return proctest.RunSummary{}, 0, err
 	}
 	timer := time.AfterFunc(10*time.Minute, func() { _ = cmd.Process.Kill() })
 	err := cmd.Wait()
 	timer.Stop()
 	var s proctest.RunSummary
 	if jerr := json.Unmarshal(stdout.Bytes(), &s); err != nil || jerr != nil || s.Succeeded != n {
-		t.Fatalf("client run: %v, summary %+v (%v): %s", err, s, jerr, stderr.String())
+		return s, 0, fmt.Errorf("client run: %v, summary %+v (%v): %s", err, s, jerr, stderr.String())
 	}
 	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	var cpu float64
 	if ru != nil {
 		cpu = float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 	}
-	return s, cpu
+	return s, cpu, nil
 }
 
 // costDeployment starts masters and workers (binaries bins) on a fresh root
 // and returns the environment and its processes by role, the leader first.
-func costDeployment(t *testing.T, srv *zktest.Server, bins proctest.Bins, masters, leaders int) (*proctest.Env, []roleProc) {
+func costDeployment(t *testing.T, srv *zktest.Server, bins proctest.Bins, sh shape, masters, leaders int) (*proctest.Env, []roleProc) {
 	t.Helper()
-	env := deployment(t, srv, bins, masters, workers, workerSlots)
+	env := deployment(t, srv, bins, masters, sh.Workers, sh.Slots)
 	leading := map[string]bool{}
 	if leaders > 1 {
 		if o := env.RunClient(30*time.Second, "config", "set", "master.leaders", strconv.Itoa(leaders)); o.Code != 0 {
@@ -330,14 +342,68 @@ func costDeployment(t *testing.T, srv *zktest.Server, bins proctest.Bins, master
 	return env, procs
 }
 
-// measureCost runs n echo tasks (inFlight at once) through a fresh
-// deployment of masters masters and 4 workers of 16, after a warm-up, and
-// returns what the window cost.
-func measureCost(t *testing.T, srv *zktest.Server, bins proctest.Bins, label, binaries string, masters, leaders, n, inFlight int) Cost {
-	env, procs := costDeployment(t, srv, bins, masters, leaders)
+// shape is the load of a cost window: workers of slots each, and clients
+// running tasks at once, each with inFlight in flight.
+type shape struct {
+	Workers  int `json:"workers"`
+	Slots    int `json:"slots"`
+	Clients  int `json:"clients"`
+	InFlight int `json:"in_flight_per_client"`
+}
+
+// defaultShape is the 2-core machine's window: 4 workers of 16, one client
+// with 128 in flight.
+var defaultShape = shape{Workers: workers, Slots: workerSlots, Clients: 1, InFlight: 128}
+
+func (sh shape) String() string {
+	return fmt.Sprintf("%d workers x %d, %d client(s) x %d in flight", sh.Workers, sh.Slots, sh.Clients, sh.InFlight)
+}
+
+// clientsRun runs sh.Clients `client run`s at once, n tasks in all, and
+// returns the first one's summary with TasksPerSec and the latencies
+// taken over all of them (tasks/s: n over the time the slowest took;
+// latencies: the worst client's), and their CPU-seconds together.
+func clientsRun(t *testing.T, env *proctest.Env, bins proctest.Bins, sh shape, n int) (proctest.RunSummary, float64) {
+	t.Helper()
+	if sh.Clients <= 1 {
+		return clientRun(t, env, bins, n, sh.InFlight)
+	}
+	sums := make([]proctest.RunSummary, sh.Clients)
+	cpus := make([]float64, sh.Clients)
+	errs := make([]error, sh.Clients)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range sh.Clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sums[i], cpus[i], errs[i] = runClient(env, bins, n/sh.Clients, sh.InFlight)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	sum := sums[0]
+	sum.TasksPerSec = float64(n/sh.Clients*sh.Clients) / time.Since(start).Seconds()
+	var cpu float64
+	for i := range sums {
+		sum.LatencyP50 = max(sum.LatencyP50, sums[i].LatencyP50)
+		sum.LatencyP99 = max(sum.LatencyP99, sums[i].LatencyP99)
+		cpu += cpus[i]
+	}
+	return sum, cpu
+}
+
+// measureCost runs n echo tasks through a fresh deployment of masters
+// masters (leaders of them leading) under the load sh, after a warm-up,
+// and returns what the window cost.
+func measureCost(t *testing.T, srv *zktest.Server, bins proctest.Bins, label, binaries string, sh shape, masters, leaders, n int) Cost {
+	env, procs := costDeployment(t, srv, bins, sh, masters, leaders)
 	clientRun(t, env, bins, 500, 64) // warm-up: connections, caches, the JIT of ZooKeeper
+	n = n / sh.Clients * sh.Clients
 	s0 := takeSample(t, srv, procs)
-	sum, clientCPU := clientRun(t, env, bins, n, inFlight)
+	sum, clientCPU := clientsRun(t, env, bins, sh, n)
 	s1 := takeSample(t, srv, procs)
 	for _, p := range procs { // a process that died in the window has no end sample
 		if _, ok := cpuSeconds(p.pid); !ok {
@@ -346,7 +412,7 @@ func measureCost(t *testing.T, srv *zktest.Server, bins proctest.Bins, label, bi
 	}
 	tasks := float64(n)
 	per1k := func(sec float64) float64 { return sec / tasks * 1000 }
-	c := Cost{Label: label, Binaries: binaries, Masters: masters, Leaders: leaders, Workers: workers, Tasks: n, InFlight: inFlight,
+	c := Cost{Label: label, Binaries: binaries, Masters: masters, Leaders: leaders, Workers: sh.Workers, Tasks: n, InFlight: sh.InFlight * sh.Clients, Shape: sh,
 		Seconds: s1.at.Sub(s0.at).Seconds(), TasksPerSec: sum.TasksPerSec, LatencyP50: sum.LatencyP50, LatencyP99: sum.LatencyP99,
 		RequestsPerTask:  (s1.mntr["zk_packets_received"] - s0.mntr["zk_packets_received"]) / tasks,
 		SentPerTask:      (s1.mntr["zk_packets_sent"] - s0.mntr["zk_packets_sent"]) / tasks,
@@ -418,7 +484,38 @@ func costTasks() int {
 func measureCosts(t *testing.T, srv *zktest.Server, bins proctest.Bins, rep *Report) {
 	for _, m := range [][2]int{{1, 1}, {2, 2}, {4, 4}, {4, 1}} {
 		label := fmt.Sprintf("%d master(s), %d lead", m[0], m[1])
-		rep.Costs = append(rep.Costs, measureCost(t, srv, bins, label, "new", m[0], m[1], costTasks(), 128))
+		rep.Costs = append(rep.Costs, measureCost(t, srv, bins, label, "new", defaultShape, m[0], m[1], costTasks()))
+	}
+}
+
+// ScaleEnv asks `make bench` for the scale step, with the load it names as
+// "WxS,CxF": W workers of S slots, C clients of F in flight each (for
+// example "16x16,4x256" on a 16-core host).
+const ScaleEnv = "PADDOCK_BENCH_SCALE"
+
+// parseShape reads ScaleEnv's value.
+func parseShape(v string) (shape, error) {
+	var sh shape
+	if _, err := fmt.Sscanf(v, "%dx%d,%dx%d", &sh.Workers, &sh.Slots, &sh.Clients, &sh.InFlight); err != nil ||
+		sh.Workers < 1 || sh.Slots < 1 || sh.Clients < 1 || sh.InFlight < 1 {
+		return shape{}, fmt.Errorf("%s=%q: want WxS,CxF (workers x slots, clients x in flight), e.g. 16x16,4x256", ScaleEnv, v)
+	}
+	return sh, nil
+}
+
+// measureScale: the same 4 masters with 1, 2 and 4 of them leading, under
+// the load ScaleEnv names: whether more leaders carry more tasks once one
+// master's loop is the ceiling (a host with more cores than this one).
+// With BaselineEnv set, the baseline's binaries run the one-leader window
+// too, first.
+func measureScale(t *testing.T, srv *zktest.Server, bins proctest.Bins, sh shape, rep *Report) {
+	if ref := os.Getenv(BaselineEnv); ref != "" {
+		old, _ := buildRef(t, ref)
+		rep.Scale = append(rep.Scale, measureCost(t, srv, old, "old, 4 masters, 1 leads", ref, sh, 4, 1, costTasks()))
+	}
+	for _, leaders := range []int{1, 2, 4} {
+		label := fmt.Sprintf("4 masters, %d lead", leaders)
+		rep.Scale = append(rep.Scale, measureCost(t, srv, bins, label, "new", sh, 4, leaders, costTasks()))
 	}
 }
 
@@ -426,6 +523,7 @@ func measureCosts(t *testing.T, srv *zktest.Server, bins proctest.Bins, rep *Rep
 func costTable(b *strings.Builder, r *Report) {
 	var cols []Cost
 	cols = append(cols, r.Costs...)
+	cols = append(cols, r.Scale...)
 	if r.AB != nil {
 		cols = append(cols, r.AB.Old...)
 		cols = append(cols, r.AB.New...)
@@ -433,7 +531,7 @@ func costTable(b *strings.Builder, r *Report) {
 	if len(cols) == 0 {
 		return
 	}
-	fmt.Fprintf(b, "\nCosts per task (%s tasks per window, 4 workers x 16, 128 in flight; CPU from /proc/<pid>/stat at %.0f ticks/s)\n",
+	fmt.Fprintf(b, "\nCosts per task (%s tasks per window; CPU from /proc/<pid>/stat at %.0f ticks/s)\n",
 		strconv.Itoa(cols[0].Tasks), r.ClockTicks)
 	fmt.Fprintf(b, "  %-40s", "")
 	for _, c := range cols {
@@ -447,6 +545,11 @@ func costTable(b *strings.Builder, r *Report) {
 		}
 		b.WriteString("\n")
 	}
+	fmt.Fprintf(b, "  %-40s", "load: workers x slots, clients x in flight")
+	for _, c := range cols {
+		fmt.Fprintf(b, " %12s", fmt.Sprintf("%dx%d,%dx%d", c.Shape.Workers, c.Shape.Slots, c.Shape.Clients, c.Shape.InFlight))
+	}
+	b.WriteString("\n")
 	line("tasks/s", "%.0f", func(c Cost) float64 { return c.TasksPerSec })
 	line("ZooKeeper requests per task", "%.2f", func(c Cost) float64 { return c.RequestsPerTask })
 	for _, role := range []string{"leader", "backup", "worker", "client"} {
@@ -465,7 +568,7 @@ func costTable(b *strings.Builder, r *Report) {
 	line("host busy CPU ms per task (everything)", "%.3f", func(c Cost) float64 { return c.HostMsPerTask })
 	line("  of which irq+softirq (no process's)", "%.3f", func(c Cost) float64 { return c.HostIRQMsPerTask })
 	line("host busy, cores", "%.2f", func(c Cost) float64 { return c.HostBusyCores })
-	line("latency p50 ms (128 in flight)", "%.1f", func(c Cost) float64 { return c.LatencyP50 })
+	line("latency p50 ms (the worst client's)", "%.1f", func(c Cost) float64 { return c.LatencyP50 })
 	if ab := r.AB; ab != nil {
 		fmt.Fprintf(b, "  A/B new / %s (%.12s), medians of %d alternating rounds: tasks/s %.2f, Paddock CPU per task %.2f, requests per task %.2f, txns per task %.2f\n",
 			ab.Baseline, ab.Commit, ab.Rounds, ab.TasksPerSecRatio, ab.PaddockCPURatio, ab.RequestsRatio, ab.TxnsRatio)

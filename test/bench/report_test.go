@@ -52,7 +52,10 @@ type Report struct {
 	// against PADDOCK_BENCH_BASELINE's binaries when it is set.
 	ClockTicks float64 `json:"clock_ticks_per_sec"`
 	Costs      []Cost  `json:"costs,omitempty"`
-	AB         *AB     `json:"ab,omitempty"`
+	// Scale is the scale step's windows (PADDOCK_BENCH_SCALE): one load,
+	// 1, 2 and 4 of 4 masters leading.
+	Scale []Cost `json:"scale,omitempty"`
+	AB    *AB    `json:"ab,omitempty"`
 	// Scheduled: a backlog of 100,000 tasks due in an hour (issue 10).
 	Scheduled *Scheduled `json:"scheduled,omitempty"`
 }
@@ -153,6 +156,15 @@ func TestReport(t *testing.T) {
 	t.Run("throughput", func(t *testing.T) { measureThroughput(t, srv, bins, rep) })
 	rep.ClockTicks = clockTicks()
 	t.Run("costs", func(t *testing.T) { measureCosts(t, srv, bins, rep) })
+	if v := os.Getenv(ScaleEnv); v != "" {
+		t.Run("scale", func(t *testing.T) {
+			sh, err := parseShape(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			measureScale(t, srv, bins, sh, rep)
+		})
+	}
 	t.Run("failover", func(t *testing.T) { measureFailover(t, srv, bins, rep) })
 	t.Run("backlog", func(t *testing.T) { measureBacklog(t, srv, bins, rep) })
 	t.Run("scheduled", func(t *testing.T) { measureScheduled(t, srv, bins, rep) })
