@@ -488,9 +488,9 @@ func measureCosts(t *testing.T, srv *zktest.Server, bins proctest.Bins, rep *Rep
 	}
 }
 
-// ScaleEnv asks `make bench` for the scale step, with the load it names as
-// "WxS,CxF": W workers of S slots, C clients of F in flight each (for
-// example "16x16,4x256" on a 16-core host).
+// ScaleEnv asks `make bench` for the scale step, with the loads it names,
+// separated by spaces, each as "WxS,CxF": W workers of S slots, C clients
+// of F in flight each (for example "16x16,4x256" on a 16-core host).
 const ScaleEnv = "PADDOCK_BENCH_SCALE"
 
 // parseShape reads ScaleEnv's value.

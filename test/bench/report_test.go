@@ -158,11 +158,13 @@ func TestReport(t *testing.T) {
 	t.Run("costs", func(t *testing.T) { measureCosts(t, srv, bins, rep) })
 	if v := os.Getenv(ScaleEnv); v != "" {
 		t.Run("scale", func(t *testing.T) {
-			sh, err := parseShape(v)
-			if err != nil {
-				t.Fatal(err)
+			for _, f := range strings.Fields(v) {
+				sh, err := parseShape(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				measureScale(t, srv, bins, sh, rep)
 			}
-			measureScale(t, srv, bins, sh, rep)
 		})
 	}
 	t.Run("failover", func(t *testing.T) { measureFailover(t, srv, bins, rep) })
