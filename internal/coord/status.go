@@ -118,13 +118,15 @@ type DeadSummary struct {
 //	3 × 256                       an exists on every task, result and dead shard
 //	≤ 2 × RecentDeadMax           lists of dead shards and reads of dead letters (none with no dead letter)
 //	3 + R + H + P                 the roles (R), their holders (H) and the applicants (P)
+//	1 + 16                        the waiting record and the partitions
+//	≤ 1 + 16                      several leaders' waiting records (when the single one is not current)
 //
 // requests, most of them pipelined (about ten round trips in all).
 func ReadStatus(ctx context.Context, c *zkclient.Client, l Layout) (Status, error) {
 	st := Status{Root: l.Root(), At: time.Now().UTC(), Backups: []recipe.Member{}, Workers: []WorkerStatus{},
 		RecentDead: []DeadSummary{}, Roles: []recipe.RoleStatus{}, Applicants: []recipe.Member{}}
 	for _, read := range []func(context.Context, *zkclient.Client, Layout, *Status) error{
-		readElection, readWorkers, readCounts, readRoles, readWaiting, readPartitions,
+		readElection, readWorkers, readCounts, readRoles, readPartitions, readWaiting,
 	} {
 		if err := read(ctx, c, l, &st); err != nil {
 			return st, err

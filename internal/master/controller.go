@@ -209,12 +209,11 @@ func (ct *controller) step(ctx context.Context) (bool, error) {
 
 // publishWaiting writes the kinds that tasks wait for (coord.Waiting) when
 // they changed since the last write of this term: `client status` shows
-// them. A term that never parks a task for its kind writes nothing.
+// them (each of several leaders writes its own record, for its
+// partitions). A term that never parks a task for its kind writes nothing.
 func (ct *controller) publishWaiting(ctx context.Context) error {
-	if ct.share.leaders > 1 || len(ct.parked.byKind) == 0 && len(ct.published) == 0 {
-		// Several leaders: one record cannot hold their views, each
-		// exports its own metric instead. None waiting, none written: the
-		// usual case costs no counting.
+	if len(ct.parked.byKind) == 0 && len(ct.published) == 0 {
+		// None waiting, none written: the usual case costs no counting.
 		return nil
 	}
 	_, waiting := ct.parked.counts()
