@@ -8,7 +8,7 @@ LDFLAGS := -X github.com/paddock-zk/paddock/internal/cli.Version=$(VERSION)
 RACE_PKGS := . ./zkclient/... ./recipe/... ./worker/... ./internal/... ./cmd/... ./examples/...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: fuzz all build install image compose-up compose-down deploy-test zookeeper tools demo test unit check bench bench-ab bench-large soak soak-record cluster-up cluster-down cluster-status cluster-logs clean help
+.PHONY: fuzz all build install image compose-up compose-down deploy-test zookeeper tools demo test unit check bench bench-ab bench-large bench-bundle soak soak-record cluster-up cluster-down cluster-status cluster-logs clean help
 
 all: build
 
@@ -172,6 +172,16 @@ bench-ab: zookeeper
 	@mkdir -p .tmp
 	set -o pipefail; PADDOCK_BENCH_BASELINE=$(BASELINE) PADDOCK_BENCH_AB_ROUNDS=$(AB_ROUNDS) PADDOCK_BENCH_OUT=$(CURDIR)/.tmp/bench-ab.json \
 		$(GO) test -count=1 -v -timeout 60m -run 'TestReport/ab$$' ./test/bench/ | grep -v '^=== \|^    logger'
+
+# bench-bundle: `make bench` packed for another Linux x86-64 host with no
+# Go, Java or ZooKeeper (a larger machine lent for a measurement, with no
+# network): static binaries (and BASELINE's, for the A/B), the bench's test
+# binary, ZooKeeper's jars and a jlinked Java runtime, in
+# $(BUNDLE)/bundle.tar.xz. There: untar, then ./run.sh OUTDIR, e.g. with
+# PADDOCK_BENCH_SCALE="16x16,4x256" PADDOCK_BENCH_JVM=shipped.
+BUNDLE ?= .tmp/bench-bundle
+bench-bundle: zookeeper
+	scripts/bench-bundle.sh $(BUNDLE) $(BASELINE)
 
 # bench-large: a backlog of LARGE_N (default 1,000,000) pending tasks: the
 # submit rate empty and full, ZooKeeper's heap (ZK_HEAP, default 2g) and
