@@ -379,7 +379,7 @@ func (w *bagWatch) read(ctx context.Context, report bool) ([]int64, error) {
 			}
 			continue
 		}
-		toks, tokCh, err := c.ChildrenW(ctx, w.b.tokenDir())
+		toks, _, tokCh, err := c.ChildrenW(ctx, w.b.tokenDir())
 		if err != nil {
 			if err := c.Retry(ctx, err); err != nil {
 				return nil, err
@@ -457,7 +457,7 @@ func (w *bagWatch) read(ctx context.Context, report bool) ([]int64, error) {
 func (w *bagWatch) advance(ctx context.Context) (<-chan zk.Event, error) {
 	c := w.b.c
 	for {
-		toks, tokCh, err := c.ChildrenW(ctx, w.b.tokenDir())
+		toks, _, tokCh, err := c.ChildrenW(ctx, w.b.tokenDir())
 		if err != nil {
 			if err := c.Retry(ctx, err); err != nil {
 				return nil, err

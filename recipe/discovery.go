@@ -432,7 +432,7 @@ type poolWatch struct {
 func (w *poolWatch) refresh(ctx context.Context, full bool) error {
 	c := w.s.c
 	for {
-		names, ch, err := c.ChildrenW(ctx, w.s.path)
+		names, _, ch, err := c.ChildrenW(ctx, w.s.path)
 		if errors.Is(err, zk.ErrNoNode) {
 			var st *zk.Stat
 			st, ch, err = c.ExistsW(ctx, w.s.path)

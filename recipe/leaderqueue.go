@@ -212,7 +212,7 @@ func (cd *Candidate) Position(ctx context.Context) (int, error) {
 // candidate must hear of every change, not only of its predecessor's
 // departure as in Lead. ErrCandidacyLost: it is no longer queued.
 func (cd *Candidate) Rank(ctx context.Context) (position, queue int, changed <-chan zk.Event, err error) {
-	names, ch, err := cd.e.c.ChildrenW(ctx, cd.e.dir)
+	names, _, ch, err := cd.e.c.ChildrenW(ctx, cd.e.dir)
 	if err != nil {
 		return 0, 0, nil, err
 	}

@@ -185,7 +185,7 @@ func (a *applicant) claim(ctx context.Context, sess *zkclient.Session, cand *Can
 			return Role{}, ErrSessionLost
 		}
 		changed := a.view.next()
-		held, hch, err := a.c.ChildrenW(ctx, a.rm.HoldersDir())
+		held, _, hch, err := a.c.ChildrenW(ctx, a.rm.HoldersDir())
 		if errors.Is(err, zk.ErrNoNode) {
 			err = ensurePath(ctx, a.c, a.rm.HoldersDir())
 			if err == nil {

@@ -121,7 +121,7 @@ func (s *Semaphore) lease(ctx context.Context, sess *zkclient.Session, leases st
 			ch    <-chan zk.Event
 		)
 		if watch {
-			names, ch, err = s.c.ChildrenW(ctx, leases)
+			names, _, ch, err = s.c.ChildrenW(ctx, leases)
 		} else {
 			names, _, err = s.c.Children(ctx, leases)
 		}

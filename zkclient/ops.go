@@ -86,18 +86,21 @@ func (c *Client) Children(ctx context.Context, path string) ([]string, *zk.Stat,
 	return v.names, v.stat, err
 }
 
-// ChildrenW lists a znode's children and leaves a child watch on it.
-func (c *Client) ChildrenW(ctx context.Context, path string) ([]string, <-chan zk.Event, error) {
+// ChildrenW lists a znode's children and leaves a child watch on it. The
+// stat is the parent's, read with the listing: its Version (of the data)
+// lets a later multi check that nobody wrote the parent since.
+func (c *Client) ChildrenW(ctx context.Context, path string) ([]string, *zk.Stat, <-chan zk.Event, error) {
 	c.requests.Add(1)
 	type r struct {
 		names []string
+		stat  *zk.Stat
 		ch    <-chan zk.Event
 	}
 	v, err := call(ctx, func() (r, error) {
-		n, _, ch, err := c.zk.ChildrenW(path)
-		return r{n, ch}, err
+		n, s, ch, err := c.zk.ChildrenW(path)
+		return r{n, s, ch}, err
 	})
-	return v.names, v.ch, err
+	return v.names, v.stat, v.ch, err
 }
 
 // Exists stats a znode; the stat is nil when it does not exist.

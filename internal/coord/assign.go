@@ -95,6 +95,10 @@ var (
 	// ErrNoAssignDir: the worker's assign/ directory is missing (it has not
 	// created it again since a leader removed it).
 	ErrNoAssignDir = errors.New("the worker's assign/ directory is missing")
+	// ErrSlotTaken: another leader assigned to the worker since its
+	// directory was listed (a worker whose slots the leaders share, see
+	// AssignShared): list it again before giving it a task.
+	ErrSlotTaken = errors.New("another leader took the worker's free slot")
 	// ErrConflict: the tree contradicts the write in a way a re-read does
 	// not mend (a result or a dead letter exists already, a znode to
 	// remove has children): only another tool leaves that.
@@ -122,6 +126,10 @@ func (r *Refusal) Unwrap() []error { return []error{r.Reason, r.Op} }
 type Item struct {
 	ops    []zkclient.Op
 	noNode []error // per op: what NoNode on it means; nil: a conflict
+	// slotCheck is 1 + the index of the op that writes a shared worker's
+	// directory (AssignShared), 0 when there is none: a version mismatch
+	// there is ErrSlotTaken, on any other op the task's (ErrTaskChanged).
+	slotCheck int
 }
 
 func (it *Item) add(op zkclient.Op, noNode error) {
@@ -130,11 +138,12 @@ func (it *Item) add(op zkclient.Op, noNode error) {
 }
 
 // refused names the reason of the server's refusal of the item's op
-// me.Index. Only task znodes are written at a version: a version mismatch
-// is always the task's.
+// me.Index.
 func (it Item) refused(me *zkclient.MultiError) *Refusal {
 	reason := ErrConflict
 	switch {
+	case errors.Is(me, zk.ErrBadVersion) && me.Index+1 == it.slotCheck:
+		reason = ErrSlotTaken
 	case errors.Is(me, zk.ErrBadVersion):
 		reason = ErrTaskChanged
 	case errors.Is(me, zk.ErrNoNode) && me.Index < len(it.noNode) && it.noNode[me.Index] != nil:
@@ -179,6 +188,21 @@ func (ld *Leader) Assign(rec TaskRecord, w string, now time.Time) (Item, error) 
 	var it Item
 	it.add(ops[0], ErrTaskGone)
 	it.add(ops[1], ErrNoAssignDir)
+	return it, nil
+}
+
+// AssignShared is Assign to a worker whose slots several leaders share (it
+// has fewer slots than there are leaders): the item also writes the
+// worker's directory at dirVersion, the version it was listed at, so that
+// of two leaders filling the same free slot one fails (ErrSlotTaken)
+// instead of both booking it.
+func (ld *Leader) AssignShared(rec TaskRecord, w string, now time.Time, dirVersion int32) (Item, error) {
+	it, err := ld.Assign(rec, w, now)
+	if err != nil {
+		return Item{}, err
+	}
+	it.add(zkclient.SetOp(ld.l.AssignDir(w), nil, dirVersion), ErrNoAssignDir)
+	it.slotCheck = len(it.ops)
 	return it, nil
 }
 

@@ -101,4 +101,22 @@ func TestLeaderRefusalsSayWhatMoved(t *testing.T) {
 	if st, _ := f.c.Exists(f.ctx, f.l.Task(finished)); st == nil {
 		t.Error("a refused dead letter changed the tree")
 	}
+
+	// A shared slot: "w"'s directory was listed at version 0; the first
+	// assignment at that version takes the slot, a second at the same
+	// version finds it taken, and one at the version now goes through.
+	if err := coord.CreateAssignDir(f.ctx, f.c, f.l, "shared"); err != nil {
+		t.Fatal(err)
+	}
+	first, second := f.submit("echo", "x"), f.submit("echo", "x")
+	if err := apply(ld.AssignShared(read(first), "shared", now, 0)); err != nil {
+		t.Fatal(err)
+	}
+	late := read(second)
+	if err := apply(ld.AssignShared(late, "shared", now, 0)); !errors.Is(err, coord.ErrSlotTaken) {
+		t.Errorf("assigning to a shared worker at a stale listing: %v, want ErrSlotTaken", err)
+	}
+	if err := apply(ld.AssignShared(late, "shared", now, 1)); err != nil {
+		t.Errorf("assigning to a shared worker at its current version: %v", err)
+	}
 }

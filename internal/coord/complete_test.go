@@ -110,7 +110,7 @@ func TestCompleteRetriesAFailure(t *testing.T) {
 	id := f.submitRetrying("email", p)
 
 	as := f.take(id, "w1")
-	_, watch, err := f.c.ChildrenW(f.ctx, f.l.TaskShard(id.Shard()))
+	_, _, watch, err := f.c.ChildrenW(f.ctx, f.l.TaskShard(id.Shard()))
 	f.must(err)
 	before := time.Now()
 	got, err := f.end(id, "w1", as, task.Failed, "smtp: 421", false)

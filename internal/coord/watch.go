@@ -51,7 +51,7 @@ func WatchTaskShards(ctx context.Context, c *zkclient.Client, l Layout, shards [
 	out := make([]ShardListing, len(shards))
 	err := zkclient.Pipeline(len(shards), func(i int) error {
 		s := shards[i]
-		names, ch, err := c.ChildrenW(ctx, l.TaskShard(s))
+		names, _, ch, err := c.ChildrenW(ctx, l.TaskShard(s))
 		for errors.Is(err, zk.ErrNoNode) {
 			var st *zk.Stat
 			st, ch, err = c.ExistsW(ctx, l.TaskShard(s))
@@ -60,7 +60,7 @@ func WatchTaskShards(ctx context.Context, c *zkclient.Client, l Layout, shards [
 				return nil
 			}
 			if err == nil { // created between the two reads: list it
-				names, ch, err = c.ChildrenW(ctx, l.TaskShard(s))
+				names, _, ch, err = c.ChildrenW(ctx, l.TaskShard(s))
 			}
 		}
 		out[i] = ShardListing{Shard: s, Watch: Watch{ch}}
@@ -85,6 +85,9 @@ type DirListing struct {
 	Exists  bool
 	Tasks   []task.ID // the tasks assigned to the worker
 	Foreign []string  // children that are not task ids (not Paddock's)
+	// Version is the directory's data version as listed: the leaders that
+	// share a worker's slots write it on each assignment (AssignShared).
+	Version int32
 	// Watch fires at the directory's next child change, or at its creation
 	// when it does not exist.
 	Watch Watch
@@ -123,12 +126,15 @@ func WatchAssignDirs(ctx context.Context, c *zkclient.Client, l Layout, workers 
 	err := zkclient.Pipeline(len(workers), func(i int) error {
 		w, dir := workers[i], l.AssignDir(workers[i])
 		for {
-			names, ch, err := c.ChildrenW(ctx, dir)
+			names, st, ch, err := c.ChildrenW(ctx, dir)
 			if !errors.Is(err, zk.ErrNoNode) {
 				out[i] = dirListing(w, names, ch)
+				if st != nil {
+					out[i].Version = st.Version
+				}
 				return err
 			}
-			st, ch, err := c.ExistsW(ctx, dir)
+			st, ch, err = c.ExistsW(ctx, dir)
 			if err != nil || st == nil {
 				out[i] = DirListing{Worker: w, Watch: Watch{ch}}
 				return err
@@ -166,7 +172,7 @@ func CreateAssignDir(ctx context.Context, c *zkclient.Client, l Layout, w string
 // lost) is created again first.
 func WatchAssignments(ctx context.Context, c *zkclient.Client, l Layout, w string) (DirListing, error) {
 	for {
-		names, ch, err := c.ChildrenW(ctx, l.AssignDir(w))
+		names, _, ch, err := c.ChildrenW(ctx, l.AssignDir(w))
 		switch {
 		case errors.Is(err, zk.ErrNoNode):
 			if err := CreateAssignDir(ctx, c, l, w); err != nil {

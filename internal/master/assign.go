@@ -260,14 +260,21 @@ func (ct *controller) deadLetter(rec coord.TaskRecord, reason, detail string, no
 
 // assign is the write that gives a task to a worker.
 func (ct *controller) assign(r *round, rec coord.TaskRecord, worker string) (write, error) {
+	w := ct.workers[worker]
+	shared := w.shared(ct.share)
 	item, err := ct.ld.Assign(rec, worker, r.now)
+	if shared {
+		item, err = ct.ld.AssignShared(rec, worker, r.now, w.version)
+	}
 	id, kind := rec.ID, kindLabel(rec.Spec.Kind, r.advertised)
 	return write{id: id, item: item, worker: worker, settle: func(refused error) {
 		delete(ct.specs, id)
-		w := ct.workers[worker]
 		if refused != nil {
 			ct.placementFailed(id, w, refused)
 			return
+		}
+		if shared {
+			w.version++ // written at the version listed: now one more
 		}
 		ct.m.assigned.WithLabelValues(kind).Inc()
 		w.tasks[id] = struct{}{}

@@ -2,6 +2,7 @@ package master_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -108,40 +109,80 @@ func submitMany(e *env, n int) []task.ID {
 	return ids
 }
 
+// Three leaders and one worker: with 3 slots they split them, with 2 (fewer
+// than the leaders) they share them; either way the worker never holds
+// more assignments than it has slots, and every task runs, whichever
+// leader's partition it is in.
 func TestSeveralLeadersNeverDoubleBookAWorker(t *testing.T) {
-	e := newEnv(t)
-	e.setLeaders("3")
-	for _, m := range []string{"m1", "m2", "m3"} {
-		e.master(m, shared.Addr(), time.Hour)
-	}
-	zktest.Eventually(t, 15*time.Second, "three leaders", func() bool { return distinct(e.leadersNow()) == 3 })
-	const slots = 3
-	e.worker("w", shared.Addr(), slots)
-	var ids []task.ID
-	for range 30 {
-		ids = append(ids, e.submit("sleep", "0.05", 0))
-	}
-	most := 0
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for _, id := range ids {
-			e.wait(id, 60*time.Second)
-		}
-	}()
-	for {
-		select {
-		case <-done:
-			if most > slots {
-				t.Fatalf("worker of %d slots held %d assignments at once", slots, most)
+	for _, slots := range []int{3, 2} {
+		t.Run(fmt.Sprintf("%d slots", slots), func(t *testing.T) {
+			e := newEnv(t)
+			e.setLeaders("3")
+			for _, m := range []string{"m1", "m2", "m3"} {
+				e.master(m, shared.Addr(), time.Hour)
 			}
-			return
-		default:
-		}
-		// Sampling, not synchronisation: how many assignments the worker
-		// holds, as often as the server answers.
-		if names, _, err := e.ctl.Children(context.Background(), e.l.AssignDir("w")); err == nil {
-			most = max(most, len(names))
+			zktest.Eventually(t, 15*time.Second, "three leaders", func() bool { return distinct(e.leadersNow()) == 3 })
+			e.worker("w", shared.Addr(), slots)
+			var ids []task.ID
+			for range 30 {
+				ids = append(ids, e.submit("sleep", "0.05", 0))
+			}
+			most := 0
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for _, id := range ids {
+					e.wait(id, 60*time.Second)
+				}
+			}()
+			for {
+				select {
+				case <-done:
+					if most > slots {
+						t.Fatalf("worker of %d slots held %d assignments at once", slots, most)
+					}
+					return
+				default:
+				}
+				// Sampling, not synchronisation: how many assignments the worker
+				// holds, as often as the server answers.
+				if names, _, err := e.ctl.Children(context.Background(), e.l.AssignDir("w")); err == nil {
+					most = max(most, len(names))
+				}
+			}
+		})
+	}
+}
+
+// With several leaders, each publishes the kinds its partitions' tasks wait
+// for, and status adds them up; once a worker of that kind comes, none
+// waits.
+func TestSeveralLeadersPublishWhatWaitsForAKind(t *testing.T) {
+	e := newEnv(t)
+	e.setLeaders("2")
+	e.master("m1", shared.Addr(), time.Hour)
+	e.master("m2", shared.Addr(), time.Hour)
+	zktest.Eventually(t, 15*time.Second, "two leaders", func() bool { return distinct(e.leadersNow()) == 2 })
+	e.worker("plain", shared.Addr(), 2) // runs the built-in kinds only
+	var ids []task.ID
+	parts := map[int]bool{}
+	for len(parts) < 2 || len(ids) < 8 { // tasks of both leaders' partitions
+		id := e.submit("thumb", "img", 0)
+		ids = append(ids, id)
+		parts[coord.PartitionOf(id)%2] = true
+	}
+	zktest.Eventually(t, 15*time.Second, "client status to count every task waiting for its kind", func() bool {
+		st, err := coord.ReadStatus(context.Background(), e.ctl, e.l)
+		return err == nil && st.WaitingForKind["thumb"] == len(ids)
+	})
+	e.thumbWorker("thumber")
+	for _, id := range ids {
+		if res := e.wait(id, 30*time.Second); res.Status != task.Succeeded {
+			t.Fatalf("%s: %+v", id, res)
 		}
 	}
+	zktest.Eventually(t, 10*time.Second, "client status to show nothing waiting", func() bool {
+		st, err := coord.ReadStatus(context.Background(), e.ctl, e.l)
+		return err == nil && len(st.WaitingForKind) == 0
+	})
 }

@@ -24,13 +24,30 @@ type worker struct {
 	hasDir     bool                 // its assign/ dir exists, as last listed
 	tasks      map[task.ID]struct{} // the tasks of this leader's partitions it holds
 	others     int                  // the tasks of other leaders' partitions in its dir, as last listed
+	version    int32                // its dir's data version, as last listed or written (shared slots)
 }
 
 func (w *worker) free(sh share) int {
 	if !w.registered || !w.infoOK || !w.hasDir || w.info.Draining {
 		return 0
 	}
+	if w.shared(sh) {
+		// One at a time: each assignment is checked against the version
+		// of the directory this count comes from.
+		return min(1, max(0, w.info.Concurrency-len(w.tasks)-w.others))
+	}
 	return max(0, slotShare(w.name, w.info.Concurrency, sh)-len(w.tasks))
+}
+
+// shared reports whether the leaders share the worker's slots instead of
+// splitting them: it has fewer slots than there are leaders, so a split
+// would leave some leaders none, and their tasks of a kind only it runs
+// would never run. Every leader then counts every leader's tasks on it and
+// writes its directory at the version it listed with each assignment
+// (coord.AssignShared): of two leaders filling one free slot, one fails
+// and lists the directory again.
+func (w *worker) shared(sh share) bool {
+	return sh.leaders > 1 && w.info.Concurrency < sh.leaders
 }
 
 // slotShare is how many of a worker's slots this leader may fill: all of
@@ -153,7 +170,7 @@ func (ct *controller) listDirs(ctx context.Context, names []string) error {
 // gone is a task finished or cancelled, a new one a task assigned.
 func (ct *controller) applyDir(d coord.DirListing) {
 	w := ct.worker(d.Worker)
-	w.hasDir = d.Exists
+	w.hasDir, w.version = d.Exists, d.Version
 	for _, name := range d.Foreign {
 		ct.warnOnce(ct.l.AssignDir(d.Worker)+"/"+name, "ignoring a znode that is not Paddock's")
 	}
@@ -161,7 +178,7 @@ func (ct *controller) applyDir(d coord.DirListing) {
 	w.others = 0
 	for _, id := range d.Tasks {
 		if !ct.owns(coord.PartitionOf(id)) {
-			w.others++ // another leader's: its slots are counted in its share
+			w.others++ // another leader's: counted in its share, or in the shared slots
 			continue
 		}
 		now[id] = struct{}{}
