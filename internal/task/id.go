@@ -36,24 +36,32 @@ func NewID(now time.Time) ID {
 	return ID(fmt.Sprintf("%0*x%s", idTimeDigits, now.UnixMilli(), r))
 }
 
-// ShardRun is how many consecutive ids an [IDSource] gives one shard.
+// ShardRun and ShardWindow bound the ids an [IDSource] gives one shard:
+// at most ShardRun in a row, drawn within ShardWindow of the first.
 //
 // A submission fires the leader's child watch on its task shard, and the
 // leader lists a fired shard once, however many tasks arrived in it since
 // its last listing: ids that share a shard while a client submits a burst
 // cost the leader one listing for the burst instead of one per task (and
-// their group-committed multi touches one shard). Runs short enough keep
-// every shard's child list small, as random shards do.
-const ShardRun = 64
+// their group-committed multi touches one shard). Outside bursts the
+// window makes every id's shard random, as if drawn alone: a client that
+// submits now and then spreads its tasks over the shards, and so over the
+// leaders' partitions, as evenly as before. Runs short enough keep every
+// shard's child list small.
+const (
+	ShardRun    = 64
+	ShardWindow = 10 * time.Millisecond
+)
 
-// IDSource gives out task ids whose shard stays the same for [ShardRun]
-// ids in a row, then moves to another shard drawn at random. Any id is
-// valid wherever it lands: this only groups one client's submissions. Safe
-// for concurrent use; the zero value is ready.
+// IDSource gives out task ids whose shard stays the same for a burst of
+// submissions (see [ShardRun]), then moves to another shard drawn at
+// random. Any id is valid wherever it lands: this only groups one
+// client's submissions. Safe for concurrent use; the zero value is ready.
 type IDSource struct {
 	mu    sync.Mutex
 	shard byte
 	left  int
+	since time.Time // when the run began
 }
 
 // Next returns a fresh task id for a task submitted at now.
@@ -63,8 +71,8 @@ func (s *IDSource) Next(now time.Time) ID {
 		panic(fmt.Sprintf("task: crypto/rand failed: %v", err))
 	}
 	s.mu.Lock()
-	if s.left == 0 {
-		s.shard, s.left = b[4], ShardRun
+	if s.left == 0 || now.Sub(s.since) > ShardWindow || now.Before(s.since) {
+		s.shard, s.left, s.since = b[4], ShardRun, now
 	}
 	s.left--
 	b[4] = s.shard

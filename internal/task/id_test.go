@@ -107,7 +107,7 @@ func BenchmarkParseID(b *testing.B) {
 	}
 }
 
-func TestIDSourceKeepsAShardForARun(t *testing.T) {
+func TestIDSourceKeepsAShardForABurst(t *testing.T) {
 	var src IDSource
 	now := time.Now()
 	shards := map[string]int{}
@@ -126,11 +126,20 @@ func TestIDSourceKeepsAShardForARun(t *testing.T) {
 		seen[id] = true
 		shards[id.Shard()]++
 	}
-	// Four runs: each shard drawn holds whole runs (two runs may draw
-	// the same shard).
+	// Four runs in one instant: each shard drawn holds whole runs (two
+	// runs may draw the same shard).
 	for sh, n := range shards {
 		if n%ShardRun != 0 {
 			t.Errorf("shard %s holds %d ids, not whole runs of %d", sh, n, ShardRun)
 		}
+	}
+	// Ids further apart than the window draw their shards afresh: 64 of
+	// them, one per window, do not all land in one shard.
+	clear(shards)
+	for i := range ShardRun {
+		shards[src.Next(now.Add(time.Duration(i+1)*2*ShardWindow)).Shard()]++
+	}
+	if len(shards) < 2 {
+		t.Errorf("ids spaced out in time all drew one shard: %v", shards)
 	}
 }
