@@ -197,3 +197,34 @@ func (e *Env) liveMaster(id string) *Proc {
 	}
 	return nil
 }
+
+// PartitionOf is the partition of a task id or of a shard ("5a"): the
+// first hex digit of its shard (docs/PROTOCOL.md, "Partitions"), -1 when
+// that is not a hex digit.
+func PartitionOf(idOrShard string) int {
+	s := Shard(idOrShard)
+	p, err := strconv.ParseUint(s[:1], 16, 8)
+	if err != nil {
+		return -1
+	}
+	return int(p)
+}
+
+// LeaderOf is the Env's running master that leads partition p now, as
+// `client status --json` shows it: the one whose logs tell of that
+// partition's tasks and shards. With one leader it is the leader.
+func (e *Env) LeaderOf(p int) *Proc {
+	e.TB.Helper()
+	name := fmt.Sprintf("%x", p)
+	for _, r := range e.Status().Partitions {
+		if r.Partition != name {
+			continue
+		}
+		if m := e.liveMaster(r.Leader); m != nil {
+			return m
+		}
+		e.TB.Fatalf("partition %s is led by %q, not a running master of this test", name, r.Leader)
+	}
+	e.TB.Fatalf("partition %s has no leader", name)
+	return nil
+}

@@ -50,7 +50,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	); err != nil {
 		t.Fatalf("create a malformed task: %v", err)
 	}
-	m1.WaitLog(20*time.Second, pt.All(pt.Msg(pt.MsgDeadLettered), pt.Field("task", bad)))
+	e.LeaderOf(pt.PartitionOf(bad)).WaitLog(20*time.Second, pt.All(pt.Msg(pt.MsgDeadLettered), pt.Field("task", bad)))
 	e.WaitResults(30*time.Second, e.SubmitN(3, "echo", "hello"))
 	e.SubmitN(3, "sleep", "300")
 
