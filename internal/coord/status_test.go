@@ -244,11 +244,11 @@ func TestStatusSkipsPersistentCandidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	me, _ := json.Marshal(recipe.Member{ID: "m1"})
-	if _, err := recipe.NewLeaderQueue(c, l.Master()).Join(ctx, sess, me); err != nil {
+	if _, err := c.Create(ctx, l.Master()+"/candidate-ffffffffffffffff-0000000000", []byte("not a master"), zk.FlagPersistent); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Create(ctx, l.Master()+"/candidate-ffffffffffffffff-0000000000", []byte("not a master"), zk.FlagPersistent); err != nil {
+	me, _ := json.Marshal(recipe.Member{ID: "m1"})
+	if _, err := recipe.NewLeaderQueue(c, l.Master()).Join(ctx, sess, me); err != nil { // behind it: sequence 1
 		t.Fatal(err)
 	}
 	st, err := coord.ReadStatus(ctx, c, l)
