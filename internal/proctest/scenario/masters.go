@@ -292,3 +292,29 @@ func SeveralLeaders(e *pt.Env, rec Recorder, tick time.Duration, tasksPerRun int
 	c.r.Measure("kill -9 → the partitions dealt again", el.TS.Sub(killed), bound)
 	c.Finish(killed, bound+time.Second)
 }
+
+// WorkerKilledUnderLoad (2/2/2): a worker is killed with SIGKILL while the
+// clients run. Once its session expires every leading master notices, each
+// takes back the tasks of its own partitions the worker held (with several
+// leaders, the worker's tasks are spread over all of them), and the other
+// worker runs them: every task still completes exactly once, within the
+// session timeout + a tick + 3 s of the kill.
+func WorkerKilledUnderLoad(c *Cluster) {
+	e, r := c.Env, c.r
+	killed := c.W1.Kill()
+	r.Event(killed, "kill -9 the worker w1")
+	c.W1.Wait(5 * time.Second)
+	bound := e.SessionTimeout + c.Tick + 3*time.Second
+	leading := []*pt.Proc{c.M1} // a backup takes nothing back
+	if c.several() {
+		leading = append(leading, c.M2)
+	}
+	var noticed time.Duration
+	for _, m := range leading {
+		lost := m.WaitLog(bound+10*time.Second, pt.All(pt.Msg(pt.MsgWorkerLost), pt.Field("worker", "w1"), pt.After(killed)))
+		r.Line(m.ID+" noticed w1 lost", lost)
+		noticed = max(noticed, lost.TS.Sub(killed))
+	}
+	r.Measure("kill -9 → every leader notices the worker lost (worst)", noticed, e.SessionTimeout+c.Tick+time.Second)
+	c.Finish(killed, bound)
+}
