@@ -21,10 +21,6 @@ import (
 // (docs/PROTOCOL.md, "Several leaders").
 const LeadersEnv = "PADDOCK_TEST_LEADERS"
 
-// MsgLeftTerm is what a leader logs when a change of the queue or of
-// master.leaders deals it another share: it takes that one over next.
-const MsgLeftTerm = "leaving the term: the leaders or their number changed"
-
 // leadersFromEnv is LeadersEnv read once per test binary: a bad value is
 // the same mistake for every test.
 var leadersFromEnv = sync.OnceValues(func() (int, error) {
