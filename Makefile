@@ -8,7 +8,7 @@ LDFLAGS := -X github.com/paddock-zk/paddock/internal/cli.Version=$(VERSION)
 RACE_PKGS := . ./zkclient/... ./recipe/... ./worker/... ./internal/... ./cmd/... ./examples/...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: fuzz all build install image compose-up compose-down deploy-test zookeeper tools demo test unit check bench bench-ab bench-large bench-bundle soak soak-record cluster-up cluster-down cluster-status cluster-logs clean help
+.PHONY: fuzz all build install image compose-up compose-down deploy-test zookeeper tools demo test test-leaders unit check bench bench-ab bench-large bench-bundle soak soak-record cluster-up cluster-down cluster-status cluster-logs clean help
 
 all: build
 
@@ -19,6 +19,7 @@ help:
 	@echo "make e2e      the fault scenarios with ZooKeeper in Docker containers (test/e2e)"
 	@echo "make scenarios  run them and regenerate docs/SCENARIOS.md from the measurements"
 	@echo "make soak     the randomized fault soak for SOAK_DURATION (default 10m); PADDOCK_SOAK_SEED=<seed> replays one"
+	@echo "make test-leaders  test/process and test/e2e with TEST_LEADERS (default 3) masters leading at once"
 	@echo "make soak-record  keep the summaries of the last soak runs in docs/soak and docs/SCENARIOS.md"
 	@echo "make cluster-up / cluster-status / cluster-down   a local cluster that stays up to play with"
 
@@ -66,6 +67,18 @@ test: zookeeper tools check
 	$(GO) test -count=1 -timeout 10m ./test/soak/...
 	@$(MAKE) --no-print-directory e2e
 	@$(MAKE) --no-print-directory deploy-test
+
+# test-leaders: every process-level and e2e scenario with master.leaders
+# at TEST_LEADERS (proctest.LeadersEnv): each deployment sets it before its
+# first master and waits until the partitions are dealt, so every check
+# (nothing lost, exactly once, fencing, failover bounds) must hold with
+# several leaders as with one. Not part of `make test` (about 12 minutes
+# on 2 cores); `make test` runs a few of the fault-heaviest scenarios with
+# 3 leaders (test/process/leaders_test.go).
+TEST_LEADERS ?= 3
+test-leaders: zookeeper tools zk-image
+	PADDOCK_TEST_LEADERS=$(TEST_LEADERS) $(GO) test -count=1 -timeout 15m ./test/process/...
+	PADDOCK_TEST_LEADERS=$(TEST_LEADERS) $(GO) test -count=1 -timeout 10m ./test/e2e/...
 
 # zk-image: the ZooKeeper image for test/e2e: $PADDOCK_ZK_IMAGE (default
 # zookeeper:3.8) if present or pullable, else one built from the host's

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/zkclient"
@@ -52,6 +53,12 @@ type Candidate struct {
 	sess *zkclient.Session
 	key  string
 	seq  int64
+
+	mu sync.Mutex
+	// ephemeral: what Rank learnt of each name in the queue (true: a
+	// candidate; false: a persistent znode another tool made), so that a
+	// change of the queue costs a request only for the names it adds.
+	ephemeral map[string]bool
 }
 
 // Key is the candidate's znode path: the leader's key, checked by its fence.
@@ -216,13 +223,54 @@ func (cd *Candidate) Rank(ctx context.Context) (position, queue int, changed <-c
 	if err != nil {
 		return 0, 0, nil, err
 	}
-	names = sortCandidates(names)
+	names, err = cd.onlyCandidates(ctx, sortCandidates(names))
+	if err != nil {
+		return 0, 0, nil, err
+	}
 	me := strings.TrimPrefix(cd.key, cd.e.dir+"/")
 	i := slices.Index(names, me)
 	if i < 0 {
 		return 0, 0, nil, ErrCandidacyLost
 	}
 	return i, len(names), ch, nil
+}
+
+// onlyCandidates drops from names (the queue, in order) the znodes that
+// are not candidates: those that are not ephemeral (another tool made
+// them; Lead skips them too) and those gone meanwhile (the queue's watch
+// fires for them). Counting a persistent one would deal it a share of the
+// work that nobody does, and every master would agree on that deal.
+func (cd *Candidate) onlyCandidates(ctx context.Context, names []string) ([]string, error) {
+	cd.mu.Lock()
+	defer cd.mu.Unlock()
+	known := make(map[string]bool, len(names))
+	var unknown []string
+	for _, n := range names {
+		if e, ok := cd.ephemeral[n]; ok {
+			known[n] = e
+		} else {
+			unknown = append(unknown, n)
+		}
+	}
+	stats := make([]*zk.Stat, len(unknown))
+	if err := zkclient.Pipeline(len(unknown), func(i int) error {
+		st, err := cd.e.c.Exists(ctx, cd.e.dir+"/"+unknown[i])
+		stats[i] = st
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	for i, n := range unknown {
+		if stats[i] == nil {
+			continue // gone: not known, so dropped below
+		}
+		known[n] = stats[i].EphemeralOwner != 0
+		if !known[n] {
+			cd.e.c.Logger().Warn("ignoring a znode that is not a candidate: it is not ephemeral", zap.String("path", cd.e.dir+"/"+n))
+		}
+	}
+	cd.ephemeral = known // only the names still queued: it never grows past the queue
+	return slices.DeleteFunc(names, func(n string) bool { return !known[n] }), nil
 }
 
 // Resign leaves the queue by deleting the candidate's znode ("when ready,

@@ -265,3 +265,38 @@ func TestLeaderQueueOriginalCases(t *testing.T) {
 		t.Fatalf("standing %+v", st)
 	}
 }
+
+// A znode named like a candidate, at the front of the queue, that is not
+// ephemeral (another tool made it) is not one: Rank, which deals shares of
+// the work by place in line (several leaders), must not count it, as Lead
+// does not wait for it. Counted, it took place 0 and its share was led by
+// nobody.
+func TestLeaderQueueRankSkipsPersistentZnodes(t *testing.T) {
+	ctx := ctxT(t)
+	c := dial(t, shared.Addr())
+	dir := recipeDir(t, c)
+	sess, _ := c.Session(ctx)
+	el := recipe.NewLeaderQueue(c, dir)
+	a, err := el.Join(ctx, sess, []byte("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := el.Join(ctx, sess, []byte("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create(ctx, dir+"/candidate-ffffffffffffffff-0000000000", []byte("not a candidate"), zk.FlagPersistent); err != nil {
+		t.Fatal(err)
+	}
+	for i, cd := range []*recipe.Candidate{a, b} {
+		for range 2 { // the second time from what Rank learnt
+			pos, queue, _, err := cd.Rank(ctx)
+			if err != nil || pos != i || queue != 2 {
+				t.Fatalf("candidate %d: Rank = position %d of %d (%v), want %d of 2", i, pos, queue, err, i)
+			}
+		}
+	}
+	if err := a.Lead(ctx, nil); err != nil {
+		t.Fatalf("Lead with the persistent znode in front: %v", err)
+	}
+}

@@ -147,12 +147,17 @@ func readElection(ctx context.Context, c *zkclient.Client, l Layout, st *Status)
 	}
 	members := make([]*recipe.Member, len(cands))
 	if err := zkclient.Pipeline(len(cands), func(i int) error {
-		data, _, err := c.Get(ctx, l.Master()+"/"+cands[i])
+		data, stat, err := c.Get(ctx, l.Master()+"/"+cands[i])
 		if errors.Is(err, zk.ErrNoNode) {
 			return nil // left meanwhile
 		}
 		if err != nil {
 			return err
+		}
+		if stat.EphemeralOwner == 0 {
+			// Not a candidate (another tool made it): the masters skip
+			// it, so the leader and the backups are the others.
+			return nil
 		}
 		m, derr := recipe.DecodeMember(data)
 		if derr != nil {

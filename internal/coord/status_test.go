@@ -232,3 +232,30 @@ func mustStatus(t *testing.T, c *zkclient.Client, l coord.Layout) coord.Status {
 	}
 	return st
 }
+
+// A persistent znode named like a candidate, at the front of the line, is
+// not a master (the election skips it): status names the master behind it
+// as the leader, not "(unreadable ...)" taking over for ever.
+func TestStatusSkipsPersistentCandidates(t *testing.T) {
+	ctx := ctxT(t)
+	c := dial(t, shared.Addr())
+	l := layoutFor(t, c)
+	sess, err := c.Session(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create(ctx, l.Master()+"/candidate-ffffffffffffffff-0000000000", []byte("not a master"), zk.FlagPersistent); err != nil {
+		t.Fatal(err)
+	}
+	me, _ := json.Marshal(recipe.Member{ID: "m1"})
+	if _, err := recipe.NewLeaderQueue(c, l.Master()).Join(ctx, sess, me); err != nil { // behind it: sequence 1
+		t.Fatal(err)
+	}
+	st, err := coord.ReadStatus(ctx, c, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Leader == nil || st.Leader.ID != "m1" || len(st.Backups) != 0 {
+		t.Fatalf("leader %+v, backups %+v; want m1 and none", st.Leader, st.Backups)
+	}
+}

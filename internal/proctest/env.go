@@ -46,11 +46,18 @@ type Env struct {
 	// Flags are given to every process after the connection flags: for
 	// example the TLS flags of a deployment whose ZooKeeper speaks TLS.
 	Flags []string
+	// Leaders is how many masters lead at once (master.leaders): NewEnv
+	// takes it from LeadersEnv (1 when unset). Above 1 it is set before
+	// the first master starts, and [Env.Leader] and [Env.Backup] wait
+	// until the partitions are dealt. A suite with a knob of its own (the
+	// soak) sets it before starting a master.
+	Leaders int
 
-	mu    sync.Mutex
-	procs []*Proc
-	names map[string]int
-	zk    *zk.Conn
+	mu         sync.Mutex
+	procs      []*Proc
+	names      map[string]int
+	zk         *zk.Conn
+	leadersSet bool // master.leaders was set (or needs no setting)
 }
 
 var nameUnsafe = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
@@ -59,6 +66,10 @@ var nameUnsafe = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 // under a fresh root named after the test.
 func NewEnv(tb testing.TB, bins Bins, connect string) *Env {
 	tb.Helper()
+	leaders, err := LeadersFromEnv()
+	if err != nil {
+		tb.Fatal(err)
+	}
 	name := nameUnsafe.ReplaceAllString(tb.Name(), "-")
 	var rnd [3]byte
 	_, _ = rand.Read(rnd[:])
@@ -68,6 +79,7 @@ func NewEnv(tb testing.TB, bins Bins, connect string) *Env {
 		SessionTimeout: 1500 * time.Millisecond,
 		ConnectTimeout: 10 * time.Second,
 		TailLines:      40,
+		Leaders:        leaders,
 		names:          map[string]int{},
 	}
 	if base := os.Getenv(LogDirEnv); base != "" {
@@ -152,6 +164,7 @@ func (e *Env) common() []string {
 // timeout; extra flags are appended (and win, being later).
 func (e *Env) Master(id string, extra ...string) *Proc {
 	e.TB.Helper()
+	e.configureLeaders()
 	args := append(e.common(), "--id", id, "--session-timeout", e.SessionTimeout.String(),
 		"--log-format", "json", "--log-level", "debug")
 	return e.Start("master-"+id, "master", id, e.Bins.Master, append(args, extra...))
@@ -330,20 +343,46 @@ func (e *Env) History() *History { return NewHistory(e.Procs()...) }
 // ZooKeeper (a binary start, a session, a few znodes) on a busy machine.
 const StartTimeout = 20 * time.Second
 
-// Leader starts a master and waits until it leads.
+// Leader starts a master and waits until it leads; with several leaders
+// (Leaders), also until the partitions are dealt again with it among
+// them.
 func (e *Env) Leader(id string, extra ...string) *Proc {
 	e.TB.Helper()
 	m := e.Master(id, extra...)
 	m.WaitLog(StartTimeout, Msg(MsgElected))
+	e.waitDealtIfSeveral()
 	return m
 }
 
-// Backup starts a master and waits until it stands by as a backup.
+// Backup starts a master and waits until it stands by as a backup. With
+// several leaders (Leaders) a master whose place in line is among the
+// first Leaders leads a share instead, as master.leaders wants: Backup
+// then waits until it does and the partitions are dealt again. So a
+// scenario's second master, the backup with one leader, is a co-leader
+// with several, and its "failover" is taking over the first master's
+// share.
 func (e *Env) Backup(id string, extra ...string) *Proc {
 	e.TB.Helper()
 	m := e.Master(id, extra...)
-	m.WaitLog(StartTimeout, Msg(MsgBackup))
+	if e.leaders() <= 1 {
+		m.WaitLog(StartTimeout, Msg(MsgBackup))
+		return m
+	}
+	m.WaitLog(StartTimeout, AnyOf(Msg(MsgBackup), Msg(MsgElected)))
+	e.waitDealtIfSeveral()
 	return m
+}
+
+// DealTimeout bounds how long the masters take to deal the partitions
+// again when one joins: each whose share changed ends its term and takes
+// the new share over, a few round trips each, on a busy machine.
+const DealTimeout = 30 * time.Second
+
+func (e *Env) waitDealtIfSeveral() {
+	e.TB.Helper()
+	if e.leaders() > 1 {
+		e.WaitDealt(DealTimeout)
+	}
 }
 
 // ReadyWorker starts a worker and waits until it is registered and the

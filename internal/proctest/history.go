@@ -19,6 +19,7 @@ const (
 	MsgAssigned           = "assigned" // debug, one per task: fields task, worker
 	MsgAssignRefused      = "assignment refused"
 	MsgDeposed            = "deposed: stepping down to backup"
+	MsgLeftTerm           = "leaving the term: the leaders or their number changed" // another share is dealt: it takes that over next
 	MsgResigned           = "resigned leadership on shutdown"
 	MsgWorkerLost         = "worker lost"
 	MsgReturned           = "task returned to pending"

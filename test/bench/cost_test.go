@@ -309,20 +309,12 @@ func runClient(env *proctest.Env, bins proctest.Bins, n, inFlight int, extra ...
 func costDeployment(t *testing.T, srv *zktest.Server, bins proctest.Bins, sh shape, masters, leaders int) (*proctest.Env, []roleProc) {
 	t.Helper()
 	env := deployment(t, srv, bins, masters, sh.Workers, sh.Slots)
-	leading := map[string]bool{}
 	if leaders > 1 {
-		if o := env.RunClient(30*time.Second, "config", "set", "master.leaders", strconv.Itoa(leaders)); o.Code != 0 {
-			t.Fatalf("config set master.leaders: exit %d: %s", o.Code, o.Stderr)
-		}
-		waitStatus(t, env, 30*time.Second, func(s status) bool {
-			clear(leading)
-			for _, p := range s.Partitions {
-				leading[p.Leader] = true
-			}
-			return len(s.Partitions) == 16 && len(leading) == leaders
-		})
-	} else {
-		leading[readStatus(t, env).Leader.ID] = true
+		env.SetLeaders(leaders)
+	}
+	leading := map[string]bool{}
+	for _, p := range env.WaitDealt(30 * time.Second).Partitions {
+		leading[p.Leader] = true
 	}
 	var procs []roleProc
 	for _, m := range env.ByRole("master") {

@@ -66,6 +66,11 @@ func (r *recorder) Setup(s evidence.Setup) {
 	r.mu.Lock()
 	r.s.Setup = s
 	r.mu.Unlock()
+	// The evidence of a run with several leaders must say so: its
+	// failovers are share take-overs (proctest.LeadersEnv).
+	if n, _ := proctest.LeadersFromEnv(); n > 1 && s.Masters > 1 {
+		r.Note("master.leaders = %d (%s): up to %d masters lead at once, each over its share of the partitions", n, proctest.LeadersEnv, n)
+	}
 }
 
 // Event records what happened at instant at.

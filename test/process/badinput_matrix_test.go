@@ -63,7 +63,7 @@ type daemon struct {
 // cluster is a running deployment the cases write bad input into.
 type cluster struct {
 	e        *pt.Env
-	m1, m2   daemon // leader, backup
+	m1, m2   daemon // leader, backup (with several leaders: both lead)
 	w1       daemon
 	conn     *zk.Conn // world:anyone, like Paddock without --zk-auth
 	intruder *zk.Conn // authenticated as another identity
@@ -88,6 +88,14 @@ func newCluster(t *testing.T) *cluster {
 		t.Fatal(err)
 	}
 	return x
+}
+
+// leaderOf is the master that leads the partition of a task id or a shard
+// ("3c"): the one that reads, assigns and cleans it. With one leader, m1;
+// with several (proctest.LeadersEnv), m1 or m2.
+func (x *cluster) leaderOf(idOrShard string) *pt.Proc {
+	x.e.TB.Helper()
+	return x.e.LeaderOf(pt.PartitionOf(idOrShard))
 }
 
 func (x *cluster) p(rel ...string) string { return path.Join(append([]string{x.e.Root}, rel...)...) }
@@ -279,7 +287,7 @@ func TestBadInputMatrix(t *testing.T) {
 // checks its dead letter and its dead result.
 func deadLettered(t *testing.T, x *cluster, since time.Time, id string) {
 	t.Helper()
-	waitLog(t, x.m1.p, since, pt.All(pt.Msg(pt.MsgDeadLettered), pt.Field("task", id), pt.Field("reason", "malformed")))
+	waitLog(t, x.leaderOf(id), since, pt.All(pt.Msg(pt.MsgDeadLettered), pt.Field("task", id), pt.Field("reason", "malformed")))
 	r := waitResult(t, x.e, id)
 	if r.Status != "dead" || !strings.HasPrefix(r.Error, "malformed: malformed: ") {
 		t.Errorf("result of %s: %+v, want dead, malformed", id, r)
@@ -597,7 +605,7 @@ func init() {
 		{name: "name/shard-stray", bad: func(t *testing.T, x *cluster, since time.Time) {
 			p := x.p("tasks", "3c", "NOT-A-TASK")
 			x.create(t, p, []byte("stray"))
-			waitLog(t, x.m1.p, since, pt.All(pt.Msg("removed a znode under tasks/ that is not a task"), pt.Field("path", p), level))
+			waitLog(t, x.leaderOf("3c"), since, pt.All(pt.Msg("removed a znode under tasks/ that is not a task"), pt.Field("path", p), level))
 		}},
 		{name: "name/assign-dir", bad: func(t *testing.T, x *cluster, since time.Time) {
 			p := x.p("assign", "w1", "NOT-A-TASK")
@@ -612,7 +620,7 @@ func init() {
 			x.create(t, p, nil)
 			x.create(t, p+"/child", nil)
 			defer remove(t, x.conn, p)
-			waitLog(t, x.m1.p, since, pt.All(pt.Msg("cannot remove a znode under tasks/ that is not a task: it has children"), pt.Field("path", p), level))
+			waitLog(t, x.leaderOf("3d"), since, pt.All(pt.Msg("cannot remove a znode under tasks/ that is not a task: it has children"), pt.Field("path", p), level))
 		}},
 		{name: "child/epoch", bad: ignored(at("epoch", "child"))},
 		{name: "child/config", bad: func(t *testing.T, x *cluster, since time.Time) {
@@ -661,7 +669,7 @@ func init() {
 			}
 			defer remove(t, x.intruder, pt.TaskPath(x.e.Root, "data", id))
 			defer remove(t, x.intruder, pt.TaskPath(x.e.Root, "tasks", id))
-			waitLog(t, x.m1.p, since, pt.All(pt.Msg("cannot write a task: ZooKeeper refuses it; leaving the task as it is until its shard changes"),
+			waitLog(t, x.leaderOf(id), since, pt.All(pt.Msg("cannot write a task: ZooKeeper refuses it; leaving the task as it is until its shard changes"),
 				pt.Field("task", id), pt.Contains("not authenticated"), level))
 		}},
 		{name: "acl/task-shard", quiet: true, bad: func(t *testing.T, x *cluster, since time.Time) {
@@ -684,7 +692,7 @@ func init() {
 					t.Errorf("client init: exit %d, %s", o.Code, o.Stderr)
 				}
 			}()
-			waitLog(t, x.m1.p, since, pt.All(pt.Msg("cannot write a task: ZooKeeper refuses it; leaving the task as it is until its shard changes"),
+			waitLog(t, x.leaderOf(id), since, pt.All(pt.Msg("cannot write a task: ZooKeeper refuses it; leaving the task as it is until its shard changes"),
 				pt.Field("task", id), pt.Contains("not authenticated"), level))
 		}},
 		{name: "acl/payload-unreadable", bad: func(t *testing.T, x *cluster, since time.Time) {

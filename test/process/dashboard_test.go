@@ -33,7 +33,10 @@ func TestStatusPageInBrowser(t *testing.T) {
 	// outlives the leader it sees killed.
 	m1 := e.Leader("m1", "--http-addr", "127.0.0.1:0")
 	m2 := e.Backup("m2", "--http-addr", "127.0.0.1:0")
-	e.ReadyWorker(m1, "w1", 4)
+	// Room for the three long tasks below and more: with several leaders
+	// (proctest.LeadersEnv) each leader has only its share of w1's slots,
+	// and the long tasks of one partition may fill that share.
+	e.ReadyWorker(m1, "w1", 8)
 	w2 := roleWorker(e, "w2")
 	// Something in every part of the page: a role held and one open, a
 	// dead letter, tasks running, pending and done.
@@ -50,7 +53,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	); err != nil {
 		t.Fatalf("create a malformed task: %v", err)
 	}
-	m1.WaitLog(20*time.Second, pt.All(pt.Msg(pt.MsgDeadLettered), pt.Field("task", bad)))
+	e.LeaderOf(pt.PartitionOf(bad)).WaitLog(20*time.Second, pt.All(pt.Msg(pt.MsgDeadLettered), pt.Field("task", bad)))
 	e.WaitResults(30*time.Second, e.SubmitN(3, "echo", "hello"))
 	e.SubmitN(3, "sleep", "300")
 

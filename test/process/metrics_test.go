@@ -45,7 +45,18 @@ func TestPrometheusScrapesTheDaemons(t *testing.T) {
 		t.Fatalf("client run: exit %d, %+v", code, s)
 	}
 	atLeast := func(want float64) func(float64) bool { return func(v float64) bool { return v >= want } }
-	prom.WaitQuery(10*time.Second, `paddock_tasks_assigned_total{id="m1",kind="echo"}`, atLeast(n))
+	// With several leaders (proctest.LeadersEnv) m1 and m2 share the
+	// partitions: what one leader counts is the sum over both.
+	several := e.Leaders > 1
+	assigned := `paddock_tasks_assigned_total{id="m1",kind="echo"}`
+	waiting := `paddock_tasks_waiting_for_kind{id="m1",kind="thumb"}`
+	m1Parts, m2Parts, m2Leads := 16.0, 0.0, 0.0
+	if several {
+		assigned = `sum(paddock_tasks_assigned_total{kind="echo"})`
+		waiting = `sum(paddock_tasks_waiting_for_kind{kind="thumb"})`
+		m1Parts, m2Parts, m2Leads = 8, 8, 1
+	}
+	prom.WaitQuery(10*time.Second, assigned, atLeast(n))
 	prom.WaitQuery(10*time.Second, `paddock_worker_tasks_total{id="w1",kind="echo",status="succeeded"}`, atLeast(n))
 	prom.WaitQuery(10*time.Second, `paddock_worker_task_duration_seconds_count{id="w1",kind="echo"}`, atLeast(n))
 	prom.WaitQuery(10*time.Second, `sum(paddock_tasks_pending)`, eq(0)) // the leader's view only: the backup exports none
@@ -53,10 +64,12 @@ func TestPrometheusScrapesTheDaemons(t *testing.T) {
 	if o := e.RunClient(30*time.Second, "submit", "--kind", "thumb", "--data", "x"); o.Code != 0 {
 		t.Fatalf("submit: exit %d: %s", o.Code, o.Stderr)
 	}
-	prom.WaitQuery(10*time.Second, `paddock_tasks_waiting_for_kind{id="m1",kind="thumb"}`, eq(1))
+	prom.WaitQuery(10*time.Second, waiting, eq(1))
 	prom.WaitQuery(10*time.Second, `paddock_workers{id="m1"}`, eq(1))
 	prom.WaitQuery(10*time.Second, `paddock_master_is_leader{id="m1"}`, eq(1))
-	prom.WaitQuery(10*time.Second, `paddock_master_is_leader{id="m2"}`, eq(0))
+	prom.WaitQuery(10*time.Second, `paddock_master_is_leader{id="m2"}`, eq(m2Leads))
+	prom.WaitQuery(10*time.Second, `paddock_master_partitions{id="m1"}`, eq(m1Parts))
+	prom.WaitQuery(10*time.Second, `paddock_master_partitions{id="m2"}`, eq(m2Parts))
 	prom.WaitQuery(10*time.Second, `paddock_zk_connected{id="w1"}`, eq(1))
 	epoch := prom.WaitQuery(10*time.Second, `paddock_master_epoch{id="m1"}`, atLeast(1))
 
@@ -84,11 +97,17 @@ func TestPrometheusScrapesTheDaemons(t *testing.T) {
 	killed := m1.Kill()
 	m2.WaitLog(15*time.Second, pt.All(pt.Msg(pt.MsgElected), pt.After(killed)))
 	prom.WaitQuery(15*time.Second, `paddock_master_is_leader{id="m2"}`, eq(1))
+	prom.WaitQuery(15*time.Second, `paddock_master_partitions{id="m2"}`, eq(16))
 	prom.WaitQuery(10*time.Second, `paddock_master_epoch{id="m2"}`, func(v float64) bool { return v > epoch })
 	prom.WaitQuery(10*time.Second, `up{id="m1"}`, eq(0))
-	// The change is in the database: m1 led, and m2's is_leader moved.
+	// The change is in the database: m1 led, and m2's is_leader moved
+	// (with several leaders m2 led all along: its share grew).
 	prom.WaitQuery(10*time.Second, `max_over_time(paddock_master_is_leader{id="m1"}[5m])`, eq(1))
-	prom.WaitQuery(10*time.Second, `changes(paddock_master_is_leader{id="m2"}[5m])`, atLeast(1))
+	moved := `changes(paddock_master_is_leader{id="m2"}[5m])`
+	if several {
+		moved = `changes(paddock_master_partitions{id="m2"}[5m])`
+	}
+	prom.WaitQuery(10*time.Second, moved, atLeast(1))
 
 	// The new leader assigns and counts.
 	s, code = e.RunDone(e.StartRun(10, 4, "echo", "y"), 60*time.Second)

@@ -8,7 +8,6 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -66,6 +65,7 @@ func startCluster(t *testing.T, bins pt.Bins) *cluster {
 		}
 	})
 	e := pt.NewEnv(t, bins, "")
+	e.Leaders = leaders // the soak's own knob (LeadersEnv), set before the first master
 	dir = e.Dir
 	ens := zktest.StartEnsembleIn(t, filepath.Join(dir, "zookeeper"), nMasters)
 	t.Cleanup(func() { // before the ensemble stops: the processes go first
@@ -86,11 +86,6 @@ func startCluster(t *testing.T, bins pt.Bins) *cluster {
 	}
 	e.Init()
 	c.conn = e.ZKConn()
-	if leaders > 1 {
-		if o := e.RunClient(30*time.Second, "config", "set", "master.leaders", strconv.Itoa(leaders)); o.Code != 0 {
-			t.Fatalf("config set master.leaders: exit %d: %s", o.Code, o.Stderr)
-		}
-	}
 	m1 := e.Leader("m1", c.masterFlags("m1")...)
 	c.masters["m1"] = m1
 	for i := 1; i < nMasters; i++ {
