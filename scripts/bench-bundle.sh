@@ -46,20 +46,21 @@ for j in "$jar" $deps /usr/share/java/slf4j-simple.jar /usr/share/java/netty-cod
 done
 
 echo "bench-bundle: a Java runtime (jlink)"
-jlink --add-modules java.base,java.management,java.naming,java.security.sasl,java.xml,jdk.management,jdk.unsupported,java.logging,jdk.zipfs \
+jlink --add-modules java.base,java.management,java.naming,java.security.sasl,java.xml,jdk.management,jdk.unsupported,java.logging,jdk.zipfs,jdk.jcmd,jdk.attach \
 	--strip-debug --no-man-pages --no-header-files --output "$stage/jre"
 
 cat >"$stage/run.sh" <<'RUN'
 #!/usr/bin/env bash
 # run.sh OUTDIR [go test flags]: the bench from this bundle; the report is
-# OUTDIR/bench-report.json. PADDOCK_BENCH_* variables pass through (e.g.
+# OUTDIR/bench-report.json (OUTDIR/bench-large.json for -test.run TestLarge). PADDOCK_BENCH_* variables pass through (e.g.
 # PADDOCK_BENCH_SCALE=16x16,4x256, PADDOCK_BENCH_COST_TASKS, PADDOCK_BENCH_JVM).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:?usage: run.sh OUTDIR [-test.run ...]}
 shift
 mkdir -p "$out"
-export JAVA=$here/jre/bin/java PADDOCK_ZK_JAR=$here/zk PADDOCK_BINS=$here/bin PADDOCK_BENCH_OUT=$out/bench-report.json
+export JAVA=$here/jre/bin/java PADDOCK_ZK_JAR=$here/zk PADDOCK_BINS=$here/bin PADDOCK_BENCH_OUT=$out/bench-report.json \
+	PADDOCK_BENCH_LARGE_OUT=$out/bench-large.json PATH=$here/jre/bin:$PATH
 [ -d "$here/old" ] && export PADDOCK_BENCH_BASELINE=$here/old
 cd "$here"
 exec ./bench.test -test.v -test.count=1 -test.timeout 60m "$@"

@@ -66,12 +66,12 @@ func largeN() int {
 // heap (zktest has no option for the heap; JAVA picks the binary).
 func heapJava(t *testing.T, heap string) string {
 	t.Helper()
-	java, err := exec.LookPath("java")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if os.Getenv("JAVA") != "" {
-		java = os.Getenv("JAVA")
+	java := os.Getenv("JAVA")
+	if java == "" {
+		var err error
+		if java, err = exec.LookPath("java"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	p := filepath.Join(t.TempDir(), "java")
 	script := fmt.Sprintf(`#!/bin/sh
