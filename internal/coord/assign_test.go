@@ -8,36 +8,14 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/task"
-	"github.com/paddock-zk/paddock/recipe"
 )
-
-// leaderFor elects the test's client and returns its writes.
-func leaderFor(t *testing.T, f *fixture) *coord.Leader {
-	t.Helper()
-	sess, err := f.c.Session(f.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cand, err := recipe.NewLeaderQueue(f.c, f.l.Master()).Join(f.ctx, sess, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cand.Lead(f.ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	fence, err := coord.TakeOver(f.ctx, f.c, f.l, cand, "m", coord.AllPartitions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return coord.NewLeader(f.c, f.l, fence, "m")
-}
 
 // Each refusal of a leader's write names, in the protocol's terms, what
 // the master must do: forget the task, read it again, wait for the
 // worker's directory, or leave it to the next change.
 func TestLeaderRefusalsSayWhatMoved(t *testing.T) {
 	f := newFixture(t)
-	ld := leaderFor(t, f)
+	ld := leaderOf(t, f.c, f.l)
 	read := func(id task.ID) coord.TaskRecord {
 		t.Helper()
 		recs, err := ld.ReadTasks(f.ctx, []task.ID{id})

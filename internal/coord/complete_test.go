@@ -19,7 +19,7 @@ type retryFixture struct {
 
 func newRetryFixture(t *testing.T) *retryFixture {
 	f := newFixture(t)
-	ld := leaderFor(t, f)
+	ld := leaderOf(t, f.c, f.l)
 	if err := coord.CreateAssignDir(f.ctx, f.c, f.l, "w1"); err != nil {
 		t.Fatal(err)
 	}

@@ -68,11 +68,7 @@ func TestFenceStopsALeaderWhoseSessionExpired(t *testing.T) {
 	p := zktest.NewProxy(t, shared.Addr())
 	c := dial(t, p.Addr())
 	l := layoutFor(t, c)
-	sess, _ := c.Session(ctx)
-	cand, err := recipe.NewLeaderQueue(c, l.Master()).Join(ctx, sess, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cand := candidate(t, c, l)
 	if err := cand.Lead(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -94,9 +90,7 @@ func TestFencedBatchIsolatesAFailingItem(t *testing.T) {
 	ctx := ctxT(t)
 	c := dial(t, shared.Addr())
 	l := layoutFor(t, c)
-	sess, _ := c.Session(ctx)
-	cand, _ := recipe.NewLeaderQueue(c, l.Master()).Join(ctx, sess, nil)
-	f, err := coord.TakeOver(ctx, c, l, cand, "m", coord.AllPartitions())
+	f, err := coord.TakeOver(ctx, c, l, candidate(t, c, l), "m", coord.AllPartitions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,30 +122,22 @@ func TestPartitionFences(t *testing.T) {
 	ctx := ctxT(t)
 	c := dial(t, shared.Addr())
 	l := layoutFor(t, c)
-	join := func() *recipe.Candidate {
-		s, _ := c.Session(ctx)
-		cand, err := recipe.NewLeaderQueue(c, l.Master()).Join(ctx, s, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cand
-	}
 	write := func(f coord.Fence, name string) error {
 		_, err := coord.FencedMulti(ctx, c, f, zkclient.CreateOp(l.Worker(name), nil, zk.FlagPersistent))
 		return err
 	}
-	all, err := coord.TakeOver(ctx, c, l, join(), "all", coord.AllPartitions())
+	all, err := coord.TakeOver(ctx, c, l, candidate(t, c, l), "all", coord.AllPartitions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	even, err := coord.TakeOver(ctx, c, l, join(), "even", []int{0, 2, 4})
+	even, err := coord.TakeOver(ctx, c, l, candidate(t, c, l), "even", []int{0, 2, 4})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := write(all, "a"); !errors.Is(err, coord.ErrDeposed) {
 		t.Fatalf("the single leader wrote after another took some of its partitions: %v", err)
 	}
-	odd, err := coord.TakeOver(ctx, c, l, join(), "odd", []int{1, 3})
+	odd, err := coord.TakeOver(ctx, c, l, candidate(t, c, l), "odd", []int{1, 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +147,7 @@ func TestPartitionFences(t *testing.T) {
 	if !even.Owns(2) || even.Owns(1) || !all.Owns(7) {
 		t.Fatal("Owns")
 	}
-	if _, err := coord.TakeOver(ctx, c, l, join(), "thief", []int{4}); err != nil {
+	if _, err := coord.TakeOver(ctx, c, l, candidate(t, c, l), "thief", []int{4}); err != nil {
 		t.Fatal(err)
 	}
 	if err := write(even, "c"); !errors.Is(err, coord.ErrDeposed) {
@@ -180,12 +166,7 @@ func TestTakeOverRemakesAMissingPartition(t *testing.T) {
 	if err := c.Delete(ctx, l.Partition(3), -1); err != nil {
 		t.Fatal(err)
 	}
-	s, _ := c.Session(ctx)
-	cand, err := recipe.NewLeaderQueue(c, l.Master()).Join(ctx, s, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := coord.TakeOver(ctx, c, l, cand, "m", coord.AllPartitions())
+	f, err := coord.TakeOver(ctx, c, l, candidate(t, c, l), "m", coord.AllPartitions())
 	if err != nil {
 		t.Fatalf("take-over with a partition missing: %v", err)
 	}

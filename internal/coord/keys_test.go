@@ -11,7 +11,6 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/task"
-	"github.com/paddock-zk/paddock/recipe"
 	"github.com/paddock-zk/paddock/zkclient"
 )
 
@@ -60,10 +59,8 @@ func TestKeyNameIsTheHexSHA256(t *testing.T) {
 // A second submit with the key writes nothing and names the first task,
 // even once that task is gone (collected).
 func TestKeyedSubmitTwiceGivesTheFirstID(t *testing.T) {
-	ctx := ctxT(t)
-	c := dial(t, shared.Addr())
-	l := layoutFor(t, c)
-	q := coord.NewQueue(c, l, 0)
+	f := newFixture(t)
+	ctx, c, l, q := f.ctx, f.c, f.l, f.q
 	first, second := task.NewID(time.Now()), task.NewID(time.Now())
 	if err := q.Submit(ctx, first, keyed("echo", "order-17"), []byte("a")); err != nil {
 		t.Fatal(err)
@@ -100,9 +97,8 @@ func TestKeyedSubmitTwiceGivesTheFirstID(t *testing.T) {
 // Eight clients submit with one key at once: one task, and all eight end
 // up with its id.
 func TestConcurrentKeyedSubmitsMakeOneTask(t *testing.T) {
-	ctx := ctxT(t)
-	c := dial(t, shared.Addr())
-	l := layoutFor(t, c)
+	f := newFixture(t)
+	ctx, c, l := f.ctx, f.c, f.l
 	const n = 8
 	ids := make([]task.ID, n)
 	errs := make([]error, n)
@@ -142,10 +138,8 @@ func TestConcurrentKeyedSubmitsMakeOneTask(t *testing.T) {
 // A reply lost after the multi landed: the retry finds the key (and the
 // task) its own and succeeds, keyed or not, with one task each.
 func TestSubmitLostReplyIsSuccess(t *testing.T) {
-	ctx := ctxT(t)
-	c := dial(t, shared.Addr())
-	l := layoutFor(t, c)
-	q := coord.NewQueue(c, l, 0)
+	f := newFixture(t)
+	ctx, c, l, q := f.ctx, f.c, f.l, f.q
 	var calls atomic.Int32
 	defer coord.SetSubmitReplyHook(func(err error) error {
 		if calls.Add(1) == 1 && err == nil {
@@ -174,10 +168,8 @@ func TestSubmitLostReplyIsSuccess(t *testing.T) {
 // A key znode another tool filled with garbage: a clear error, nothing
 // written; a Spec key that is not a key name is refused before any write.
 func TestKeyWithMalformedData(t *testing.T) {
-	ctx := ctxT(t)
-	c := dial(t, shared.Addr())
-	l := layoutFor(t, c)
-	q := coord.NewQueue(c, l, 0)
+	f := newFixture(t)
+	ctx, c, l, q := f.ctx, f.c, f.l, f.q
 	name := coord.KeyName("garbage")
 	if _, err := c.Create(ctx, l.Key(name), []byte("not an id"), zk.FlagPersistent); err != nil {
 		t.Fatal(err)
@@ -201,11 +193,9 @@ func TestKeyWithMalformedData(t *testing.T) {
 // A tree made before keys: unkeyed submits work, a keyed one says what to
 // do; init adds the shards.
 func TestKeyedSubmitToATreeWithoutKeys(t *testing.T) {
-	ctx := ctxT(t)
-	c := dial(t, shared.Addr())
-	l := layoutFor(t, c)
+	f := newFixture(t)
+	ctx, c, l, q := f.ctx, f.c, f.l, f.q
 	deleteTree(t, c, l.Keys())
-	q := coord.NewQueue(c, l, 0)
 	if err := q.Submit(ctx, task.NewID(time.Now()), spec("echo"), nil); err != nil {
 		t.Fatalf("unkeyed: %v", err)
 	}
@@ -230,10 +220,8 @@ func TestKeyedSubmitToATreeWithoutKeys(t *testing.T) {
 // before, one of a key earlier in the same call): 498 tasks, two
 // DuplicateKeyErrors naming the holders, and a handful of multis.
 func TestSubmitManyWithDuplicates(t *testing.T) {
-	ctx := ctxT(t)
-	c := dial(t, shared.Addr())
-	l := layoutFor(t, c)
-	q := coord.NewQueue(c, l, 0)
+	f := newFixture(t)
+	ctx, c, l, q := f.ctx, f.c, f.l, f.q
 	earlier := task.NewID(time.Now())
 	if err := q.Submit(ctx, earlier, keyed("echo", "taken"), nil); err != nil {
 		t.Fatal(err)
@@ -283,36 +271,12 @@ func TestSubmitManyWithDuplicates(t *testing.T) {
 	}
 }
 
-// leaderOf makes c's session the tree's leader and returns its fence.
-func leaderOf(t *testing.T, c *zkclient.Client, l coord.Layout) *coord.Leader {
-	t.Helper()
-	ctx := ctxT(t)
-	sess, err := c.Session(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cand, err := recipe.NewLeaderQueue(c, l.Master()).Join(ctx, sess, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cand.Lead(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	f, err := coord.TakeOver(ctx, c, l, cand, "m", coord.AllPartitions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return coord.NewLeader(c, l, f, "m")
-}
-
 // The sweep frees keys older than the retention and those holding
 // garbage, keeps fresh ones and what is not a key, and reads a key once:
 // a sweep that finds nothing new costs the 256 listings only.
 func TestExpireKeys(t *testing.T) {
-	ctx := ctxT(t)
-	c := dial(t, shared.Addr())
-	l := layoutFor(t, c)
-	q := coord.NewQueue(c, l, 0)
+	f := newFixture(t)
+	ctx, c, l, q := f.ctx, f.c, f.l, f.q
 	ld := leaderOf(t, c, l)
 	now := time.Now()
 	old, fresh := task.NewID(now.Add(-2*time.Hour)), task.NewID(now)

@@ -46,27 +46,27 @@ func (l Layout) WaitingOf(p int) string { return l.join("waiting", fmt.Sprintf("
 func (ld *Leader) PublishWaiting(ctx context.Context, w Waiting) error {
 	w.Epoch = ld.fence.Epoch
 	path := ld.l.Waiting()
-	var create []zkclient.Op
 	if parts := ld.fence.Parts; parts != nil {
 		w.Partitions = slices.Sorted(maps.Keys(parts))
 		path = ld.l.WaitingOf(w.Partitions[0])
-		// The parent too, should it be missing: a create of an existing
-		// node fails the multi, so it is tried without it first.
-		create = []zkclient.Op{zkclient.CreateOp(ld.l.Waiting(), nil, zk.FlagPersistent)}
 	}
 	b, err := json.Marshal(w)
 	if err != nil {
 		return err
 	}
+	create := zkclient.CreateOp(path, b, zk.FlagPersistent)
 	_, err = FencedMulti(ctx, ld.c, ld.fence, zkclient.SetOp(path, b, -1))
-	for _, ops := range [][]zkclient.Op{{}, create} {
-		if !errors.Is(err, zk.ErrNoNode) || ops == nil {
-			break
-		}
-		_, err = FencedMulti(ctx, ld.c, ld.fence, append(ops, zkclient.CreateOp(path, b, zk.FlagPersistent))...)
-		if errors.Is(err, zk.ErrNodeExists) {
-			return ld.PublishWaiting(ctx, w) // created meanwhile (by a deposed leader, or a tool): set it
-		}
+	if errors.Is(err, zk.ErrNoNode) {
+		_, err = FencedMulti(ctx, ld.c, ld.fence, create)
+	}
+	if errors.Is(err, zk.ErrNoNode) && path != ld.l.Waiting() {
+		// No waiting/ yet, for a record of several leaders: make it too.
+		// (Not in the first create: a create of an existing node fails the
+		// multi.)
+		_, err = FencedMulti(ctx, ld.c, ld.fence, zkclient.CreateOp(ld.l.Waiting(), nil, zk.FlagPersistent), create)
+	}
+	if errors.Is(err, zk.ErrNodeExists) {
+		return ld.PublishWaiting(ctx, w) // created meanwhile (by a deposed leader, or a tool): set it
 	}
 	return err
 }

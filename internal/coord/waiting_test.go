@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/paddock-zk/paddock/internal/coord"
-	"github.com/paddock-zk/paddock/recipe"
 )
 
 // Several leaders each publish their own waiting kinds; status adds up the
@@ -15,17 +14,9 @@ func TestWaitingOfSeveralLeaders(t *testing.T) {
 	ctx := ctxT(t)
 	c := dial(t, shared.Addr())
 	l := layoutFor(t, c)
-	join := func() *recipe.Candidate {
-		s, _ := c.Session(ctx)
-		cand, err := recipe.NewLeaderQueue(c, l.Master()).Join(ctx, s, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cand
-	}
 	publish := func(name string, parts []int, kinds map[string]int) {
 		t.Helper()
-		f, err := coord.TakeOver(ctx, c, l, join(), name, parts)
+		f, err := coord.TakeOver(ctx, c, l, candidate(t, c, l), name, parts)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -262,9 +262,12 @@ func (ct *controller) deadLetter(rec coord.TaskRecord, reason, detail string, no
 func (ct *controller) assign(r *round, rec coord.TaskRecord, worker string) (write, error) {
 	w := ct.workers[worker]
 	shared := w.shared(ct.share)
-	item, err := ct.ld.Assign(rec, worker, r.now)
+	var item coord.Item
+	var err error
 	if shared {
 		item, err = ct.ld.AssignShared(rec, worker, r.now, w.version)
+	} else {
+		item, err = ct.ld.Assign(rec, worker, r.now)
 	}
 	id, kind := rec.ID, kindLabel(rec.Spec.Kind, r.advertised)
 	return write{id: id, item: item, worker: worker, settle: func(refused error) {

@@ -183,25 +183,10 @@ func TestLarge(t *testing.T) {
 		}
 		record(&peakZK, srv.PID())
 	}
-	stop := make(chan struct{})
-	var sampler sync.WaitGroup
-	sampler.Add(1)
-	go func() { // VmHWM is the peak already: sample it before a process ends
-		defer sampler.Done()
-		tk := time.NewTicker(500 * time.Millisecond)
-		defer tk.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tk.C:
-				sampleAll()
-			}
-		}
-	}()
+	// VmHWM is the peak already: sample it before a process ends.
+	stopSampling := every(500*time.Millisecond, sampleAll)
 	defer func() {
-		close(stop)
-		sampler.Wait()
+		stopSampling()
 		sampleAll()
 		maxOf := func(m *sync.Map) (v float64) {
 			m.Range(func(_, x any) bool { v = max(v, x.(float64)); return true })

@@ -481,31 +481,41 @@ func measureBacklog(t *testing.T, srv *zktest.Server, bins proctest.Bins, rep *R
 	}
 	start := time.Now()
 	var peak atomic.Int64
-	stop := make(chan struct{})
-	go func() { // sample the masters' memory while they work
-		tk := time.NewTicker(100 * time.Millisecond)
-		defer tk.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tk.C:
-			}
-			for _, m := range env.ByRole("master") {
-				if kb := int64(rssMB(m.Pid()) * 1024); kb > peak.Load() {
-					peak.Store(kb)
-				}
+	stopSampling := every(100*time.Millisecond, func() { // the masters' memory while they work
+		for _, m := range env.ByRole("master") {
+			if kb := int64(rssMB(m.Pid()) * 1024); kb > peak.Load() {
+				peak.Store(kb)
 			}
 		}
-	}()
+	})
 	b.FailoverSIGTERMms, b.FailoverKillms = failovers(t, env, time.Minute, nil)
 	waitStatus(t, env, 30*time.Minute, func(s status) bool { return s.Pending == 0 && s.Running == 0 })
-	close(stop)
+	stopSampling()
 	b.DrainSeconds = time.Since(start).Seconds()
 	b.DrainRate = float64(b.Tasks) / b.DrainSeconds
 	b.MasterPeakRSS = float64(peak.Load()) / 1024
 	rep.Backlog = b
 	t.Logf("backlog: %+v", b)
+}
+
+// every calls fn every d, on a goroutine of its own, until stop is called;
+// stop returns once fn has run for the last time.
+func every(d time.Duration, fn func()) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tk := time.NewTicker(d)
+		defer tk.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tk.C:
+				fn()
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }
 
 // failovers stops the leader of a deployment of two masters with SIGTERM,
