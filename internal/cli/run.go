@@ -46,8 +46,10 @@ func Exit(code int, err error) error { return &ExitError{Code: code, Err: err} }
 
 // Main runs the root command and exits the process with the right code.
 // The first SIGINT or SIGTERM cancels the command's context (graceful
-// shutdown); a second one exits at once.
+// shutdown); a second one exits at once. The process runs Go code on
+// DefaultProcs threads unless GOMAXPROCS is set.
 func Main(root *cobra.Command) {
+	limitProcs()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-ctx.Done()

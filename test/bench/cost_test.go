@@ -309,12 +309,16 @@ func runClient(env *proctest.Env, bins proctest.Bins, n, inFlight int, extra ...
 func costDeployment(t *testing.T, srv *zktest.Server, bins proctest.Bins, sh shape, masters, leaders int) (*proctest.Env, []roleProc) {
 	t.Helper()
 	env := deployment(t, srv, bins, masters, sh.Workers, sh.Slots)
+	leading := map[string]bool{}
 	if leaders > 1 {
 		env.SetLeaders(leaders)
-	}
-	leading := map[string]bool{}
-	for _, p := range env.WaitDealt(30 * time.Second).Partitions {
-		leading[p.Leader] = true
+		for _, p := range env.WaitDealt(30 * time.Second).Partitions {
+			leading[p.Leader] = true
+		}
+	} else {
+		// A baseline's binaries may predate partitions: the leader is the
+		// one status names, which every version reports.
+		leading[waitStatus(t, env, 30*time.Second, func(s status) bool { return s.Leader != nil && !s.TakingOver }).Leader.ID] = true
 	}
 	var procs []roleProc
 	for _, m := range env.ByRole("master") {
