@@ -104,7 +104,22 @@ func (ct *controller) runRound(ctx context.Context, r *round) (int, error) {
 			return 0, err
 		}
 	}
-	return ct.apply(ctx, r.writes)
+	return ct.apply(ctx, r.writes, ct.upcoming(len(r.writes)))
+}
+
+// upcoming is what the next round will most likely look at: the oldest
+// pending tasks whose records are not cached, as many as this round
+// writes (about as many slots free up while its writes are in flight).
+// apply reads them while its multi is in flight, so that the next round
+// waits for one round trip less.
+func (ct *controller) upcoming(n int) []task.ID {
+	var ids []task.ID
+	for _, id := range ct.pending.Peek(min(n, ct.cfg.Batch)) {
+		if _, ok := ct.specs[id]; !ok {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // look takes the next oldest pending tasks, as many as the round can still

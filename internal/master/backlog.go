@@ -123,7 +123,7 @@ func (ct *controller) clearStrays(ctx context.Context) (int, error) {
 				writes = append(writes, w)
 			}
 		}
-		n, err := ct.apply(ctx, writes)
+		n, err := ct.apply(ctx, writes, nil)
 		cleared += n
 		if err != nil {
 			return cleared, err

@@ -60,6 +60,15 @@ func (p *pending) Pop(n int) []task.ID {
 	return out
 }
 
+// Peek returns up to n oldest ids, leaving them pending.
+func (p *pending) Peek(n int) []task.ID {
+	ids := p.Pop(n)
+	for _, id := range ids {
+		p.Push(id)
+	}
+	return ids
+}
+
 // Oldest returns the oldest id without removing it (false: none).
 func (p *pending) Oldest() (task.ID, bool) {
 	for p.h.Len() > 0 {

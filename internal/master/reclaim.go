@@ -70,7 +70,7 @@ func (ct *controller) takeBack(ctx context.Context, w *worker) error {
 		}
 		writes = append(writes, wr)
 	}
-	_, err = ct.apply(ctx, writes)
+	_, err = ct.apply(ctx, writes, nil)
 	return err
 }
 

@@ -3,6 +3,7 @@ package master
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/paddock-zk/paddock/internal/coord"
@@ -30,7 +31,13 @@ type write struct {
 // answered for it. It returns how many were applied. An error (connection
 // loss, deposition) leaves every outcome unknown and settles nothing: the
 // caller puts back what it took.
-func (ct *controller) apply(ctx context.Context, writes []write) (int, error) {
+//
+// Meanwhile it reads the records of next, pending tasks that no write
+// touches, and caches those it finds still pending, for the next round
+// (see upcoming): the reads and the multi share one round trip. A record
+// read so may be stale by the time it is used, as any cached one: the
+// assignment is conditional on its version, and a refusal reads it again.
+func (ct *controller) apply(ctx context.Context, writes []write, next []task.ID) (int, error) {
 	if len(writes) == 0 {
 		return 0, nil
 	}
@@ -38,7 +45,20 @@ func (ct *controller) apply(ctx context.Context, writes []write) (int, error) {
 	for i, w := range writes {
 		items[i] = w.item
 	}
+	var read map[task.ID]coord.TaskRecord
+	var reading sync.WaitGroup
+	if len(next) > 0 {
+		// Its error is the multi's too, or none that matters: a record not
+		// cached is read when its round comes.
+		reading.Go(func() { read, _ = ct.readTasks(ctx, next) })
+	}
 	failed, err := ct.ld.Apply(ctx, items)
+	reading.Wait()
+	for id, rec := range read {
+		if ct.pending.Has(id) {
+			ct.specs[id] = rec
+		}
+	}
 	if err != nil {
 		return 0, err
 	}
