@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/coord"
 	"github.com/paddock-zk/paddock/internal/task"
 	"go.uber.org/zap"
@@ -86,6 +87,11 @@ func (ct *controller) learn(sl coord.ShardListing) int {
 	return added
 }
 
+// strayHasChildren is what the leader says, once, of a stray it cannot
+// remove because something was created under it, whether the stray's read
+// found the children or its removal did.
+const strayHasChildren = "cannot remove a znode under tasks/ that is not a task: it has children"
+
 // strayPasses bounds how often clearStrays sends again the writes that
 // were refused for a reason a re-read mends.
 const strayPasses = 3
@@ -114,7 +120,7 @@ func (ct *controller) clearStrays(ctx context.Context) (int, error) {
 				delete(ct.strays, s) // removed meanwhile
 			case rec.Children > 0:
 				delete(ct.strays, s)
-				ct.warnOnce(s.Path(ct.l), "cannot remove a znode under tasks/ that is not a task: it has children")
+				ct.warnOnce(s.Path(ct.l), strayHasChildren)
 			default:
 				w, err := ct.strayWrite(rec, now)
 				if err != nil {
@@ -162,6 +168,10 @@ func (ct *controller) strayWrite(rec coord.StrayRecord, now time.Time) (write, e
 				zap.Bool("with_payload", rec.Payload), zap.String("data", task.Printable(rec.Data, 256)))
 		case errors.Is(refused, coord.ErrTaskGone):
 			delete(ct.strays, s)
+		case errors.Is(refused, zk.ErrNotEmpty):
+			// A child came after it was read (which found none).
+			delete(ct.strays, s)
+			ct.warnOnce(path, strayHasChildren)
 		case errors.Is(refused, coord.ErrConflict):
 			delete(ct.strays, s)
 			ct.warnOnce(path, "cannot remove a znode under tasks/ that is not a task")
