@@ -59,10 +59,16 @@ func TestFailedTaskIsRetried(t *testing.T) {
 		t.Errorf("the handler saw retries %v, want [0 1 2]", seen)
 	}
 	mu.Unlock()
+	// The worker counts a task once its completion has landed, which is
+	// when the result can be read: the count may come a moment after.
 	for status, want := range map[string]float64{worker.StatusRetried: 2, string(task.Succeeded): 1, string(task.Failed): 0} {
-		if v, _, err := ops.Value(reg, "paddock_worker_tasks_total", "kind", "flaky", "status", status); err != nil || v != want {
-			t.Errorf("tasks_total{flaky,%s} = %v (%v), want %v", status, v, err, want)
-		}
+		zktest.Eventually(t, 10*time.Second, fmt.Sprintf("tasks_total{flaky,%s} == %v", status, want), func() bool {
+			v, _, err := ops.Value(reg, "paddock_worker_tasks_total", "kind", "flaky", "status", status)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v == want
+		})
 	}
 }
 
