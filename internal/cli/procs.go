@@ -16,8 +16,8 @@ import (
 // such hand-off may wake a second thread (a futex call, a context switch,
 // a spinning scheduler), and that, not the work itself, was most of their
 // CPU: on the 2-core machine, one thread per process cut Paddock's CPU per
-// task by about a third and raised tasks/s by as much (BENCHMARKS.md,
-// "One thread per process"). A program of your own that embeds the worker
+// task to 0.81× and raised tasks/s 1.19× (BENCHMARKS.md, "One thread per
+// process"). A program of your own that embeds the worker
 // package, with handlers that compute, keeps Go's default; so does any
 // binary started with GOMAXPROCS set.
 const DefaultProcs = 1
