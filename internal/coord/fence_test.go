@@ -68,16 +68,9 @@ func TestFenceStopsALeaderWhoseSessionExpired(t *testing.T) {
 	p := zktest.NewProxy(t, shared.Addr())
 	c := dial(t, p.Addr())
 	l := layoutFor(t, c)
-	cand := candidate(t, c, l)
-	if err := cand.Lead(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	f, err := coord.TakeOver(ctx, c, l, cand, "lagging", coord.AllPartitions())
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := leadAll(t, c, l, "lagging")
 	expire(t, shared, p, c)
-	_, err = coord.FencedMulti(ctx, c, f, zkclient.CreateOp(l.Worker("late"), nil, zk.FlagPersistent))
+	_, err := coord.FencedMulti(ctx, c, f, zkclient.CreateOp(l.Worker("late"), nil, zk.FlagPersistent))
 	if !errors.Is(err, coord.ErrDeposed) {
 		t.Fatalf("write after expiry: %v", err)
 	}

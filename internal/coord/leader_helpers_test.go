@@ -24,18 +24,25 @@ func candidate(t *testing.T, c *zkclient.Client, l coord.Layout) *recipe.Candida
 	return cand
 }
 
-// leaderOf makes c's session the tree's leader of every partition and
-// returns its writes.
-func leaderOf(t *testing.T, c *zkclient.Client, l coord.Layout) *coord.Leader {
+// leadAll makes c's session the tree's leader of every partition, as
+// name, and returns its fence.
+func leadAll(t *testing.T, c *zkclient.Client, l coord.Layout, name string) coord.Fence {
 	t.Helper()
 	ctx := ctxT(t)
 	cand := candidate(t, c, l)
 	if err := cand.Lead(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	f, err := coord.TakeOver(ctx, c, l, cand, "m", coord.AllPartitions())
+	f, err := coord.TakeOver(ctx, c, l, cand, name, coord.AllPartitions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return coord.NewLeader(c, l, f, "m")
+	return f
+}
+
+// leaderOf makes c's session the tree's leader of every partition and
+// returns its writes.
+func leaderOf(t *testing.T, c *zkclient.Client, l coord.Layout) *coord.Leader {
+	t.Helper()
+	return coord.NewLeader(c, l, leadAll(t, c, l, "m"), "m")
 }
