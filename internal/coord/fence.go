@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/zkclient"
@@ -74,4 +75,64 @@ func FencedBatch(ctx context.Context, c *zkclient.Client, f Fence, items [][]zkc
 		_, err := FencedMulti(ctx, c, f, ops...)
 		return err
 	})
+}
+
+// WatchFence blocks until ctx ends (nil) or until f no longer holds by
+// its znodes: the epoch (a leader of every partition) or one of its
+// partitions (a leader of some) was written by another take-over. Then it
+// returns ErrDeposed naming the znode.
+//
+// A leader that writes learns this from its next write, which the fence
+// refuses; one with nothing to write would not, and would go on holding
+// partitions whose records now name another master, which may since have
+// let them go (it took them on a stale view of the election, then saw the
+// view change). So that a term ends as soon as it is deposed, every
+// leader watches its fence; the checks in its writes stay what makes the
+// fence hold. Other errors (the client closing) end the watch with
+// nothing to report: the writes are still fenced.
+func WatchFence(ctx context.Context, c *zkclient.Client, l Layout, f Fence) error {
+	want := map[string]int32{f.EpochPath: f.EpochVersion}
+	if f.Parts != nil {
+		want = make(map[string]int32, len(f.Parts))
+		for p, v := range f.Parts {
+			want[l.Partition(p)] = v
+		}
+	}
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	var watches sync.WaitGroup
+	for path, version := range want {
+		watches.Go(func() {
+			if err := watchVersion(ctx, c, path, version); err != nil {
+				stop(err)
+			}
+		})
+	}
+	watches.Wait()
+	if err := context.Cause(ctx); errors.Is(err, ErrDeposed) {
+		return err
+	}
+	return nil
+}
+
+// watchVersion waits until the znode at path is no longer at version
+// (ErrDeposed) or ctx ends (nil).
+func watchVersion(ctx context.Context, c *zkclient.Client, path string, version int32) error {
+	for {
+		st, ch, err := c.ExistsW(ctx, path)
+		switch {
+		case err != nil:
+			if c.Retry(ctx, err) != nil {
+				return nil
+			}
+			continue
+		case st == nil || st.Version != version:
+			return fmt.Errorf("%w: %s was taken over by another master", ErrDeposed, path)
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil
+		}
+	}
 }

@@ -1,8 +1,12 @@
 package coord_test
 
 import (
+	"context"
 	"errors"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/coord"
@@ -165,5 +169,72 @@ func TestTakeOverRemakesAMissingPartition(t *testing.T) {
 	}
 	if _, err := coord.FencedMulti(ctx, c, f, zkclient.CreateOp(l.Worker("x"), nil, zk.FlagPersistent)); err != nil {
 		t.Fatalf("the new leader's write: %v", err)
+	}
+}
+
+// A leader with nothing to write learns at once that another master took
+// over one of its partitions (WatchFence); a take-over of other
+// partitions leaves it leading, and ending its context ends the watch
+// with nothing to report.
+func TestWatchFenceEndsWhenAPartitionIsTakenOver(t *testing.T) {
+	ctx := ctxT(t)
+	c := dial(t, shared.Addr())
+	l := layoutFor(t, c)
+	odd, err := coord.TakeOver(ctx, c, l, candidate(t, c, l), "odd", []int{1, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	watch := func(f coord.Fence) (<-chan error, context.CancelFunc) {
+		wctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		var ended sync.WaitGroup
+		ended.Go(func() { done <- coord.WatchFence(wctx, c, l, f) })
+		t.Cleanup(func() { cancel(); ended.Wait() })
+		return done, cancel
+	}
+	done, _ := watch(odd)
+	if _, err := coord.TakeOver(ctx, c, l, candidate(t, c, l), "even", []int{0, 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := coord.TakeOver(ctx, c, l, candidate(t, c, l), "thief", []int{3}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		// Partition 1 never moved: only the thief's take-over ended it.
+		if !errors.Is(err, coord.ErrDeposed) || !strings.Contains(err.Error(), l.Partition(3)) {
+			t.Fatalf("WatchFence: %v, want ErrDeposed naming %s", err, l.Partition(3))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("WatchFence did not end after partition 3 was taken over")
+	}
+
+	// A leader of every partition is fenced by the epoch, which any
+	// take-over moves.
+	all, err := coord.TakeOver(ctx, c, l, candidate(t, c, l), "all", coord.AllPartitions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, _ = watch(all)
+	if _, err := coord.TakeOver(ctx, c, l, candidate(t, c, l), "other", []int{5}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, coord.ErrDeposed) || !strings.Contains(err.Error(), l.Epoch()) {
+			t.Fatalf("WatchFence: %v, want ErrDeposed naming %s", err, l.Epoch())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("WatchFence did not end after the epoch moved")
+	}
+
+	mine, err := coord.TakeOver(ctx, c, l, candidate(t, c, l), "mine", []int{7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, cancel := watch(mine)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("WatchFence after its context ended: %v, want nil", err)
 	}
 }

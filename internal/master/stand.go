@@ -90,6 +90,11 @@ func (cy *candidacy) run(ctx context.Context) error {
 		termCtx, cancel := context.WithCancelCause(ctx)
 		var bg sync.WaitGroup
 		bg.Go(func() { cy.watchShare(termCtx, sh, cancel) })
+		bg.Go(func() {
+			if err := coord.WatchFence(termCtx, cy.c, cy.l, fence); err != nil {
+				cancel(err)
+			}
+		})
 		err = lead(termCtx, cy.c, cy.l, cy.cfg, cy.settings, cy.cand, fence, sh)
 		cause := context.Cause(termCtx)
 		cancel(nil)
@@ -98,12 +103,27 @@ func (cy *candidacy) run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return &stepDown{stage: "lead", epoch: fence.Epoch, since: since, err: ctx.Err()}
 		}
-		if errors.Is(cause, errShareChanged) {
+		if errors.Is(cause, coord.ErrDeposed) && !cy.shareChanged(ctx, sh) {
+			// Another master took over part of this term's work, and not
+			// because the deal gave it away: deposed, as by a refused
+			// write.
+			return &stepDown{stage: "lead", epoch: fence.Epoch, since: since, err: cause}
+		}
+		if errors.Is(cause, errShareChanged) || errors.Is(cause, coord.ErrDeposed) {
 			log.Info("leaving the term: the leaders or their number changed", zap.Int64("epoch", fence.Epoch))
 			continue
 		}
 		return &stepDown{stage: "lead", epoch: fence.Epoch, since: since, err: err}
 	}
+}
+
+// shareChanged reports whether the deal, read now, gives this candidate
+// another share than sh: a term whose partitions another master took over
+// then ends as when it sees the change itself (the new holder saw it
+// first), not as a deposition. An error reading it counts as no change.
+func (cy *candidacy) shareChanged(ctx context.Context, sh share) bool {
+	pos, queue, _, err := cy.cand.Rank(ctx)
+	return err == nil && !shareOf(pos, queue, cy.settings.leadersNow()).same(sh)
 }
 
 // errShareChanged ends a term whose share is no longer this master's.
