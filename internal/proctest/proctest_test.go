@@ -278,3 +278,31 @@ func TestSingleLeader(t *testing.T) {
 		t.Errorf("two leaders at 1.5s not flagged: %v", p)
 	}
 }
+
+// Two leaders of partitions take over concurrently: the one whose
+// take-over committed first (epoch 9) logged it after the other (epoch
+// 10). That is no problem by the logs (the transaction log orders them);
+// the same order between whole-tree leaders, or within one master, is.
+func TestEpochsOfConcurrentPartitionLeaders(t *testing.T) {
+	m3 := fake("master-m3", "master", "m3", logl(1, MsgElected, "epoch", 10, "partitions", rawJSON("[1,4]")))
+	m1 := fake("master-m1", "master", "m1", logl(1.01, MsgElected, "epoch", 9, "partitions", rawJSON("[2,5]")))
+	if p := NewHistory(m3, m1).Epochs(); len(p) != 0 {
+		t.Errorf("concurrent partition leaders: %v", p)
+	}
+	w3 := fake("master-m3", "master", "m3", logl(1, MsgElected, "epoch", 10))
+	w1 := fake("master-m1", "master", "m1", logl(1.01, MsgElected, "epoch", 9))
+	if p := NewHistory(w3, w1).Epochs(); len(p) != 1 {
+		t.Errorf("whole-tree leaders out of order: want 1 problem, got %v", p)
+	}
+	one := fake("master-m1", "master", "m1",
+		logl(1, MsgElected, "epoch", 10, "partitions", rawJSON("[1,4]")),
+		logl(2, MsgElected, "epoch", 9, "partitions", rawJSON("[2,5]")))
+	if p := NewHistory(one).Epochs(); len(p) != 1 {
+		t.Errorf("one master's epochs going down: want 1 problem, got %v", p)
+	}
+}
+
+// rawJSON is a log field's value written as it is (logl quotes strings).
+type rawJSON string
+
+func (r rawJSON) String() string { return string(r) }
