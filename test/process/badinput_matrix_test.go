@@ -119,18 +119,27 @@ func (x *cluster) set(t *testing.T, p string, data []byte) {
 // remove deletes p and what is under it, if it exists, with conn.
 func remove(t *testing.T, conn *zk.Conn, p string) {
 	t.Helper()
-	kids, _, err := conn.Children(p)
-	if err == zk.ErrNoNode {
-		return
-	}
-	if err != nil {
-		t.Fatalf("list %s: %v", p, err)
-	}
-	for _, k := range kids {
-		remove(t, conn, p+"/"+k)
-	}
-	if err := conn.Delete(p, -1); err != nil && err != zk.ErrNoNode {
-		t.Fatalf("delete %s: %v", p, err)
+	// Paddock's processes make some of these znodes again as soon as they
+	// see them go (a worker its assign/<w>): a child made between the
+	// listing and the delete is removed on the next pass.
+	for pass := 0; ; pass++ {
+		kids, _, err := conn.Children(p)
+		if err == zk.ErrNoNode {
+			return
+		}
+		if err != nil {
+			t.Fatalf("list %s: %v", p, err)
+		}
+		for _, k := range kids {
+			remove(t, conn, p+"/"+k)
+		}
+		err = conn.Delete(p, -1)
+		if err == nil || err == zk.ErrNoNode {
+			return
+		}
+		if err != zk.ErrNotEmpty || pass == 20 {
+			t.Fatalf("delete %s: %v", p, err)
+		}
 	}
 }
 
