@@ -54,7 +54,7 @@ func (ct *controller) schedule(ctx context.Context) (int, error) {
 		ct.needMore = true // tasks not yet known may fit the slots left
 	}
 	if r.assigned > 0 {
-		ct.log.Info("assigned tasks", zap.Int("tasks", r.assigned), zap.Int("pending", ct.pending.Len()))
+		ct.rounds.report(ct.log, r.now, r.assigned, ct.pending.Len())
 	}
 	// Parking is progress: the tasks behind the parked ones are next.
 	return done + r.parked, nil

@@ -69,6 +69,7 @@ type controller struct {
 	strays   map[coord.Stray]bool
 	needMore bool            // free slots went unused: list dirty shards
 	turn     int             // rotates ties between equally loaded workers
+	rounds   roundLog        // reports the rounds: each at debug level, one a second at info
 	ignored  map[string]bool // what was warned about once, not to repeat it
 	listed   bool            // every task shard has been listed once
 }
