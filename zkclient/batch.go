@@ -24,16 +24,19 @@ type Batcher struct {
 
 type batchItem struct {
 	ops   []Op
-	bytes int // of its paths and data: see batchBytes
+	bytes int // of its paths and data: see MaxBatchBytes
 	done  chan error
 }
 
-// batchBytes bounds the paths and data of one batch, so that a multi of
-// many callers stays within jute.maxbuffer (about 1 MiB) even when each
-// carries a large payload; a caller whose ops alone exceed it goes alone.
-const batchBytes = 768 << 10
+// MaxBatchBytes bounds the paths and data of one batch, so that a multi of
+// many callers (or items) stays within jute.maxbuffer (about 1 MiB) even
+// when each carries a large payload; a caller whose ops alone exceed it
+// goes alone.
+const MaxBatchBytes = 768 << 10
 
-func opsBytes(ops []Op) int {
+// OpsBytes is what ops weigh against MaxBatchBytes: their paths and data,
+// and a rough allowance for each op's framing.
+func OpsBytes(ops []Op) int {
 	n := 0
 	for _, op := range ops {
 		n += len(op.path) + len(op.data) + 16 // the op's own framing, roughly
@@ -52,7 +55,7 @@ func NewBatcher(c *Client, max int) *Batcher {
 // Multi applies ops atomically, possibly in one transaction with other
 // callers' ops. Its errors are those of Client.Multi for these ops alone.
 func (b *Batcher) Multi(ctx context.Context, ops ...Op) error {
-	it := &batchItem{ops: ops, bytes: opsBytes(ops), done: make(chan error, 1)}
+	it := &batchItem{ops: ops, bytes: OpsBytes(ops), done: make(chan error, 1)}
 	b.mu.Lock()
 	b.queue = append(b.queue, it)
 	lead := !b.running
@@ -75,7 +78,7 @@ func (b *Batcher) flush() {
 	for {
 		b.mu.Lock()
 		n, size := 0, 0
-		for n < min(len(b.queue), b.max) && (n == 0 || size+b.queue[n].bytes <= batchBytes) {
+		for n < min(len(b.queue), b.max) && (n == 0 || size+b.queue[n].bytes <= MaxBatchBytes) {
 			size += b.queue[n].bytes
 			n++
 		}

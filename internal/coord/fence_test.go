@@ -1,8 +1,10 @@
 package coord_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -107,6 +109,38 @@ func TestFencedBatchIsolatesAFailingItem(t *testing.T) {
 		st, _ := c.Exists(ctx, l.Worker(name))
 		if (st != nil) != want {
 			t.Errorf("%s exists=%v, want %v", name, st != nil, want)
+		}
+	}
+}
+
+// A batch larger than one multi may carry (jute.maxbuffer, about 1 MiB)
+// goes in several: sent whole, the server would drop the connection, and
+// the leader would send the same batch again for ever.
+func TestFencedBatchSplitsWhatOneMultiCannotCarry(t *testing.T) {
+	ctx := ctxT(t)
+	c := dial(t, shared.Addr())
+	l := layoutFor(t, c)
+	f := leadAll(t, c, l, "m")
+	big := bytes.Repeat([]byte("e"), 300<<10)
+	var items [][]zkclient.Op
+	for i := range 5 { // 1.5 MB in all
+		items = append(items, []zkclient.Op{zkclient.CreateOp(l.Worker(fmt.Sprintf("big%d", i)), big, zk.FlagPersistent)})
+	}
+	items = append(items, []zkclient.Op{zkclient.CheckOp(l.Worker("missing"), -1)})
+	before := c.Stats().Requests
+	failed, err := coord.FencedBatch(ctx, c, f, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(failed) != 1 || failed[5] == nil || !errors.Is(failed[5], zk.ErrNoNode) {
+		t.Fatalf("failed = %v, want the last item alone, numbered in the whole batch", failed)
+	}
+	if n := c.Stats().Requests - before; n < 3 {
+		t.Errorf("%d multis for 1.5 MB: want at least 3 of at most 768 KiB", n)
+	}
+	for i := range 5 {
+		if st, _ := c.Exists(ctx, l.Worker(fmt.Sprintf("big%d", i))); st == nil {
+			t.Errorf("item %d did not land", i)
 		}
 	}
 }
