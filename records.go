@@ -156,6 +156,10 @@ type TaskSpec struct {
 	// Key is the znode name of the task's idempotency key (a SHA-256 of
 	// Task.Key, not the key itself).
 	Key string `json:"key,omitempty"`
+	// Payload is the copy of a small payload (at most 256 bytes) that the
+	// client wrote in the record, for the worker to run with without
+	// reading the payload's own znode; nil when there is none.
+	Payload []byte `json:"payload,omitzero"`
 	// Retries counts the failures retried so far; Errors keeps them.
 	Retries       int            `json:"retries,omitempty"`
 	Errors        []AttemptError `json:"errors,omitempty"`
@@ -180,7 +184,7 @@ func specFrom(s task.Spec) TaskSpec {
 	return TaskSpec{
 		Kind: s.Kind, TimeoutMS: s.TimeoutMS, MaxAttempts: s.MaxAttempts, SubmittedAt: s.SubmittedAt,
 		Client: s.Client, Size: s.Size, Retry: mapPtr(s.Retry, retryFrom), NotBefore: s.NotBefore,
-		RoutingTimeoutMS: s.RoutingTimeoutMS, Key: s.Key, Retries: s.Retries,
+		RoutingTimeoutMS: s.RoutingTimeoutMS, Key: s.Key, Payload: s.Payload, Retries: s.Retries,
 		Errors: mapSlice(s.Errors, attemptErrorFrom), ErrorsDropped: s.ErrorsDropped,
 		Attempts: s.Attempts, Worker: s.Worker, LastWorker: s.LastWorker, Epoch: s.Epoch, AssignedAt: s.AssignedAt,
 	}
@@ -199,11 +203,15 @@ type Assignment struct {
 	// Retries counts the failed executions retried before this assignment
 	// (the Spec's retries), so a handler knows without reading the Spec.
 	Retries int `json:"retries,omitempty"`
+	// Payload is the Spec's Payload, copied by the master: the payload the
+	// worker runs with when present.
+	Payload []byte `json:"payload,omitzero"`
 }
 
 func assignmentFrom(a task.Assignment) Assignment {
 	return Assignment{Kind: a.Kind, TimeoutMS: a.TimeoutMS, Attempt: a.Attempt, MaxAttempts: a.MaxAttempts,
-		Epoch: a.Epoch, Master: a.Master, SubmittedAt: a.SubmittedAt, AssignedAt: a.AssignedAt, Retries: a.Retries}
+		Epoch: a.Epoch, Master: a.Master, SubmittedAt: a.SubmittedAt, AssignedAt: a.AssignedAt, Retries: a.Retries,
+		Payload: a.Payload}
 }
 
 // DeadLetter says why a task was given up on. Spec is its task record

@@ -185,7 +185,8 @@ func (ld *Leader) Assign(rec TaskRecord, w string, now time.Time) (Item, error) 
 	s.Attempts++
 	s.Worker, s.Epoch, s.AssignedAt = w, ld.fence.Epoch, now
 	a := task.Assignment{Kind: s.Kind, TimeoutMS: s.TimeoutMS, Attempt: s.Attempts, MaxAttempts: s.AttemptLimit(),
-		Epoch: ld.fence.Epoch, Master: ld.name, SubmittedAt: rec.ID.SubmittedAt().UTC(), AssignedAt: now, Retries: s.Retries}
+		Epoch: ld.fence.Epoch, Master: ld.name, SubmittedAt: rec.ID.SubmittedAt().UTC(), AssignedAt: now, Retries: s.Retries,
+		Payload: s.Payload}
 	ops, err := ld.q.AssignOps(rec.ID, rec.Version, s, a)
 	if err != nil {
 		return Item{}, err

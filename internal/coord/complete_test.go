@@ -2,6 +2,7 @@ package coord_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -297,5 +298,60 @@ func TestRetryLandedAfterALostReply(t *testing.T) {
 	f.must(f.q.Collect(f.ctx, id, task.Succeeded))
 	if ok, err := f.q.RetryLanded(f.ctx, id, mine); ok || !errors.Is(err, coord.ErrOutcomeUnknown) {
 		t.Errorf("collected task: landed %v, %v; want ErrOutcomeUnknown", ok, err)
+	}
+}
+
+// A small payload travels in the Spec and the Assignment: the worker reads
+// the assignment alone (one request, not two). A larger one, or a task
+// whose Spec lacks the copy (another client, an older master), is read
+// from data/ as before. A retry keeps the copy.
+func TestSmallPayloadsTravelInTheAssignment(t *testing.T) {
+	f := newRetryFixture(t)
+	large := strings.Repeat("p", task.InlineMax+1)
+	for _, c := range []struct {
+		name, payload string
+		reads         int64
+	}{
+		{"small", "hello", 1},
+		{"empty", "", 1},
+		{"at the limit", large[:task.InlineMax], 1},
+		{"larger", large, 2},
+	} {
+		id := f.id()
+		s := spec("echo")
+		s.Retry = &task.RetryPolicy{MaxRetries: 1, InitialMS: 1}
+		f.must(f.q.Submit(f.ctx, id, s, []byte(c.payload)))
+		if got := f.spec(id).Payload; (got != nil) != (c.reads == 1) {
+			t.Errorf("%s: the Spec's copy is %q (present %v)", c.name, got, got != nil)
+		}
+		before := f.c.Stats().Requests
+		as := f.take(id, "w1")
+		// take also reads the task and applies the multi: 2 requests.
+		if n := f.c.Stats().Requests - before - 2; n != c.reads {
+			t.Errorf("%s: the worker read %d znodes, want %d", c.name, n, c.reads)
+		}
+		if string(as.Payload) != c.payload || as.NoPayload {
+			t.Errorf("%s: payload %q (missing %v), want %q", c.name, as.Payload, as.NoPayload, c.payload)
+		}
+		if _, err := f.end(id, "w1", as, task.Failed, "try again", false); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.spec(id).Payload; (got != nil) != (c.reads == 1) || (got != nil && string(got) != c.payload) {
+			t.Errorf("%s: after a retry the Spec's copy is %q (present %v)", c.name, got, got != nil)
+		}
+	}
+	// A Spec without the copy, as a client of another language may write:
+	// the worker reads data/.
+	id := f.id()
+	f.must(f.q.Submit(f.ctx, id, spec("echo"), []byte("hi")))
+	s, st, err := f.q.Spec(f.ctx, id)
+	f.must(err)
+	s.Payload = nil
+	b, err := task.Encode(s)
+	f.must(err)
+	_, err = f.c.Set(f.ctx, f.l.Task(id), b, st.Version)
+	f.must(err)
+	if as := f.take(id, "w2"); string(as.Payload) != "hi" || as.Assignment.Payload != nil {
+		t.Errorf("without the copy: payload %q, the assignment's %q", as.Payload, as.Assignment.Payload)
 	}
 }

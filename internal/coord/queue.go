@@ -111,6 +111,10 @@ func (q *Queue) submitOps(id task.ID, spec task.Spec, payload []byte) ([]zkclien
 		return nil, 0, fmt.Errorf("%w: %d bytes, the limit is %d", ErrPayloadTooLarge, len(payload), q.maxPayload)
 	}
 	spec.Size = len(payload)
+	spec.Payload = nil
+	if len(payload) <= task.InlineMax {
+		spec.Payload = append([]byte{}, payload...) // non-nil even when empty: present
+	}
 	if err := spec.Validate(); err != nil {
 		return nil, 0, err
 	}

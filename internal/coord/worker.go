@@ -28,38 +28,37 @@ type Assigned struct {
 	Unreadable error
 }
 
-// ReadAssigned reads task id's assignment to worker w and its payload, both
-// in one round trip. ErrUnassigned: the assignment is gone (withdrawn, or
-// the task completed already). Any other error leaves it unread.
+// ReadAssigned reads task id's assignment to worker w and its payload: the
+// copy the Assignment carries (a payload of at most task.InlineMax bytes,
+// submitted by a client of this version), else data/<shard>/<id>, read
+// next. ErrUnassigned: the assignment is gone (withdrawn, or the task
+// completed already). Any other error leaves it unread.
 func ReadAssigned(ctx context.Context, c *zkclient.Client, l Layout, w string, id task.ID) (Assigned, error) {
-	var (
-		a                  Assigned
-		data               []byte
-		stat               *zk.Stat
-		assignErr, dataErr error
-	)
-	_ = zkclient.Pipeline(2, func(i int) error {
-		if i == 0 {
-			data, stat, assignErr = c.Get(ctx, l.Assignment(w, id))
-		} else {
-			a.Payload, _, dataErr = c.Get(ctx, l.Payload(id))
-		}
-		return nil
-	})
+	data, stat, err := c.Get(ctx, l.Assignment(w, id))
 	switch {
-	case errors.Is(assignErr, zk.ErrNoNode):
+	case errors.Is(err, zk.ErrNoNode):
 		return Assigned{}, ErrUnassigned
-	case assignErr != nil:
-		return Assigned{}, fmt.Errorf("read assignment: %w", assignErr)
-	case errors.Is(dataErr, zk.ErrNoNode):
-		a.NoPayload = true
-	case errors.Is(dataErr, zk.ErrNoAuth):
-		a.Unreadable = fmt.Errorf("read %s: %w", l.Payload(id), dataErr)
-	case dataErr != nil:
-		return Assigned{}, fmt.Errorf("read payload: %w", dataErr)
+	case err != nil:
+		return Assigned{}, fmt.Errorf("read assignment: %w", err)
 	}
-	a.Version = stat.Version
+	a := Assigned{Version: stat.Version}
 	a.Assignment, a.Malformed = task.DecodeAssignment(data)
+	if a.Malformed != nil {
+		return a, nil // it cannot run, whatever its payload
+	}
+	if a.Assignment.Payload != nil {
+		a.Payload = a.Assignment.Payload
+		return a, nil
+	}
+	a.Payload, _, err = c.Get(ctx, l.Payload(id))
+	switch {
+	case errors.Is(err, zk.ErrNoNode):
+		a.NoPayload = true
+	case errors.Is(err, zk.ErrNoAuth):
+		a.Unreadable = fmt.Errorf("read %s: %w", l.Payload(id), err)
+	case err != nil:
+		return Assigned{}, fmt.Errorf("read payload: %w", err)
+	}
 	return a, nil
 }
 

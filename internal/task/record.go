@@ -14,6 +14,12 @@ import (
 // under 1 MiB by default); payloads and results must stay below it.
 const (
 	DefaultMaxPayload  = 512 << 10 // refused by the client before anything is written
+	// InlineMax is the largest payload a client copies into the task's
+	// Spec (Spec.Payload), for the leader to hand to the worker in the
+	// Assignment: the worker then runs the task without reading data/, one
+	// request in six less per task. Larger payloads are read from data/
+	// only, so a backlog costs ZooKeeper at most this much more per task.
+	InlineMax = 256
 	DefaultMaxAttempts = 3
 	// MaxRecord bounds every JSON record Paddock writes (spec, assignment,
 	// result), leaving headroom under jute.maxbuffer for the request framing.
@@ -52,6 +58,10 @@ type Spec struct {
 	// Key is the znode name of the task's idempotency key (keys/<Key>),
 	// when it was submitted with one.
 	Key string `json:"key,omitempty"`
+	// Payload is a copy of the payload (data/<shard>/<id>), written by a
+	// client when it is at most InlineMax bytes; nil (absent) otherwise.
+	// An empty payload is present as "": presence, not length, tells.
+	Payload []byte `json:"payload,omitzero"`
 
 	// Written by workers when an attempt fails and the task is retried:
 	// Retries counts those retries; Errors keeps each failed attempt's
@@ -130,6 +140,10 @@ type Assignment struct {
 	// Spec at completion only when it is not 0 (the Spec then holds the
 	// earlier errors, which the result must carry) or the task failed.
 	Retries int `json:"retries,omitempty"`
+	// Payload is the Spec's Payload, copied by the leader: when present
+	// (non-nil, even empty) the worker runs the task with it and does not
+	// read data/<shard>/<id>.
+	Payload []byte `json:"payload,omitzero"`
 }
 
 // Timeout is the task's execution limit; zero means none.

@@ -73,8 +73,19 @@ func TestAssignmentRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("DecodeAssignment(%s): %v", b, err)
 	}
-	if got != a {
+	if !reflect.DeepEqual(got, a) {
 		t.Errorf("round trip of %s:\n got %+v\nwant %+v", b, got, a)
+	}
+	// A payload carried inline stays present even when empty: the worker
+	// tells "run with this" from "read data/" by presence alone.
+	for _, p := range [][]byte{{}, []byte("x\x00\xff")} {
+		in := a
+		in.Payload = p
+		b, _ := Encode(in)
+		out, err := DecodeAssignment(b)
+		if err != nil || out.Payload == nil || string(out.Payload) != string(p) {
+			t.Errorf("payload %q: %s decodes to %q (nil %v), %v", p, b, out.Payload, out.Payload == nil, err)
+		}
 	}
 	if got.Timeout() != time.Second {
 		t.Errorf("Timeout() = %v, want 1s", got.Timeout())
