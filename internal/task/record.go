@@ -13,13 +13,13 @@ import (
 // Limits. ZooKeeper refuses a znode or request over jute.maxbuffer (just
 // under 1 MiB by default); payloads and results must stay below it.
 const (
-	DefaultMaxPayload  = 512 << 10 // refused by the client before anything is written
+	DefaultMaxPayload = 512 << 10 // refused by the client before anything is written
 	// InlineMax is the largest payload a client copies into the task's
 	// Spec (Spec.Payload), for the leader to hand to the worker in the
 	// Assignment: the worker then runs the task without reading data/, one
 	// request in six less per task. Larger payloads are read from data/
 	// only, so a backlog costs ZooKeeper at most this much more per task.
-	InlineMax = 256
+	InlineMax          = 256
 	DefaultMaxAttempts = 3
 	// MaxRecord bounds every JSON record Paddock writes (spec, assignment,
 	// result), leaving headroom under jute.maxbuffer for the request framing.
