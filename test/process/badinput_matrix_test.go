@@ -397,6 +397,7 @@ var sharedCases = []badCase{
 	{name: "task/not-json", bad: garbageTask([]byte("not json"))},
 	{name: "task/wrong-types", bad: garbageTask([]byte(`{"kind":7,"attempts":"3","timeout_ms":1.5}`))},
 	{name: "task/another-record", bad: garbageTask([]byte(`{"id":"w9","host":"h","pid":1,"concurrency":4,"kinds":["echo"]}`))},
+	{name: "task/payload-not-base64", bad: garbageTask([]byte(`{"kind":"echo","size":5,"attempts":0,"payload":"aGVsbG8"}`))},
 	{name: "task/oversized", bad: garbageTask(oversized('x'))},
 	{name: "task/oversized-valid", bad: func(t *testing.T, x *cluster, since time.Time) {
 		// A Spec padded with an unknown field near the limit is still a
