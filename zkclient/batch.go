@@ -3,6 +3,7 @@ package zkclient
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 )
 
@@ -23,9 +24,8 @@ type Batcher struct {
 }
 
 type batchItem struct {
-	ops   []Op
-	bytes int // of its paths and data: see MaxBatchBytes
-	done  chan error
+	ops  []Op
+	done chan error
 }
 
 // MaxBatchBytes bounds the paths and data of one batch, so that a multi of
@@ -34,9 +34,9 @@ type batchItem struct {
 // goes alone.
 const MaxBatchBytes = 768 << 10
 
-// OpsBytes is what ops weigh against MaxBatchBytes: their paths and data,
+// opsBytes is what ops weigh against MaxBatchBytes: their paths and data,
 // and a rough allowance for each op's framing.
-func OpsBytes(ops []Op) int {
+func opsBytes(ops []Op) int {
 	n := 0
 	for _, op := range ops {
 		n += len(op.path) + len(op.data) + 16 // the op's own framing, roughly
@@ -55,7 +55,7 @@ func NewBatcher(c *Client, max int) *Batcher {
 // Multi applies ops atomically, possibly in one transaction with other
 // callers' ops. Its errors are those of Client.Multi for these ops alone.
 func (b *Batcher) Multi(ctx context.Context, ops ...Op) error {
-	it := &batchItem{ops: ops, bytes: OpsBytes(ops), done: make(chan error, 1)}
+	it := &batchItem{ops: ops, done: make(chan error, 1)}
 	b.mu.Lock()
 	b.queue = append(b.queue, it)
 	lead := !b.running
@@ -77,11 +77,7 @@ func (b *Batcher) Multi(ctx context.Context, ops ...Op) error {
 func (b *Batcher) flush() {
 	for {
 		b.mu.Lock()
-		n, size := 0, 0
-		for n < min(len(b.queue), b.max) && (n == 0 || size+b.queue[n].bytes <= MaxBatchBytes) {
-			size += b.queue[n].bytes
-			n++
-		}
+		n := min(len(b.queue), b.max) // apply keeps each multi within MaxBatchBytes
 		if n == 0 {
 			b.running = false
 			b.mu.Unlock()
@@ -118,9 +114,9 @@ func (b *Batcher) apply(batch []*batchItem) {
 // Batch applies many independent items (each a list of ops) in as few
 // multis as possible: a multi fails as a whole when one op fails, so the
 // item owning that op is reported in failed (a *MultiError whose Index
-// counts within the item) and the others are sent again without it. Callers
-// bound the size of items (see InChunks): one multi must fit in
-// jute.maxbuffer.
+// counts within the item) and the others are sent again without it. Each
+// multi stays within MaxBatchBytes (ApplyItems); InChunks bounds how many
+// items a caller settles at a time.
 func (c *Client) Batch(ctx context.Context, items [][]Op) (failed map[int]*MultiError, err error) {
 	return ApplyItems(items, func(ops []Op) error {
 		_, err := c.Multi(ctx, ops...)
@@ -129,8 +125,8 @@ func (c *Client) Batch(ctx context.Context, items [][]Op) (failed map[int]*Multi
 }
 
 // InChunks calls f on consecutive [lo, hi) windows of n items, in order,
-// stopping at the first error: how callers of Batch (and of ApplyItems) keep
-// each multi within jute.maxbuffer. A window holds at most maxItems items
+// stopping at the first error: how callers of Batch settle a long list a
+// window at a time. A window holds at most maxItems items
 // and, when weight is given (the bytes of item i), at most maxBytes of them
 // past its first item.
 func InChunks(n, maxItems, maxBytes int, weight func(i int) int, f func(lo, hi int) error) error {
@@ -156,19 +152,30 @@ func InChunks(n, maxItems, maxBytes int, weight func(i int) int, f func(lo, hi i
 
 // ApplyItems is the loop under Batch, for callers that send each multi
 // their own way (Paddock's fenced multis prepend a leader's checks): send
-// every live item in one multi through multi, drop the item a *MultiError
-// names (reported in failed, its Index counted within the item), send the
-// rest again. Any other error from multi ends the loop and is returned.
+// the live items in multis of at most MaxBatchBytes (an item heavier than
+// that goes alone), drop the item a *MultiError names (reported in failed,
+// its Index counted within the item), send the rest of that multi again.
+// Any other error from multi ends the loop and is returned: the items not
+// yet settled have an unknown outcome.
+//
+// The bound is here, under every batch, because a multi past
+// jute.maxbuffer (about 1 MiB) makes the server drop the connection, and a
+// caller that sent the same batch again would never get through.
 func ApplyItems(items [][]Op, multi func(ops []Op) error) (failed map[int]*MultiError, err error) {
 	live := make([]int, 0, len(items))
 	for i := range items {
 		live = append(live, i)
 	}
 	for len(live) > 0 {
+		n, size := 0, 0
+		for n < len(live) && (n == 0 || size+opsBytes(items[live[n]]) <= MaxBatchBytes) {
+			size += opsBytes(items[live[n]])
+			n++
+		}
 		var ops []Op
-		owner := make([]int, 0, len(live)*3)
-		start := make(map[int]int, len(live))
-		for _, i := range live {
+		owner := make([]int, 0, n*3)
+		start := make(map[int]int, n)
+		for _, i := range live[:n] {
 			start[i] = len(ops)
 			ops = append(ops, items[i]...)
 			for range items[i] {
@@ -176,6 +183,10 @@ func ApplyItems(items [][]Op, multi func(ops []Op) error) (failed map[int]*Multi
 			}
 		}
 		err := multi(ops)
+		if err == nil {
+			live = live[n:]
+			continue
+		}
 		var me *MultiError
 		if !errors.As(err, &me) {
 			return failed, err
@@ -185,13 +196,7 @@ func ApplyItems(items [][]Op, multi func(ops []Op) error) (failed map[int]*Multi
 			failed = make(map[int]*MultiError)
 		}
 		failed[bad] = me.within(start[bad])
-		next := live[:0]
-		for _, i := range live {
-			if i != bad {
-				next = append(next, i)
-			}
-		}
-		live = next
+		live = slices.DeleteFunc(live, func(i int) bool { return i == bad })
 	}
 	return failed, nil
 }

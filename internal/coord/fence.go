@@ -71,26 +71,14 @@ func FencedMulti(ctx context.Context, c *zkclient.Client, f Fence, ops ...zkclie
 // round trip instead of the batch. err is ErrDeposed, or an error that leaves
 // the outcome of every item not in failed unknown (connection loss).
 //
-// The items go in multis of at most zkclient.MaxBatchBytes: a multi past
-// jute.maxbuffer (about 1 MiB) makes the server drop the connection, and a
-// leader that sent the same batch again would stall the service for good.
-// A batch of tasks each carrying 20 retried errors of 4 KiB is that large.
+// Each multi stays within zkclient.MaxBatchBytes (ApplyItems): a batch of
+// tasks each carrying 20 retried errors of 4 KiB would otherwise pass
+// jute.maxbuffer, and the server would drop the connection at every try.
 func FencedBatch(ctx context.Context, c *zkclient.Client, f Fence, items [][]zkclient.Op) (failed map[int]*zkclient.MultiError, err error) {
-	weight := func(i int) int { return zkclient.OpsBytes(items[i]) }
-	err = zkclient.InChunks(len(items), len(items), zkclient.MaxBatchBytes, weight, func(lo, hi int) error {
-		part, err := zkclient.ApplyItems(items[lo:hi], func(ops []zkclient.Op) error {
-			_, err := FencedMulti(ctx, c, f, ops...)
-			return err
-		})
-		for i, me := range part {
-			if failed == nil {
-				failed = make(map[int]*zkclient.MultiError)
-			}
-			failed[lo+i] = me
-		}
+	return zkclient.ApplyItems(items, func(ops []zkclient.Op) error {
+		_, err := FencedMulti(ctx, c, f, ops...)
 		return err
 	})
-	return failed, err
 }
 
 // WatchFence blocks until ctx ends (nil) or until f no longer holds by

@@ -370,10 +370,9 @@ func (s *Server) start() error {
 	args := []string{"-Xmx1000m"} // zkEnv.sh's ZK_SERVER_HEAP
 	if !s.opts.shippedJVM {
 		args = append([]string{}, smallJVM...)
-		for i, a := range args {
-			if strings.HasPrefix(a, "-Xmx") && s.opts.heap != "" {
-				args[i] = "-Xmx" + s.opts.heap
-			}
+		if s.opts.heap != "" {
+			args = slices.DeleteFunc(args, func(a string) bool { return strings.HasPrefix(a, "-Xmx") })
+			args = append(args, "-Xmx"+s.opts.heap)
 		}
 	}
 	args = append(args, jvmFlags...)
