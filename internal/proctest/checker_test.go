@@ -174,11 +174,13 @@ func TestCheckerLostReply(t *testing.T) {
 // though it never logged it (the reply was lost with the link).
 func TestFencedCut(t *testing.T) {
 	m1 := fake("master-m1", "master", "m1", logl(0, MsgElected, "epoch", 1))
-	m2 := fake("master-m2", "master", "m2", logl(3.5, MsgElected, "epoch", 2))
+	// m3 led a share of its own, with a newer epoch, before m1 was cut off.
+	m2 := fake("master-m2", "master", "m2", logl(3.5, MsgElected, "epoch", 3))
+	m3 := fake("master-m3", "master", "m3", logl(0.5, MsgElected, "epoch", 2))
 	w := fake("worker-w1", "worker", "w1",
 		logl(2.01, MsgStarted, "task", "z", "attempt", 1, "epoch", 1),
 		logl(4, MsgStarted, "task", "y", "attempt", 1, "epoch", 1))
-	h := NewHistory(m1, m2, w)
+	h := NewHistory(m1, m2, m3, w)
 	if _, p := h.Fenced(m1, at(2)); len(p) != 2 {
 		t.Errorf("Fenced: want z and y flagged, got %v", p)
 	}

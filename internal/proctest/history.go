@@ -436,10 +436,13 @@ func (h *History) fenced(m *Proc, stop time.Time, cut bool) (epoch int64, proble
 			}
 		}
 	}
-	// When the next leader took over (the first election of a newer epoch).
+	// When the next leader took over: the first election of a newer epoch
+	// after stop. With several leaders, others were elected with newer
+	// epochs over their own shares before m was stopped; those took
+	// nothing from m.
 	var takeover time.Time
 	for _, l := range h.Elections() {
-		if e, ok := l.Int("epoch"); ok && e > epoch {
+		if e, ok := l.Int("epoch"); ok && e > epoch && !l.TS.Before(stop) {
 			takeover = l.TS
 			break
 		}
