@@ -160,7 +160,8 @@ func (ct *controller) listDirs(ctx context.Context, names []string) error {
 		return err
 	}
 	for _, d := range dirs {
-		ct.await(ctx, d.Watch, func(x *dirtySet) { x.dirs[d.Worker] = true })
+		w := d.Worker // not d: the closure lives until the watch fires
+		ct.await(ctx, d.Watch, func(x *dirtySet) { x.dirs[w] = true })
 		ct.applyDir(d)
 	}
 	return nil
