@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/paddock-zk/paddock/internal/task"
@@ -42,41 +43,55 @@ type ShardListing struct {
 	Watch Watch
 }
 
-// WatchTaskShards lists the task shards named, in one pipelined round, and
-// leaves a child watch on each: the leader learns of new tasks (the
-// "learn of work" section of docs/PROTOCOL.md). A shard that does not exist
-// (removed by hand; `client init` recreates it) lists empty, Missing, with
-// a watch for its creation.
-func WatchTaskShards(ctx context.Context, c *zkclient.Client, l Layout, shards []string) ([]ShardListing, error) {
-	out := make([]ShardListing, len(shards))
-	err := zkclient.Pipeline(len(shards), func(i int) error {
-		s := shards[i]
-		names, _, ch, err := c.ChildrenW(ctx, l.TaskShard(s))
-		for errors.Is(err, zk.ErrNoNode) {
-			var st *zk.Stat
-			st, ch, err = c.ExistsW(ctx, l.TaskShard(s))
-			if err == nil && st == nil {
-				out[i] = ShardListing{Shard: s, Missing: true, Watch: Watch{ch}}
-				return nil
-			}
-			if err == nil { // created between the two reads: list it
-				names, _, ch, err = c.ChildrenW(ctx, l.TaskShard(s))
-			}
+// WatchTaskShards lists the task shards named, pipelined, and leaves a
+// child watch on each: the leader learns of new tasks (the "learn of
+// work" section of docs/PROTOCOL.md). A shard that does not exist (removed
+// by hand; `client init` recreates it) lists empty, Missing, with a watch
+// for its creation.
+//
+// Each listing goes to each as it arrives, one call at a time (from the
+// pipeline's goroutines; every call returns before WatchTaskShards does),
+// so that the caller keeps what it needs and the rest goes: a new leader
+// lists a backlog of a million ids, as strings three times the size of
+// what it keeps. On an error, each has seen some of the shards, not all.
+func WatchTaskShards(ctx context.Context, c *zkclient.Client, l Layout, shards []string, each func(ShardListing)) error {
+	var mu sync.Mutex
+	return zkclient.Pipeline(len(shards), func(i int) error {
+		sl, err := watchTaskShard(ctx, c, l, shards[i])
+		if err != nil {
+			return err
 		}
-		out[i] = ShardListing{Shard: s, Watch: Watch{ch}}
-		for _, name := range names {
-			if id, perr := task.ParseID(name); perr == nil && id.Shard() == s {
-				out[i].Tasks = append(out[i].Tasks, id)
-			} else {
-				out[i].Strays = append(out[i].Strays, Stray{Shard: s, Name: name})
-			}
-		}
-		return err
+		mu.Lock()
+		defer mu.Unlock()
+		each(sl)
+		return nil
 	})
-	if err != nil {
-		return nil, err
+}
+
+func watchTaskShard(ctx context.Context, c *zkclient.Client, l Layout, s string) (ShardListing, error) {
+	names, _, ch, err := c.ChildrenW(ctx, l.TaskShard(s))
+	for errors.Is(err, zk.ErrNoNode) {
+		var st *zk.Stat
+		st, ch, err = c.ExistsW(ctx, l.TaskShard(s))
+		if err == nil && st == nil {
+			return ShardListing{Shard: s, Missing: true, Watch: Watch{ch}}, nil
+		}
+		if err == nil { // created between the two reads: list it
+			names, _, ch, err = c.ChildrenW(ctx, l.TaskShard(s))
+		}
 	}
-	return out, nil
+	if err != nil {
+		return ShardListing{}, err
+	}
+	sl := ShardListing{Shard: s, Watch: Watch{ch}}
+	for _, name := range names {
+		if id, perr := task.ParseID(name); perr == nil && id.Shard() == s {
+			sl.Tasks = append(sl.Tasks, id)
+		} else {
+			sl.Strays = append(sl.Strays, Stray{Shard: s, Name: name})
+		}
+	}
+	return sl, nil
 }
 
 // DirListing is a worker's assign/<w> directory as listed.

@@ -38,33 +38,30 @@ func (ct *controller) refill(ctx context.Context) (int, error) {
 	if len(marked) == 0 {
 		return 0, nil
 	}
-	shards := slices.Sorted(maps.Keys(marked))
 	added := 0
-	for len(shards) > 0 {
-		window := shards[:min(len(shards), listWindow)]
-		listings, err := coord.WatchTaskShards(ctx, ct.c, ct.l, window)
-		if err != nil {
-			ct.mark(func(x *dirtySet) {
-				for _, s := range shards {
-					markShard(x, s, marked[s])
-				}
-			})
-			return added, err
+	err := coord.WatchTaskShards(ctx, ct.c, ct.l, slices.Sorted(maps.Keys(marked)), func(sl coord.ShardListing) {
+		// The closure keeps the shard's name only: one that captured sl
+		// held the whole listing (every id as a string) until the shard's
+		// next change, for a backlog all of it.
+		shard := sl.Shard
+		ct.await(ctx, sl.Watch, func(x *dirtySet) { markShard(x, shard, time.Now()) })
+		if p := ct.l.TaskShard(sl.Shard); sl.Missing {
+			ct.warnOnce(p, "a task shard is missing: submissions to it fail until `client init` creates it again")
+		} else {
+			delete(ct.ignored, p) // warn again should it go again
 		}
-		shards = shards[len(window):]
-		for _, sl := range listings {
-			// The closure keeps the shard's name only: one that captured sl
-			// held the whole listing (every id as a string) until the
-			// shard's next change, for a backlog all of it.
-			shard := sl.Shard
-			ct.await(ctx, sl.Watch, func(x *dirtySet) { markShard(x, shard, time.Now()) })
-			if p := ct.l.TaskShard(sl.Shard); sl.Missing {
-				ct.warnOnce(p, "a task shard is missing: submissions to it fail until `client init` creates it again")
-			} else {
-				delete(ct.ignored, p) // warn again should it go again
+		added += ct.learn(sl)
+	})
+	if err != nil {
+		// Listing again what was learned adds nothing twice (learn skips
+		// what it knows); only the watches are armed twice, and each
+		// marks the shard once.
+		ct.mark(func(x *dirtySet) {
+			for s, fired := range marked {
+				markShard(x, s, fired)
 			}
-			added += ct.learn(sl)
-		}
+		})
+		return added, err
 	}
 	ct.listed = true
 	if added > 0 {
@@ -72,15 +69,6 @@ func (ct *controller) refill(ctx context.Context) (int, error) {
 	}
 	return added, nil
 }
-
-// listWindow is how many task shards refill lists at once (pipelined).
-// A new leader lists all 256, and a listing holds its ids as strings
-// (about 60 bytes each, where the pending set keeps 10): listed all at once,
-// a backlog of 1,000,000 held ~50 MB of listings beside the pending set
-// at the peak of the take-over, and the Go heap grows to twice its peak.
-// By 16 the listings are learned and dropped as they come, for a few
-// round trips more.
-const listWindow = 16
 
 // learn adds a shard's tasks that are neither pending nor assigned to
 // pending, and its strays to those to clear. It returns how many it added.
