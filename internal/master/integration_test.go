@@ -94,7 +94,12 @@ func (p *proc) crash(t *testing.T, proxy *zktest.Proxy) {
 }
 
 func (e *env) start(name, addr string, run func(ctx context.Context, c *zkclient.Client) error) *proc {
-	c := e.dial(name, addr)
+	return e.startOn(name, e.dial(name, addr), run)
+}
+
+// startOn is start over a connection the test dialed itself (to count its
+// requests, or to leave its buffers out of a measure).
+func (e *env) startOn(name string, c *zkclient.Client, run func(ctx context.Context, c *zkclient.Client) error) *proc {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &proc{name: name, c: c, cancel: cancel, done: make(chan error)}
 	go func() {
@@ -115,9 +120,13 @@ func (e *env) start(name, addr string, run func(ctx context.Context, c *zkclient
 }
 
 func (e *env) master(name, addr string, retention time.Duration) *proc {
-	return e.start(name, addr, func(ctx context.Context, c *zkclient.Client) error {
+	return e.start(name, addr, e.runMaster(name, retention))
+}
+
+func (e *env) runMaster(name string, retention time.Duration) func(ctx context.Context, c *zkclient.Client) error {
+	return func(ctx context.Context, c *zkclient.Client) error {
 		return master.Run(ctx, c, e.l, master.Config{ID: name, Retention: retention, Logger: e.logger(name)})
-	})
+	}
 }
 
 func (e *env) worker(name, addr string, concurrency int) *proc {
@@ -469,12 +478,7 @@ func TestUncollectedResultsExpire(t *testing.T) {
 func TestBacklogCostsTheMasterNothingUntilThereIsRoom(t *testing.T) {
 	e := newEnv(t)
 	mc := e.dial("m1", shared.Addr())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- master.Run(ctx, mc, e.l, master.Config{ID: "m1", Logger: e.logger("m1")})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	e.startOn("m1", mc, e.runMaster("m1", 0))
 	e.waitLog(10*time.Second, "m1", "took over")
 	const n = 2000
 	ids := make([]task.ID, n)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/paddock-zk/paddock/internal/coord"
-	"github.com/paddock-zk/paddock/internal/master"
 	"github.com/paddock-zk/paddock/internal/task"
 )
 
@@ -33,12 +32,7 @@ func TestTakeOverKeepsOnlyThePendingSet(t *testing.T) {
 	// The connection's buffers (a few MB) are not the leader's state.
 	mc := e.dial("m1", shared.Addr())
 	before := heapAlloc()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- master.Run(ctx, mc, e.l, master.Config{ID: "m1", Logger: e.logger("m1")})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	e.startOn("m1", mc, e.runMaster("m1", 0))
 	e.waitLog(30*time.Second, "m1", "learned of tasks")
 	perTask := (float64(heapAlloc()) - float64(before)) / n
 	t.Logf("the leader holds %.0f bytes per pending task", perTask)
