@@ -130,24 +130,32 @@ func (c *Client) Batch(ctx context.Context, items [][]Op) (failed map[int]*Multi
 // and, when weight is given (the bytes of item i), at most maxBytes of them
 // past its first item.
 func InChunks(n, maxItems, maxBytes int, weight func(i int) int, f func(lo, hi int) error) error {
-	maxItems = max(maxItems, 1)
 	for lo := 0; lo < n; {
-		hi, bytes := lo, 0
-		for hi < n && hi-lo < maxItems {
-			if weight != nil {
-				bytes += weight(hi)
-				if hi > lo && bytes > maxBytes {
-					break
-				}
-			}
-			hi++
-		}
+		hi := windowEnd(lo, n, maxItems, maxBytes, weight)
 		if err := f(lo, hi); err != nil {
 			return err
 		}
 		lo = hi
 	}
 	return nil
+}
+
+// windowEnd is the end of the window of items that starts at lo: at most
+// maxItems of them, and, when weight is given, at most maxBytes past the
+// first (which goes alone when it weighs more). The one splitter under
+// InChunks and ApplyItems.
+func windowEnd(lo, n, maxItems, maxBytes int, weight func(i int) int) int {
+	hi, bytes := lo, 0
+	for hi < n && hi-lo < max(maxItems, 1) {
+		if weight != nil {
+			bytes += weight(hi)
+			if hi > lo && bytes > maxBytes {
+				break
+			}
+		}
+		hi++
+	}
+	return hi
 }
 
 // ApplyItems is the loop under Batch, for callers that send each multi
@@ -167,11 +175,7 @@ func ApplyItems(items [][]Op, multi func(ops []Op) error) (failed map[int]*Multi
 		live = append(live, i)
 	}
 	for len(live) > 0 {
-		n, size := 0, 0
-		for n < len(live) && (n == 0 || size+opsBytes(items[live[n]]) <= MaxBatchBytes) {
-			size += opsBytes(items[live[n]])
-			n++
-		}
+		n := windowEnd(0, len(live), len(live), MaxBatchBytes, func(k int) int { return opsBytes(items[live[k]]) })
 		var ops []Op
 		owner := make([]int, 0, n*3)
 		start := make(map[int]int, n)
