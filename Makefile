@@ -8,7 +8,7 @@ LDFLAGS := -X github.com/paddock-zk/paddock/internal/cli.Version=$(VERSION)
 RACE_PKGS := . ./zkclient/... ./recipe/... ./worker/... ./internal/... ./cmd/... ./examples/...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: fuzz all build install image compose-up compose-down deploy-test zookeeper tools demo test test-leaders unit check bench bench-ab bench-large bench-bundle soak soak-record cluster-up cluster-down cluster-status cluster-logs clean help
+.PHONY: fuzz all build install image compose-up compose-down deploy-test zookeeper tools demo test test-leaders unit check bench bench-ab bench-scale bench-large bench-bundle soak soak-record cluster-up cluster-down cluster-status cluster-logs clean help
 
 all: build
 
@@ -185,6 +185,21 @@ bench-ab: zookeeper
 	@mkdir -p .tmp
 	set -o pipefail; PADDOCK_BENCH_BASELINE=$(BASELINE) PADDOCK_BENCH_AB_ROUNDS=$(AB_ROUNDS) PADDOCK_BENCH_OUT=$(CURDIR)/.tmp/bench-ab.json \
 		$(GO) test -count=1 -v -timeout 60m -run 'TestReport/ab$$' ./test/bench/ | grep -v '^=== \|^    logger'
+
+# bench-scale: the scale step alone (issue 13): 4 masters of which 1, 2
+# and 4 lead, under SCALE (workers x slots, clients x in flight), with
+# BASELINE's single leader first; then SCALE_ROUNDS-1 more rounds of the two
+# windows the issue's target compares (the old single leader, 4 new
+# leaders), alternating their order. Prints the old leader's CPU per task
+# over the busiest new leader's, by round and the median;
+# .tmp/bench-scale.json.
+SCALE ?= 4x16,2x128
+SCALE_ROUNDS ?= 5
+bench-scale: zookeeper
+	@test -n "$(BASELINE)" || { echo "usage: make bench-scale BASELINE=<git ref> [SCALE=WxS,CxF] [SCALE_ROUNDS=n]"; exit 2; }
+	@mkdir -p .tmp
+	set -o pipefail; PADDOCK_BENCH_BASELINE=$(BASELINE) PADDOCK_BENCH_SCALE="$(SCALE)" PADDOCK_BENCH_SCALE_ROUNDS=$(SCALE_ROUNDS) PADDOCK_BENCH_OUT=$(CURDIR)/.tmp/bench-scale.json \
+		$(GO) test -count=1 -v -timeout 60m -run 'TestReport/scale$$' ./test/bench/ | grep -v '^=== \|^    logger'
 
 # bench-bundle: `make bench` packed for another Linux x86-64 host with no
 # Go, Java or ZooKeeper (a larger machine lent for a measurement, with no

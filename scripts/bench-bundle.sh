@@ -53,7 +53,7 @@ cat >"$stage/run.sh" <<'RUN'
 #!/usr/bin/env bash
 # run.sh OUTDIR [go test flags]: the bench from this bundle; the report is
 # OUTDIR/bench-report.json (OUTDIR/bench-large.json for -test.run TestLarge). PADDOCK_BENCH_* variables pass through (e.g.
-# PADDOCK_BENCH_SCALE=16x16,4x256, PADDOCK_BENCH_COST_TASKS, PADDOCK_BENCH_JVM).
+# PADDOCK_BENCH_SCALE=16x16,4x256, PADDOCK_BENCH_SCALE_ROUNDS=5, PADDOCK_BENCH_COST_TASKS, PADDOCK_BENCH_JVM).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:?usage: run.sh OUTDIR [-test.run ...]}

@@ -499,20 +499,92 @@ func parseShape(v string) (shape, error) {
 	return sh, nil
 }
 
+// ScaleRoundsEnv asks the scale step, when it has a baseline, for more
+// rounds of its two windows that the issue's target compares (the old
+// single leader against the busiest of 4 new leaders), alternating their
+// order: one pair of windows says little on a host whose speed drifts
+// within a run, the median of several does.
+const ScaleRoundsEnv = "PADDOCK_BENCH_SCALE_ROUNDS"
+
 // measureScale: the same 4 masters with 1, 2 and 4 of them leading, under
 // the load ScaleEnv names: whether more leaders carry more tasks once one
 // master's loop is the ceiling (a host with more cores than this one).
 // With BaselineEnv set, the baseline's binaries run the one-leader window
-// too, first.
+// too, first, and ScaleRoundsEnv rounds in all of it against 4 leaders.
 func measureScale(t *testing.T, srv *zktest.Server, bins proctest.Bins, sh shape, rep *Report) {
-	if ref := os.Getenv(BaselineEnv); ref != "" {
-		old, _ := buildRef(t, ref)
-		rep.Scale = append(rep.Scale, measureCost(t, srv, old, "old, 4 masters, 1 leads", ref, sh, 4, 1, costTasks()))
+	ref := os.Getenv(BaselineEnv)
+	var old proctest.Bins
+	if ref != "" {
+		old, _ = buildRef(t, ref)
+	}
+	runOld := func(label string) Cost {
+		c := measureCost(t, srv, old, label, ref, sh, 4, 1, costTasks())
+		rep.Scale = append(rep.Scale, c)
+		return c
+	}
+	runNew := func(label string, leaders int) Cost {
+		c := measureCost(t, srv, bins, label, "new", sh, 4, leaders, costTasks())
+		rep.Scale = append(rep.Scale, c)
+		return c
+	}
+	var pairs [][2]Cost // old single leader, new 4 leaders
+	var first Cost
+	if ref != "" {
+		first = runOld("old, 4 masters, 1 leads")
 	}
 	for _, leaders := range []int{1, 2, 4} {
-		label := fmt.Sprintf("4 masters, %d lead", leaders)
-		rep.Scale = append(rep.Scale, measureCost(t, srv, bins, label, "new", sh, 4, leaders, costTasks()))
+		c := runNew(fmt.Sprintf("4 masters, %d lead", leaders), leaders)
+		if ref != "" && leaders == 4 {
+			pairs = append(pairs, [2]Cost{first, c})
+		}
 	}
+	for r := 2; ref != "" && r <= scaleRounds(); r++ {
+		var p [2]Cost
+		if r%2 == 0 { // new first: ABBA, so a drift weighs on both alike
+			p[1] = runNew(fmt.Sprintf("4 lead, round %d", r), 4)
+			p[0] = runOld(fmt.Sprintf("old 1 leads, round %d", r))
+		} else {
+			p[0] = runOld(fmt.Sprintf("old 1 leads, round %d", r))
+			p[1] = runNew(fmt.Sprintf("4 lead, round %d", r), 4)
+		}
+		pairs = append(pairs, p)
+	}
+	if len(pairs) > 0 {
+		sb := busiestRatios(sh, pairs)
+		rep.ScaleBusiest = append(rep.ScaleBusiest, sb)
+		t.Logf("scale %s: %s", sh, sb)
+	}
+}
+
+// ScaleBusiest is the issue's target measured in one run: the old single
+// leader's CPU per task over the busiest of 4 new leaders', one ratio per
+// round of the scale step.
+type ScaleBusiest struct {
+	Shape  shape     `json:"shape"`
+	Ratios []float64 `json:"ratios"`
+	Median float64   `json:"median"`
+}
+
+func (sb ScaleBusiest) String() string {
+	return fmt.Sprintf("the old single leader's CPU per task over the busiest of 4 new leaders', by round: %.2f (median %.2f)", sb.Ratios, sb.Median)
+}
+
+func busiestRatios(sh shape, pairs [][2]Cost) ScaleBusiest {
+	sb := ScaleBusiest{Shape: sh}
+	for _, p := range pairs {
+		if p[1].BusiestLeaderCPU > 0 {
+			sb.Ratios = append(sb.Ratios, p[0].LeaderCPU/p[1].BusiestLeaderCPU)
+		}
+	}
+	sb.Median = medianOf(sb.Ratios)
+	return sb
+}
+
+func scaleRounds() int {
+	if v, err := strconv.Atoi(os.Getenv(ScaleRoundsEnv)); err == nil && v > 0 {
+		return v
+	}
+	return 1
 }
 
 // costTable prints the costs per task, one column per window.
@@ -565,6 +637,9 @@ func costTable(b *strings.Builder, r *Report) {
 	line("  of which irq+softirq (no process's)", "%.3f", func(c Cost) float64 { return c.HostIRQMsPerTask })
 	line("host busy, cores", "%.2f", func(c Cost) float64 { return c.HostBusyCores })
 	line("latency p50 ms (the worst client's)", "%.1f", func(c Cost) float64 { return c.LatencyP50 })
+	for _, sb := range r.ScaleBusiest {
+		fmt.Fprintf(b, "  scale %s: %s\n", sb.Shape, sb)
+	}
 	if ab := r.AB; ab != nil {
 		fmt.Fprintf(b, "  A/B new / %s (%.12s), medians of %d alternating rounds: tasks/s %.2f, Paddock CPU per task %.2f, requests per task %.2f, txns per task %.2f\n",
 			ab.Baseline, ab.Commit, ab.Rounds, ab.TasksPerSecRatio, ab.PaddockCPURatio, ab.RequestsRatio, ab.TxnsRatio)

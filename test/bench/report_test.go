@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,7 +54,9 @@ type Report struct {
 	// Scale is the scale step's windows (PADDOCK_BENCH_SCALE): one load,
 	// 1, 2 and 4 of 4 masters leading.
 	Scale []Cost `json:"scale,omitempty"`
-	AB    *AB    `json:"ab,omitempty"`
+	// ScaleBusiest: the scale step's rounds against a baseline.
+	ScaleBusiest []ScaleBusiest `json:"scale_busiest,omitempty"`
+	AB           *AB            `json:"ab,omitempty"`
 	// Scheduled: a backlog of 100,000 tasks due in an hour (issue 10).
 	Scheduled *Scheduled `json:"scheduled,omitempty"`
 }
@@ -425,7 +426,7 @@ func measureFailover(t *testing.T, srv *zktest.Server, bins proctest.Bins, rep *
 			env.Master(leader.ID, "--log-level", "info") // it comes back as a backup
 			t.Logf("%s failover %d: %.0f ms", how, i, runs[len(runs)-1])
 		}
-		rep.Failover["master_"+how] = Times{Runs: runs, Median: median(runs),
+		rep.Failover["master_"+how] = Times{Runs: runs, Median: medianOf(runs),
 			What: "signal to the leader -> first assignment by the backup, tasks flowing at 200/s"}
 	}
 	// A worker's death: its tasks start on an idle spare.
@@ -448,7 +449,7 @@ func measureFailover(t *testing.T, srv *zktest.Server, bins proctest.Bins, rep *
 		wenv.WaitResults(time.Minute, ids)
 		t.Logf("worker failover %d: %.0f ms", i, runs[len(runs)-1])
 	}
-	rep.Failover["worker_kill9"] = Times{Runs: runs, Median: median(runs), What: "kill -9 of a worker -> its tasks started elsewhere"}
+	rep.Failover["worker_kill9"] = Times{Runs: runs, Median: medianOf(runs), What: "kill -9 of a worker -> its tasks started elsewhere"}
 }
 
 func procByID(env *proctest.Env, id string) *proctest.Proc {
@@ -574,15 +575,6 @@ func rssMB(pid int) float64 {
 		}
 	}
 	return 0
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	return s[len(s)/2]
 }
 
 func table(r *Report) string {
