@@ -200,7 +200,9 @@ func (c *Client) dial(network, addr string, timeout time.Duration) (net.Conn, er
 	if c.cfg.TLS != nil {
 		conn, err = dialTLS(network, addr, timeout, c.cfg.TLS)
 	} else {
-		conn, err = net.DialTimeout(network, addr, timeout)
+		if conn, err = net.DialTimeout(network, addr, timeout); err == nil {
+			conn = quiet(conn)
+		}
 	}
 	if err != nil {
 		c.mu.Lock()
@@ -222,8 +224,15 @@ func dialTLS(network, addr string, timeout time.Duration, base *tls.Config) (net
 		}
 		cfg.ServerName = host
 	}
-	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: timeout}, network, addr, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	raw, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 	if err != nil {
+		return nil, fmt.Errorf("TLS to %s: %w", addr, err)
+	}
+	conn := tls.Client(quiet(raw), cfg)
+	if err := conn.HandshakeContext(ctx); err != nil {
+		raw.Close()
 		return nil, fmt.Errorf("TLS to %s: %w", addr, err)
 	}
 	return conn, nil
