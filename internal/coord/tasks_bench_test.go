@@ -3,7 +3,6 @@ package coord_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,54 +16,45 @@ import (
 // backlogTasks is the backlog BENCHMARKS.md measures listings against.
 const backlogTasks = 100000
 
-var backlog struct {
-	once sync.Once
-	c    *zkclient.Client
-	l    coord.Layout
-	err  error
-}
-
-// pendingBacklog submits backlogTasks echo tasks once per run, in batched
-// multis (the benchmark is of the listing, not of submitting).
+// pendingBacklog submits backlogTasks echo tasks in batched multis (the
+// benchmark is of the listing, not of submitting), on a client that b's
+// end closes: TestMain fails a run that leaves a connection behind.
 func pendingBacklog(b *testing.B) (*zkclient.Client, coord.Layout) {
-	backlog.once.Do(func() {
-		ctx := context.Background()
-		c, err := zkclient.Dial(ctx, zkclient.Config{Servers: []string{shared.Addr()}, SessionTimeout: 10 * time.Second,
-			ConnectTimeout: 10 * time.Second, Logger: zap.NewNop()})
-		if err != nil {
-			backlog.err = err
-			return
-		}
-		l := coord.MustLayout("/bench-backlog")
-		zktest.DeleteTree(b, c.Conn(), l.Root())
-		if backlog.err = coord.EnsureLayout(ctx, c, l); backlog.err != nil {
-			return
-		}
-		q := coord.NewQueue(c, l, 0)
-		start := time.Now().Add(-time.Hour)
-		const chunk = 250
-		backlog.err = zkclient.Pipeline(backlogTasks/chunk, func(k int) error {
-			items := make([][]zkclient.Op, chunk)
-			for i := range items {
-				at := start.Add(time.Duration(k*chunk+i) * time.Millisecond)
-				ops, err := q.SubmitOps(task.NewID(at), task.Spec{Kind: "echo", SubmittedAt: at}, []byte("x"))
-				if err != nil {
-					return err
-				}
-				items[i] = ops
-			}
-			failed, err := c.Batch(ctx, items)
-			if err == nil && len(failed) > 0 {
-				err = fmt.Errorf("%d submits refused", len(failed))
-			}
-			return err
-		})
-		backlog.c, backlog.l = c, l
-	})
-	if backlog.err != nil {
-		b.Fatal(backlog.err)
+	ctx := context.Background()
+	c, err := zkclient.Dial(ctx, zkclient.Config{Servers: []string{shared.Addr()}, SessionTimeout: 10 * time.Second,
+		ConnectTimeout: 10 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		b.Fatal(err)
 	}
-	return backlog.c, backlog.l
+	b.Cleanup(c.Close)
+	l := coord.MustLayout("/bench-backlog")
+	zktest.DeleteTree(b, c.Conn(), l.Root())
+	if err := coord.EnsureLayout(ctx, c, l); err != nil {
+		b.Fatal(err)
+	}
+	q := coord.NewQueue(c, l, 0)
+	start := time.Now().Add(-time.Hour)
+	const chunk = 250
+	err = zkclient.Pipeline(backlogTasks/chunk, func(k int) error {
+		items := make([][]zkclient.Op, chunk)
+		for i := range items {
+			at := start.Add(time.Duration(k*chunk+i) * time.Millisecond)
+			ops, err := q.SubmitOps(task.NewID(at), task.Spec{Kind: "echo", SubmittedAt: at}, []byte("x"))
+			if err != nil {
+				return err
+			}
+			items[i] = ops
+		}
+		failed, err := c.Batch(ctx, items)
+		if err == nil && len(failed) > 0 {
+			err = fmt.Errorf("%d submits refused", len(failed))
+		}
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c, l
 }
 
 // BenchmarkListPending lists the oldest pending tasks of a 100,000-task
