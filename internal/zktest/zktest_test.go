@@ -208,6 +208,14 @@ func TestRestartKeepsData(t *testing.T) {
 		t.Errorf("Zxid after restart = %#x, %v; want >= %#x", z, err, zxid)
 	}
 
+	// The client is done: close it while its server runs. go-zookeeper's
+	// Close asks the server to end the session and waits a second for the
+	// answer; closed during the kills and restart below, the client could
+	// be in the middle of a handshake with the restarted server, whose read
+	// deadline is ten times its receive timeout (33 s here), and outlive
+	// the cleanup's wait (CI, on a busy machine).
+	conn.Close()
+
 	// Stop and Kill are idempotent; Restart works after Kill too.
 	srv.Kill()
 	srv.Kill()
