@@ -195,15 +195,7 @@ func aclFor(auth string) ([]zk.ACL, error) {
 // can reach onEvent before c.zk is usable, and remembers why dialing failed.
 func (c *Client) dial(network, addr string, timeout time.Duration) (net.Conn, error) {
 	<-c.ready
-	var conn net.Conn
-	var err error
-	if c.cfg.TLS != nil {
-		conn, err = dialTLS(network, addr, timeout, c.cfg.TLS)
-	} else {
-		if conn, err = net.DialTimeout(network, addr, timeout); err == nil {
-			conn = quiet(conn)
-		}
-	}
+	conn, err := dialConn(network, addr, timeout, c.cfg.TLS)
 	if err != nil {
 		c.mu.Lock()
 		c.dialErr = err
@@ -212,23 +204,28 @@ func (c *Client) dial(network, addr string, timeout time.Duration) (net.Conn, er
 	return conn, err
 }
 
-// dialTLS connects and completes the TLS handshake within timeout, so a
-// server that is not speaking TLS, or a certificate that does not verify,
-// fails the dial with the reason instead of a silent session timeout.
-func dialTLS(network, addr string, timeout time.Duration, base *tls.Config) (net.Conn, error) {
-	cfg := base.Clone()
-	if cfg.ServerName == "" {
-		host, _, err := net.SplitHostPort(addr)
-		if err != nil {
-			return nil, err
-		}
-		cfg.ServerName = host
-	}
+// dialConn connects (quiet: see quietConn) and, with tlsCfg, completes the
+// TLS handshake over that connection within the same timeout, so a server
+// that is not speaking TLS, or a certificate that does not verify, fails
+// the dial with the reason instead of a silent session timeout.
+func dialConn(network, addr string, timeout time.Duration, tlsCfg *tls.Config) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	raw, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-	if err != nil {
+	switch {
+	case err != nil && tlsCfg != nil:
 		return nil, fmt.Errorf("TLS to %s: %w", addr, err)
+	case err != nil:
+		return nil, err
+	case tlsCfg == nil:
+		return quiet(raw), nil
+	}
+	cfg := tlsCfg.Clone()
+	if cfg.ServerName == "" {
+		if cfg.ServerName, _, err = net.SplitHostPort(addr); err != nil {
+			raw.Close()
+			return nil, err
+		}
 	}
 	conn := tls.Client(quiet(raw), cfg)
 	if err := conn.HandshakeContext(ctx); err != nil {

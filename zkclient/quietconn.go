@@ -102,12 +102,10 @@ func (c *quietConn) read(b []byte) (int, error) {
 			return true
 		}
 	})
-	switch {
-	case err != nil:
-		return 0, &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
-	case errno != 0:
-		return 0, &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: errno}
-	case n == 0:
+	if err := c.opError("read", err, errno); err != nil {
+		return 0, err
+	}
+	if n == 0 {
 		return 0, io.EOF
 	}
 	return n, nil
@@ -132,11 +130,17 @@ func (c *quietConn) Write(b []byte) (int, error) {
 		}
 		return true
 	})
-	switch {
-	case err != nil:
-		return n, &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
-	case errno != 0:
-		return n, &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: errno}
+	return n, c.opError("write", err, errno)
+}
+
+// opError is a read's or write's failure as net.Conn reports it: the
+// poller's (a deadline, the connection closed) or the system call's.
+func (c *quietConn) opError(op string, err error, errno syscall.Errno) error {
+	if err == nil && errno != 0 {
+		err = errno
 	}
-	return n, nil
+	if err == nil {
+		return nil
+	}
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }
