@@ -95,13 +95,7 @@ func NewEnv(tb testing.TB, bins Bins, connect string) *Env {
 }
 
 func (e *Env) cleanup() {
-	procs := e.Procs()
-	var wg sync.WaitGroup
-	for _, p := range procs {
-		wg.Add(1)
-		go func() { defer wg.Done(); p.kill() }()
-	}
-	wg.Wait()
+	procs := e.KillAll()
 	if e.TB.Failed() {
 		var b strings.Builder
 		fmt.Fprintf(&b, "proctest: output of the %d processes of %s (root %s, logs in %s):\n", len(procs), e.TB.Name(), e.Root, e.Dir)
@@ -110,6 +104,21 @@ func (e *Env) cleanup() {
 		}
 		e.TB.Log(b.String())
 	}
+}
+
+// KillAll kills every process of the deployment now, and returns them.
+// A benchmark that runs several deployments in one test calls it when a
+// window ends, so the next window shares the host with none of them: the
+// test's cleanup would only stop them all at its end.
+func (e *Env) KillAll() []*Proc {
+	procs := e.Procs()
+	var wg sync.WaitGroup
+	for _, p := range procs {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.kill() }()
+	}
+	wg.Wait()
+	return procs
 }
 
 // Procs returns every process started so far, in start order.

@@ -406,6 +406,7 @@ func measureCost(t *testing.T, srv *zktest.Server, bins proctest.Bins, label, bi
 			t.Fatalf("%s pid %d exited during the window", p.role, p.pid)
 		}
 	}
+	env.KillAll()
 	tasks := float64(n)
 	per1k := func(sec float64) float64 { return sec / tasks * 1000 }
 	c := Cost{Label: label, Binaries: binaries, Masters: masters, Leaders: leaders, Workers: sh.Workers, Tasks: n, InFlight: sh.InFlight * sh.Clients, Shape: sh,
