@@ -144,14 +144,16 @@ func remove(t *testing.T, conn *zk.Conn, p string) {
 }
 
 // createTask writes a task the way another tool might: its payload (nil:
-// none) and its task znode with spec as its data, in one multi.
-func (x *cluster) createTask(t *testing.T, id string, spec, payload []byte) {
+// none) and its task znode with spec as its data, in one multi, with the
+// ops of more after them.
+func (x *cluster) createTask(t *testing.T, id string, spec, payload []byte, more ...any) {
 	t.Helper()
 	var ops []any
 	if payload != nil {
 		ops = append(ops, &zk.CreateRequest{Path: pt.TaskPath(x.e.Root, "data", id), Data: payload, Acl: zk.WorldACL(zk.PermAll)})
 	}
 	ops = append(ops, &zk.CreateRequest{Path: pt.TaskPath(x.e.Root, "tasks", id), Data: spec, Acl: zk.WorldACL(zk.PermAll)})
+	ops = append(ops, more...)
 	if _, err := x.conn.Multi(ops...); err != nil {
 		t.Fatalf("create task %s: %v", id, err)
 	}
@@ -626,9 +628,15 @@ func init() {
 
 		// A child under a znode that should have none.
 		{name: "child/stray", bad: func(t *testing.T, x *cluster, since time.Time) {
+			// Both in one multi: made one after the other, the stray could
+			// be removed as childless before its child was made.
 			p := x.p("tasks", "3d", "NOT-A-TASK")
-			x.create(t, p, nil)
-			x.create(t, p+"/child", nil)
+			if _, err := x.conn.Multi(
+				&zk.CreateRequest{Path: p, Acl: zk.WorldACL(zk.PermAll)},
+				&zk.CreateRequest{Path: p + "/child", Acl: zk.WorldACL(zk.PermAll)},
+			); err != nil {
+				t.Fatalf("create %s with a child: %v", p, err)
+			}
 			defer remove(t, x.conn, p)
 			waitLog(t, x.leaderOf("3d"), since, pt.All(pt.Msg("cannot remove a znode under tasks/ that is not a task: it has children"), pt.Field("path", p), level))
 		}},
@@ -644,9 +652,10 @@ func init() {
 			// again while it stays assigned. Once the child is gone, the
 			// task can be cancelled (the assignment goes with it).
 			id := newID(t)
-			x.createTask(t, id, specJSON("echo", 1), []byte("c"))
+			// The child comes in the task's own multi: made after it, it
+			// could find the task already run and gone.
 			child := pt.TaskPath(x.e.Root, "tasks", id) + "/child"
-			x.create(t, child, nil)
+			x.createTask(t, id, specJSON("echo", 1), []byte("c"), &zk.CreateRequest{Path: child, Acl: zk.WorldACL(zk.PermAll)})
 			refusedCompletion(t, x, since, id, func() { remove(t, x.conn, child) })
 		}},
 		{name: "child/assignment", bad: func(t *testing.T, x *cluster, since time.Time) {
