@@ -71,11 +71,28 @@ func buildRef(t *testing.T, ref string) (proctest.Bins, string) {
 		Client: filepath.Join(dir, "client"), Election: filepath.Join(dir, "election")}, commit
 }
 
-func abRounds() int {
-	if v, err := strconv.Atoi(os.Getenv("PADDOCK_BENCH_AB_ROUNDS")); err == nil && v > 0 {
+func abRounds() int { return envCount("PADDOCK_BENCH_AB_ROUNDS", 3) }
+
+// envCount is the positive number the environment variable name holds, or
+// def when it holds none.
+func envCount(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
 		return v
 	}
-	return 3
+	return def
+}
+
+// abba runs runOld and runNew in the order of round: old first in even rounds,
+// new first in odd ones, so a drift of the host's speed within a run
+// weighs on both alike.
+func abba(round int, runOld, runNew func()) {
+	if round%2 == 0 {
+		runOld()
+		runNew()
+	} else {
+		runNew()
+		runOld()
+	}
 }
 
 // measureAB alternates old and new (ABBA order, so a drift of the host's
@@ -93,13 +110,7 @@ func measureAB(t *testing.T, srv *zktest.Server, bins proctest.Bins, ref string,
 		runNew := func() {
 			ab.New = append(ab.New, measureCost(t, srv, bins, fmt.Sprintf("new %d", i+1), "new", defaultShape, 1, 1, n))
 		}
-		if i%2 == 0 {
-			runOld()
-			runNew()
-		} else {
-			runNew()
-			runOld()
-		}
+		abba(i, runOld, runNew)
 	}
 	med := func(cs []Cost, f func(Cost) float64) float64 {
 		xs := make([]float64, len(cs))

@@ -468,12 +468,7 @@ func round3(xs []float64) []string {
 
 // costTasks is how many tasks a cost window runs (PADDOCK_BENCH_COST_TASKS
 // overrides the default 10,000).
-func costTasks() int {
-	if v, err := strconv.Atoi(os.Getenv("PADDOCK_BENCH_COST_TASKS")); err == nil && v > 0 {
-		return v
-	}
-	return 10000
-}
+func costTasks() int { return envCount("PADDOCK_BENCH_COST_TASKS", 10000) }
 
 // measureCosts: the costs with 1, 2 and 4 masters, all of them leading
 // (master.leaders = masters), and with 4 masters of which one leads (the
@@ -540,14 +535,9 @@ func measureScale(t *testing.T, srv *zktest.Server, bins proctest.Bins, sh shape
 		}
 	}
 	for r := 2; ref != "" && r <= scaleRounds(); r++ {
-		var p [2]Cost
-		if r%2 == 0 { // new first: ABBA, so a drift weighs on both alike
-			p[1] = runNew(fmt.Sprintf("4 lead, round %d", r), 4)
-			p[0] = runOld(fmt.Sprintf("old 1 leads, round %d", r))
-		} else {
-			p[0] = runOld(fmt.Sprintf("old 1 leads, round %d", r))
-			p[1] = runNew(fmt.Sprintf("4 lead, round %d", r), 4)
-		}
+		var p [2]Cost // round 1 ran old first: round 2 runs new first
+		abba(r-1, func() { p[0] = runOld(fmt.Sprintf("old 1 leads, round %d", r)) },
+			func() { p[1] = runNew(fmt.Sprintf("4 lead, round %d", r), 4) })
 		pairs = append(pairs, p)
 	}
 	if len(pairs) > 0 {
@@ -581,12 +571,7 @@ func busiestRatios(sh shape, pairs [][2]Cost) ScaleBusiest {
 	return sb
 }
 
-func scaleRounds() int {
-	if v, err := strconv.Atoi(os.Getenv(ScaleRoundsEnv)); err == nil && v > 0 {
-		return v
-	}
-	return 1
-}
+func scaleRounds() int { return envCount(ScaleRoundsEnv, 1) }
 
 // costTable prints the costs per task, one column per window.
 func costTable(b *strings.Builder, r *Report) {

@@ -55,12 +55,7 @@ type Large struct {
 	TotalSeconds  float64 `json:"total_seconds"`
 }
 
-func largeN() int {
-	if v, err := strconv.Atoi(os.Getenv("PADDOCK_BENCH_LARGE_N")); err == nil && v > 0 {
-		return v
-	}
-	return 1_000_000
-}
+func largeN() int { return envCount("PADDOCK_BENCH_LARGE_N", 1_000_000) }
 
 // heapJava writes a java wrapper that replaces the harness's -Xmx with
 // heap (zktest has no option for the heap; JAVA picks the binary).
